@@ -1,0 +1,119 @@
+"""Where external data lives, and the registry of external assets the package reads.
+
+Third-party tables and datasets are never bundled. They are read from a *data directory*
+chosen, in order, by: an explicit argument (``--data-dir`` on the CLI), the environment
+variable ``AFFECTGPT_DATA_DIR``, or ``data_dir`` in ``$XDG_CONFIG_HOME/affectgpt/config.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from affectgpt.errors import MissingAssetError
+
+__all__ = ["ENV_DATA_DIR", "Asset", "ASSETS", "resolve_data_dir", "asset_path", "check_assets"]
+
+ENV_DATA_DIR = "AFFECTGPT_DATA_DIR"
+
+_WHEEL_ORIGIN = "https://github.com/zeroQiaoba/AffectGPT (folder AffectGPT/emotion_wheel/)"
+_WHEEL_2026_ORIGIN = (
+    "https://github.com/zeroQiaoba/MERTools (MER2026/MER2026_Track2/emotion_wheel/format.csv)"
+)
+_MERBENCH_ORIGIN = "https://github.com/zeroQiaoba/MERTools (folder MERBench/dataset/)"
+_OUTPUTS_ORIGIN = "https://github.com/zeroQiaoba/AffectGPT (folder AffectGPT/output/)"
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One external file the package can use.
+
+    Attributes:
+        key: registry name, e.g. ``wheel1``.
+        relpath: path relative to the data directory.
+        feature: which feature needs it (``emotions``, ``bench``, ``demo``).
+        origin: where the public original lives.
+        required: whether the feature cannot work without it.
+    """
+
+    key: str
+    relpath: str
+    feature: str
+    origin: str
+    required: bool = True
+
+
+def _wheel_assets() -> list[Asset]:
+    out = [Asset(f"wheel{k}", f"emotion_wheel/2025/wheel{k}.csv", "emotions", _WHEEL_ORIGIN) for k in range(1, 6)]
+    out.append(Asset("synonym", "emotion_wheel/2025/synonym.csv", "emotions", _WHEEL_ORIGIN))
+    out.append(Asset("format-2025", "emotion_wheel/2025/format.csv", "emotions", _WHEEL_ORIGIN))
+    out.append(Asset("format-2026", "emotion_wheel/2026/format.csv", "emotions", _WHEEL_2026_ORIGIN))
+    return out
+
+
+ASSETS: dict[str, Asset] = {a.key: a for a in _wheel_assets()}
+for _name in ("mer2023", "meld", "iemocapfour", "cmumosi", "cmumosei", "sims", "simsv2"):
+    ASSETS[f"gt-{_name}"] = Asset(
+        f"gt-{_name}", f"merunibench/gt_csv/{_name}.csv", "bench", _MERBENCH_ORIGIN, required=False
+    )
+ASSETS["gt-ovmerd"] = Asset(
+    "gt-ovmerd", "ovmerd/ovlabel-gt.csv", "bench",
+    "https://github.com/zeroQiaoba/MERTools (MER2024/ov_store/)", required=False,
+)
+ASSETS["released-outputs"] = Asset(
+    "released-outputs", "released_outputs/affectgpt", "bench", _OUTPUTS_ORIGIN, required=False
+)
+ASSETS["ovmer-baselines"] = Asset(
+    "ovmer-baselines", "released_outputs/ovmer_baselines", "bench",
+    "https://github.com/zeroQiaoba/AffectGPT (folder OV-MER/output/results-ovmerd/)", required=False,
+)
+
+
+def _config_file_data_dir() -> str | None:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    cfg = Path(base) / "affectgpt" / "config.yaml"
+    if not cfg.is_file():
+        return None
+    import yaml
+
+    data = yaml.safe_load(cfg.read_text(encoding="utf-8")) or {}
+    value = data.get("data_dir")
+    return str(value) if value else None
+
+
+def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
+    """Return the data directory, or ``None`` when none is configured."""
+    for candidate in (explicit, os.environ.get(ENV_DATA_DIR), _config_file_data_dir()):
+        if candidate:
+            return Path(candidate).expanduser()
+    return None
+
+
+def asset_path(key: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """Path of a registered asset; raises :class:`MissingAssetError` naming it and its origin."""
+    asset = ASSETS[key]
+    root = resolve_data_dir(data_dir)
+    if root is None:
+        raise MissingAssetError(
+            f"{asset.relpath}: no data directory is configured. Pass --data-dir, set "
+            f"{ENV_DATA_DIR}, or put data_dir in ~/.config/affectgpt/config.yaml. "
+            f"The public original is at {asset.origin}."
+        )
+    path = root / asset.relpath
+    if not path.exists():
+        raise MissingAssetError(
+            f"{path}: not found (asset '{key}', needed by '{asset.feature}'). "
+            f"The public original is at {asset.origin}."
+        )
+    return path
+
+
+def check_assets(data_dir: str | os.PathLike | None = None) -> list[tuple[Asset, Path | None, bool]]:
+    """List every registered asset with its resolved path and whether it exists."""
+    root = resolve_data_dir(data_dir)
+    rows = []
+    for asset in ASSETS.values():
+        path = None if root is None else root / asset.relpath
+        rows.append((asset, path, bool(path is not None and path.exists())))
+    return rows

@@ -1,0 +1,44 @@
+"""Exceptions with messages that name the file, the row and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["AffectGPTError", "InputError", "MissingAssetError", "UntrustedPickleError"]
+
+
+class AffectGPTError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class InputError(AffectGPTError, ValueError):
+    """A user-supplied file or value is malformed.
+
+    The message always starts with the file (and row, when known) so a one-line
+    report tells the user where to look.
+    """
+
+    def __init__(self, path: str | Path | None, problem: str, row: int | str | None = None):
+        self.path = None if path is None else str(path)
+        self.row = row
+        self.problem = problem
+        where = self.path or "<input>"
+        if row is not None:
+            where += f", row {row}"
+        super().__init__(f"{where}: {problem}")
+
+
+class MissingAssetError(AffectGPTError, FileNotFoundError):
+    """An external asset (third-party table, dataset file) was not found in the data directory."""
+
+
+class UntrustedPickleError(AffectGPTError):
+    """A file needs pickle to load, and the caller did not opt in."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        super().__init__(
+            f"{path}: this file stores pickled Python objects, which can run arbitrary code when "
+            "loaded. Pass --trust-pickle (CLI) or trust_pickle=True (API) only for files from a "
+            "source you trust."
+        )
