@@ -1,0 +1,174 @@
+"""The ``affectgpt`` command line: thin subcommands over the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from affectgpt import __version__
+from affectgpt.errors import AffectGPTError
+
+__all__ = ["main", "build_parser"]
+
+
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="data directory with third-party tables/datasets "
+                   "(default: $AFFECTGPT_DATA_DIR or data_dir in ~/.config/affectgpt/config.yaml)")
+
+
+def _cmd_score(a: argparse.Namespace) -> int:
+    import csv
+
+    from affectgpt.bench import ScoreSettings, report_json, score_full
+
+    st = ScoreSettings(dataset=a.dataset, labels=a.labels, predictions=a.predictions, select=a.select,
+                       extractor=a.extractor, profile=a.profile, trust_pickle=a.trust_pickle,
+                       synonyms=a.synonyms, data_dir=a.data_dir, bootstrap=a.bootstrap, seed=a.seed,
+                       llm_model=a.llm_model, llm_url=a.llm_url, llm_cache=a.llm_cache)
+    res = score_full(st)
+    r = res.report
+    if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(report_json(r), encoding="utf-8")
+    if a.per_sample and res.rows:
+        with open(a.per_sample, "w", encoding="utf-8", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(res.rows[0]))
+            w.writeheader()
+            w.writerows(res.rows)
+    ci = r.get("ci95") or [None, None]
+    print(f"{r['title']} [{r['metric']}] = {r['score']:.2f}" if r.get("score") is not None else f"{r['title']}: no score")
+    if ci[0] is not None:
+        print(f"  95% CI {ci[0]:.2f}-{ci[1]:.2f} (bootstrap {a.bootstrap}, seed {a.seed})")
+    for k, v in (r.get("secondary") or {}).items():
+        if v is not None:
+            print(f"  {k}: {v:.2f}")
+    if "n_scored" in r:
+        print(f"  scored {r['n_scored']} of {r['n_total']}; empty answers {r.get('n_empty_predictions', 0)}; "
+              f"checkpoint {r.get('checkpoint')}")
+    for k, w in (r.get("per_wheel") or {}).items():
+        main = w.get("hit_rate", w.get("fscore"))
+        print(f"  {k}: {main:.2f} on {w['n_scored']} ({w['n_excluded']} excluded)" if main is not None else f"  {k}: —")
+    if r.get("ovmer_metrics"):
+        print("  OV-MER: " + ", ".join(f"{k} {v:.2f}" for k, v in r["ovmer_metrics"].items() if v is not None))
+    for w in r.get("warnings", []):
+        print(f"  warning: {w}")
+    if r.get("selection", {}).get("warning"):
+        print(f"  note: {r['selection']['warning']}")
+    print(f"  profile {r['profile']['name']}, extractor {r['extractor']['name']}")
+    return 0
+
+
+def _cmd_run(a: argparse.Namespace) -> int:
+    from affectgpt.bench.run import load_run_config, run_benchmark
+
+    cfg = load_run_config(a.config, a.data_dir)
+    out = a.out or f"reports/{cfg.name}"
+    results = run_benchmark(cfg, out, a.data_dir, progress=not a.quiet, plots=not a.no_plots)
+    print((Path(out) / "report.md").read_text(encoding="utf-8"))
+    print(f"wrote {out}/report.md, results.json, reports/, samples/" + (", plots/" if results.get("plots") else ""))
+    return 1 if results["failures"] else 0
+
+
+def _cmd_datasets(a: argparse.Namespace) -> int:
+    from affectgpt.bench import DATASETS
+
+    print(f"{'name':<12} {'title':<11} {'task':<10} {'metric':<10} {'test':>5}  notes")
+    for s in DATASETS.values():
+        print(f"{s.name:<12} {s.title:<11} {s.task:<10} {s.metric:<10} {s.test_size:>5}  {s.notes}")
+    return 0
+
+
+def _cmd_data_check(a: argparse.Namespace) -> int:
+    from affectgpt.config import check_assets, resolve_data_dir
+
+    root = resolve_data_dir(a.data_dir)
+    print(f"data directory: {root if root else '(not configured)'}")
+    missing_required = 0
+    for asset, path, ok in check_assets(a.data_dir):
+        status = "found" if ok else ("MISSING" if asset.required else "missing (optional)")
+        missing_required += (not ok) and asset.required
+        print(f"  [{asset.feature:<8}] {asset.key:<18} {status:<20} {asset.relpath}")
+        if not ok:
+            print(f"             public original: {asset.origin}")
+    return 1 if missing_required else 0
+
+
+def _cmd_map(a: argparse.Namespace) -> int:
+    from affectgpt.emotions import WHEELS, load_vocabulary
+
+    v = load_vocabulary(a.profile, a.data_dir)
+    for label in a.labels:
+        sectors = [v.map_label(label, k, a.level) or "-" for k in WHEELS]
+        print(f"{label:<20} base={','.join(v.base_words(label)) or '-':<24} " +
+              " ".join(f"W{k}:{s}" for k, s in zip(WHEELS, sectors)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (exposed for docs and tests)."""
+    p = argparse.ArgumentParser(prog="affectgpt", description=__doc__)
+    p.add_argument("--version", action="version", version=f"affectgpt {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    bench = sub.add_parser("bench", help="MER-UniBench scoring").add_subparsers(dest="bench_command", required=True)
+    s = bench.add_parser("score", help="score one dataset's predictions")
+    from affectgpt.bench.datasets import DATASETS
+
+    s.add_argument("--dataset", required=True, choices=list(DATASETS), metavar="NAME",
+                   help="one of: " + " ".join(DATASETS))
+    s.add_argument("--labels", required=True, help="ground truth: <name>-process folder, ovlabel.csv or CSV")
+    s.add_argument("--predictions", required=True, help="output file or folder of checkpoint outputs")
+    s.add_argument("--select", default="single", choices=["single", "best", "last", "all"])
+    s.add_argument("--extractor", default="given", choices=["given", "lexicon", "llm"])
+    s.add_argument("--profile", default="paper", choices=["paper", "corrected"])
+    s.add_argument("--trust-pickle", action="store_true", help="allow pickled npz (only trusted files)")
+    s.add_argument("--synonyms", help="per-sample synonym groups (zip of .npy or JSON): MER2024 OV metric")
+    s.add_argument("--json", help="write the report here")
+    s.add_argument("--per-sample", help="write per-sample rows (CSV) here")
+    s.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CI (0: off)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--llm-model", help="llm extractor: served model name or local model folder")
+    s.add_argument("--llm-url", help="llm extractor: OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    s.add_argument("--llm-cache", help="llm extractor: answer cache file (SQLite)")
+    _add_data_dir(s)
+    s.set_defaults(func=_cmd_score)
+
+    r = bench.add_parser("run", help="score many models and datasets from a YAML config (or preset 'released')")
+    r.add_argument("config", help="YAML config path, or a preset name: released")
+    r.add_argument("--out", help="report folder (default reports/<name>)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--no-plots", action="store_true")
+    _add_data_dir(r)
+    r.set_defaults(func=_cmd_run)
+
+    d = bench.add_parser("datasets", help="list the registered datasets")
+    d.set_defaults(func=_cmd_datasets)
+
+    data = sub.add_parser("data", help="external data").add_subparsers(dest="data_command", required=True)
+    c = data.add_parser("check", help="list every external asset and whether it is found")
+    _add_data_dir(c)
+    c.set_defaults(func=_cmd_data_check)
+
+    emo = sub.add_parser("emotions", help="emotion vocabulary").add_subparsers(dest="emo_command", required=True)
+    m = emo.add_parser("map", help="show how labels map onto the five emotion wheels")
+    m.add_argument("labels", nargs="+")
+    m.add_argument("--profile", default="paper", choices=["paper", "corrected"])
+    m.add_argument("--level", type=int, default=1, choices=[1, 2])
+    _add_data_dir(m)
+    m.set_defaults(func=_cmd_map)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; bad input ends with a one-line error and exit code 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (AffectGPTError, ValueError, FileNotFoundError) as exc:
+        print(f"affectgpt: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
