@@ -127,3 +127,35 @@ def test_llm_endpoint_failure_is_clear(tmp_path):
 def test_llm_needs_a_model():
     with pytest.raises(ValueError, match="--llm-model"):
         LLMExtractor()
+
+
+def _tiny_local_llm(path):
+    """A randomly initialised 1-layer Llama with a word-level tokenizer, saved like any checkpoint."""
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = ["[UNK]", "[PAD]", "<s>", "</s>", "[", "]", ",", "happy", "sad", "angry", "he", "is", "input", "output"]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
+                                                bos_token="<s>", eos_token="</s>")
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(vocab_size=len(words), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                   num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=2048,
+                                   bos_token_id=2, eos_token_id=3, pad_token_id=1)
+    transformers.LlamaForCausalLM(cfg).save_pretrained(path)
+    fast.save_pretrained(path)
+    return path
+
+
+def test_local_transformers_model_path_is_deterministic_and_cached(tmp_path):
+    model_dir = _tiny_local_llm(tmp_path / "tiny-llm")
+    cache = tmp_path / "c.sqlite"
+    a = LLMExtractor(model=str(model_dir), cache=cache, progress=False, max_tokens=8)
+    first = a.extract(["he is happy", "he is sad"])
+    assert a.calls == 2 and a.signature()["backend"] == "transformers"
+    b = LLMExtractor(model=str(model_dir), cache=None, progress=False, max_tokens=8)
+    assert b.extract(["he is happy", "he is sad"]) == first  # greedy decoding: same answers
+    c = LLMExtractor(model=str(model_dir), cache=cache, progress=False, max_tokens=8)
+    assert c.extract(["he is happy", "he is sad"]) == first and c.calls == 0

@@ -192,14 +192,15 @@ class LLMExtractor(LabelExtractor):
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
                  temperature: float = 0.0, cache: str | os.PathLike | None | bool = True,
-                 backend=None, progress: bool = True, **_: object):
+                 backend=None, progress: bool = True, max_tokens: int = 512, **_: object):
         if backend is None:
             if not model:
                 raise ValueError("the llm extractor needs --llm-model (a served model name or a local folder)")
             if base_url:
-                backend = OpenAIChatBackend(base_url, model, api_key=api_key, temperature=temperature)
+                backend = OpenAIChatBackend(base_url, model, api_key=api_key, temperature=temperature,
+                                            max_tokens=max_tokens)
             elif Path(model).is_dir():
-                backend = TransformersBackend(model)
+                backend = TransformersBackend(model, max_tokens=max_tokens)
             else:
                 raise ValueError(f"{model}: not a local model folder; pass --llm-url for a served model")
         self.backend = backend
