@@ -16,7 +16,8 @@ from affectgpt.bench.io import check_unique, load_npz, read_csv_rows, sha256_fil
 from affectgpt.bench.labels import parse_label_list
 from affectgpt.errors import InputError
 
-__all__ = ["DatasetSpec", "GroundTruth", "DATASETS", "get_dataset", "load_ground_truth", "TASK_METRIC"]
+__all__ = ["DatasetSpec", "GroundTruth", "DATASETS", "UNIBENCH", "get_dataset", "load_ground_truth", "load_subtitles",
+           "TASK_METRIC"]
 
 Task = Literal["basic", "sentiment", "ov"]
 
@@ -211,3 +212,25 @@ def load_ground_truth(spec: DatasetSpec | str, path: str | Path, trust_pickle: b
     if len(gt) != spec.test_size:
         gt.warnings.append(f"{len(gt)} ground-truth samples, expected {spec.test_size} for {spec.title}")
     return gt
+
+
+_SUBTITLE_FILES = ("transcription-engchi-polish.csv", "transcription_merge.csv", "subtitle_eng.csv")
+
+
+def load_subtitles(path: str | Path, language: str = "english") -> dict[str, str]:
+    """Read subtitles: an upstream ``<name>-process`` folder or its ``transcription-engchi-polish.csv``
+    (columns name, chinese, english), or any CSV with ``name`` and ``english``/``chinese``/``subtitle``/``text``.
+
+    Returns name -> subtitle in ``language`` (empty cells give ""); duplicates are an error.
+    """
+    path = Path(path)
+    if path.is_dir():
+        found = next((path / f for f in _SUBTITLE_FILES if (path / f).is_file()), None)
+        if found is None:
+            raise InputError(path, f"folder has none of {list(_SUBTITLE_FILES)}")
+        path = found
+    cols = (language, "subtitle", "text", "english", "chinese")
+    header, rows = read_csv_rows(path, required=["name"], any_of=list(cols))
+    col = next(c for c in cols if c in header)
+    check_unique(path, [(line, r["name"].strip()) for line, r in rows])
+    return {r["name"].strip(): (r[col] or "").strip() for _, r in rows}

@@ -133,3 +133,33 @@ def test_sentiment_valence_must_be_numeric(tmp_path):
     p.write_text("name,valence\na,1.0\nb,high\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"v\.csv, row 3: valence 'high'"):
         load_ground_truth("cmumosi", p)
+
+
+def test_mer2024_synonym_groups_from_upstream_zip(tmp_path, tiny_data):
+    import io
+    import zipfile
+
+    gt = tmp_path / "ov.csv"
+    gt.write_text("name,openset\na,\"['joyful', 'sad']\"\nb,[calm]\n", encoding="utf-8")
+    preds = tmp_path / "p.csv"
+    preds.write_text("name,labels\na,\"[glad, angry]\"\nb,[serene]\n", encoding="utf-8")
+    zpath = tmp_path / "openset-synonym.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for name, groups in {"a": [["happy", "joyful", "glad"], ["sad"], ["angry"]],
+                             "b": [["calm", "serene"]]}.items():
+            buf = io.BytesIO()
+            np.save(buf, np.array(groups, dtype=object), allow_pickle=True)
+            zf.writestr(f"openset-synonym/{name}.npy", buf.getvalue())
+    args = ["bench", "score", "--dataset", "ovmerd", "--labels", str(gt), "--predictions", str(preds),
+            "--synonyms", str(zpath), "--data-dir", str(tiny_data), "--bootstrap", "0"]
+    assert main(args) == 2  # object arrays are pickled: needs --trust-pickle
+    out = tmp_path / "r.json"
+    assert main(args + ["--trust-pickle", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    # a: {happy, sad} vs {happy, angry} -> P = R = 0.5 ; b: {calm} vs {calm} -> 1
+    assert r["metric"] == "synonym_group_fscore" and r["score"] == pytest.approx(75.0)
+    assert r["secondary"]["avg_score"] == pytest.approx(75.0) and "ew_fscore" in r["secondary"]
+    assert r["inputs"]["synonyms"]["sha256"]
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"PK\x03\x04broken")
+    assert main(args[:-4] + ["--synonyms", str(bad), "--data-dir", str(tiny_data)]) == 2
