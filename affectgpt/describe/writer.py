@@ -1,0 +1,133 @@
+"""Open-vocabulary labels, sentiment and the paper-style description, from measured cues only.
+
+The description follows AffectGPT's style ("In the video ... In the audio ... In the text ...
+Overall ..."), but every statement is backed by a measurement in the result, with its
+strength; a missing modality is said to be missing, never guessed.
+"""
+
+from __future__ import annotations
+
+from affectgpt.analyzers.base import ModalityResult
+from affectgpt.emotions.words import AROUSAL_WORDS, INTENSITY_WORDS, NEGATIVE, POSITIVE
+
+__all__ = ["open_labels", "sentiment_of", "arousal_of", "write_description"]
+
+_ADJ = {"neutral": "neutral", "happy": "happiness", "sad": "sadness", "angry": "anger", "fearful": "fear",
+        "disgusted": "disgust", "surprised": "surprise"}
+
+
+def arousal_of(audio: ModalityResult | None) -> str | None:
+    """``high`` / ``low`` vocal arousal from pitch, loudness and rate cues (None if unclear)."""
+    if audio is None or not audio.present:
+        return None
+    zs = [c.z for c in audio.cues if c.name in ("pitch_level", "loudness", "speaking_rate", "pitch_range") and c.z]
+    if not zs:
+        return None
+    score = sum(zs) / 4
+    return "high" if score >= 0.5 else "low" if score <= -0.5 else None
+
+
+def sentiment_of(fused: dict[str, float]) -> tuple[str, float]:
+    """(label, score in [-1, 1]): P(positive emotions) minus P(negative emotions)."""
+    s = sum(fused[c] for c in POSITIVE) - sum(fused[c] for c in NEGATIVE)
+    return ("positive" if s > 0.1 else "negative" if s < -0.1 else "neutral"), float(s)
+
+
+def open_labels(fused: dict[str, float], arousal: str | None = None, known_forms=None, max_labels: int = 5) -> list[str]:
+    """Open-vocabulary labels: intensity words of the likely emotions, plus arousal words."""
+    ranked = sorted(fused.items(), key=lambda kv: -kv[1])
+    labels: list[str] = []
+    for i, (cls, p) in enumerate(ranked):
+        if i > 0 and p < 0.15:
+            break
+        if cls == "neutral":
+            if i == 0:
+                labels.append("neutral")
+            continue
+        level = 2 if p >= 0.6 else 1 if p >= 0.35 else 0
+        words = INTENSITY_WORDS[cls][level]
+        labels.extend(words[: 2 if p >= 0.35 else 1])
+    valence, _ = sentiment_of(fused)
+    if arousal and valence != "neutral":
+        labels.extend(AROUSAL_WORDS.get((arousal, valence), ()))
+    out = []
+    for w in labels:
+        if w not in out and (known_forms is None or w == "neutral" or w in known_forms):
+            out.append(w)
+    return out[:max_labels]
+
+
+def _pct(p: float) -> str:
+    return f"{round(100 * p)}%"
+
+
+def _top(probs: dict[str, float]) -> tuple[str, float]:
+    return max(probs.items(), key=lambda kv: kv[1])
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _video_sentence(r: ModalityResult | None) -> str:
+    if r is None:
+        return ""
+    if not r.present:
+        return f"In the video, facial cues could not be measured ({r.reason})."
+    cues = [f"{c.text} ({c.strength})" for c in r.cues[:4]]
+    cls, p = _top(r.probs)
+    faces = r.extra.get("faces", {}).get("n_faces", 1)
+    who = "the speaking person" if faces > 1 else "the person"
+    body = f"{who} shows {_join(cues)}" if cues else f"{who} shows no marked facial action"
+    return f"In the video, {body}; the facial expression is most consistent with {_ADJ[cls]} ({_pct(p)})."
+
+
+def _audio_sentence(r: ModalityResult | None) -> str:
+    if r is None:
+        return ""
+    if not r.present:
+        return f"In the audio, vocal cues could not be measured ({r.reason})."
+    cues = []
+    for c in sorted(r.cues, key=lambda c: -abs(c.z or 0))[:4]:
+        cues.append(f"{c.text} ({c.strength}, {c.z:+.1f} SD)")
+    cls, p = _top(r.probs)
+    body = f"the voice has {_join(cues)} compared with typical neutral speech" if cues else \
+        "the voice stays close to typical neutral speech"
+    return f"In the audio, {body}; the vocal tone is most consistent with {_ADJ[cls]} ({_pct(p)})."
+
+
+def _text_sentence(r: ModalityResult | None) -> str:
+    if r is None:
+        return ""
+    if not r.present:
+        return f"In the text, there is nothing to analyse ({r.reason})."
+    text = r.extra.get("text", "")
+    quote = text if len(text) <= 160 else text[:157].rsplit(" ", 1)[0] + "..."
+    src = "the speech transcript" if r.extra.get("source") == "asr" else "the subtitle"
+    words = [c.text for c in r.cues]
+    mention = f", which contains {_join(words)}" if words else ""
+    cls, p = _top(r.probs)
+    return f'In the text, {src} reads "{quote}"{mention}; the wording is most consistent with {_ADJ[cls]} ({_pct(p)}).'
+
+
+def write_description(results: dict[str, ModalityResult], fused: dict[str, float], labels: list[str]) -> str:
+    """The full description (video, audio, text, overall)."""
+    parts = [_video_sentence(results.get("video")), _audio_sentence(results.get("audio")),
+             _text_sentence(results.get("text"))]
+    present = [m for m, r in results.items() if r.present]
+    sentiment, _ = sentiment_of(fused)
+    cls, p = _top(fused)
+    if not present:
+        parts.append("Overall, no modality could be analysed, so no emotional state can be inferred.")
+    else:
+        tops = {m: _top(results[m].probs)[0] for m in present}
+        agree = [m for m, c in tops.items() if c == cls]
+        differ = [f"the {m} suggests {_ADJ[c]}" for m, c in tops.items() if c != cls]
+        basis = f"supported by the {_join(agree)}" if agree else "from the combined evidence"
+        contrast = f", although {_join(differ)}" if differ else ""
+        state = _join(labels) if labels else _ADJ[cls]
+        parts.append(f"Overall, the person most likely feels {state} ({_ADJ[cls]} {_pct(p)}, {sentiment} sentiment), "
+                     f"{basis}{contrast}.")
+    return " ".join(s for s in parts if s)
