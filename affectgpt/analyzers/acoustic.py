@@ -70,15 +70,13 @@ class AcousticAnalyzer:
 
     Args:
         head: a trained head (default: the packaged ``audio`` head, trained on RAVDESS).
-        window_s: timeline window length in seconds.
     """
 
     modality = "audio"
 
-    def __init__(self, head: Head | None = None, window_s: float = 2.0):
+    def __init__(self, head: Head | None = None):
         self.head = head or load_head(packaged_head_path("audio"))
         self.norms = self.head.card.get("norms", {})
-        self.window_s = window_s
 
     def _gender(self, names: list[str], feats: np.ndarray) -> str:
         f0 = feats[names.index("F0semitoneFrom27.5Hz_sma3nz_percentile50.0")]
@@ -111,35 +109,46 @@ class AcousticAnalyzer:
         gender = self._gender(names, feats)
         ref = self.norms.get(gender, {})
         cues = self._cues(names, feats, ref)
-        probs = self.head.predict_proba(compare(audio))[0]
+        probs = self._clip_probs(audio)
         head_probs = dict(zip(self.head.classes, map(float, probs)))
         result = ModalityResult("audio", True, probs=merge_to_basic(self.head.classes, probs), head_probs=head_probs,
                                 cues=cues, extra={"reference": f"RAVDESS neutral speech ({gender} voices)"})
-        result.extra["windows"] = self._windows(audio, names, feats)
         result.seconds = time.perf_counter() - t0
         return result
 
-    def _windows(self, audio: np.ndarray, names: list[str], clip_feats: np.ndarray) -> list[dict]:
-        """Per-window cues relative to the clip itself (only when the clip has 3+ windows)."""
-        n = int(self.window_s * SR)
-        if len(audio) < 3 * n:
-            return []
-        wins = []
-        per = []
-        for start in range(0, len(audio) - n // 2, n):
-            seg = audio[start:start + n]
-            if is_silent(seg):
+    def _clip_probs(self, audio: np.ndarray, max_chunk_s: float = 30.0, max_chunks: int = 10) -> np.ndarray:
+        """Head probabilities; long audio is scored on up to ``max_chunks`` evenly spaced chunks
+        and averaged, which bounds time and memory on long files."""
+        n = int(max_chunk_s * SR)
+        if len(audio) <= 2 * n:
+            return self.head.predict_proba(compare(audio))[0]
+        starts = np.linspace(0, len(audio) - n, max_chunks).astype(int)
+        chunks = [audio[s:s + n] for s in starts]
+        feats = [compare(c) for c in chunks if not is_silent(c)]
+        if not feats:
+            return self.head.predict_proba(compare(audio[:n]))[0]
+        return self.head.predict_proba(np.array(feats)).mean(axis=0)
+
+    def window_cues(self, audio: np.ndarray, bounds: list[tuple[float, float]]) -> list[list[Cue] | None]:
+        """Voice cues per time window, relative to the clip's own median over its windows.
+
+        Returns one list per window (None for a silent or too-short window); empty lists
+        everywhere when fewer than 3 windows have speech (no baseline to compare with).
+        """
+        per: list[np.ndarray | None] = []
+        names = None
+        for a, b in bounds:
+            seg = audio[int(a * SR):int(b * SR)]
+            if len(seg) < SR // 2 or is_silent(seg):
                 per.append(None)
                 continue
-            per.append(egemaps(seg)[1])
-        valid = np.array([p for p in per if p is not None])
+            names, f = egemaps(seg)
+            per.append(f)
+        valid = [p for p in per if p is not None]
         if len(valid) < 3:
-            return []
-        med = np.median(valid, axis=0)
-        mad = np.median(np.abs(valid - med), axis=0) * 1.4826 + 1e-6
+            return [None if p is None else [] for p in per]
+        arr = np.array(valid)
+        med = np.median(arr, axis=0)
+        mad = np.median(np.abs(arr - med), axis=0) * 1.4826 + 1e-6
         ref = {f: (float(med[names.index(f)]), float(mad[names.index(f)])) for f, *_ in CUE_FEATURES.values()}
-        for i, p in enumerate(per):
-            s, e = i * self.window_s, min((i + 1) * self.window_s, len(audio) / SR)
-            wins.append({"start_s": s, "end_s": e, "silent": p is None,
-                         "cues": [] if p is None else [c.to_dict() for c in self._cues(names, p, ref, s, e)]})
-        return wins
+        return [None if p is None else self._cues(names, p, ref, a, b) for p, (a, b) in zip(per, bounds)]

@@ -45,9 +45,12 @@ class LexicalAnalyzer:
         prev = self.encoder.encode(previous) if previous else np.zeros_like(emb)
         return np.hstack([emb, prev])
 
-    def probs(self, texts: list[str]) -> np.ndarray:
-        """Head probabilities [n, classes] for several texts (empty text -> uniform)."""
-        p = self.head.predict_proba(self.embed(texts))
+    def probs(self, texts: list[str], previous: list[str] | None = None) -> np.ndarray:
+        """Head probabilities [n, classes] for several texts (empty text -> uniform).
+
+        ``previous`` gives the preceding utterance of each text in a dialogue ("" for none).
+        """
+        p = self.head.predict_proba(self.embed(texts, previous))
         for i, t in enumerate(texts):
             if not t.strip():
                 p[i] = 1.0 / p.shape[1]

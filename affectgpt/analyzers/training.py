@@ -70,7 +70,7 @@ def ravdess_features(data_dir: str | Path, cache: str | None = None) -> dict:
     data = {"compare": np.array(comp, np.float32), "egemaps": np.array(eg, np.float32),
             "egemaps_names": np.array(names), "emotion": np.array([r["emotion"] for r in rows]),
             "split": np.array([r["split"] for r in rows]), "gender": np.array([r["gender"] for r in rows]),
-            "file": np.array([r["file"] for r in rows])}
+            "clip": np.array([r["file"] for r in rows])}
     np.savez(out, **data)
     return data
 

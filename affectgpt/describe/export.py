@@ -25,6 +25,8 @@ def _cue_text(w: dict) -> str:
         text += " - " + ", ".join(w["labels"])
     if w.get("face_cues"):
         text += " | face: " + ", ".join(w["face_cues"])
+    if w.get("voice_cues"):
+        text += " | voice: " + "; ".join(w["voice_cues"])
     return text
 
 

@@ -77,7 +77,7 @@ class Describer:
         from affectgpt.analyzers.lexical import LexicalAnalyzer
         from affectgpt.analyzers.visual import VisualAnalyzer
 
-        self.acoustic = AcousticAnalyzer(window_s=self.config.window_s)
+        self.acoustic = AcousticAnalyzer()
         self.lexical = LexicalAnalyzer()
         self.visual = VisualAnalyzer()
         self._asr = None
@@ -191,6 +191,34 @@ class Describer:
         out["versions"] = _versions()
         return out
 
+    # -- text only ------------------------------------------------------------------------
+    def describe_texts(self, names: list[str], texts: list[str]) -> list[dict]:
+        """Describe subtitles alone (no media): the same schema, audio and video marked missing.
+
+        Batched: one embedding pass over all texts (used for benchmark sets without media).
+        """
+        from affectgpt.analyzers.base import Cue
+
+        probs = self.lexical.probs(texts)
+        out = []
+        for name, text, p in zip(names, texts, probs):
+            words = self.lexical.spotter.extract_one(text) if text.strip() else []
+            text_res = ModalityResult("text", bool(text.strip()), None if text.strip() else "empty subtitle",
+                                      probs=merge_to_basic(self.lexical.head.classes, p) if text.strip() else None,
+                                      cues=[Cue("text", "emotion_word", f'the word "{w}"', 1.0) for w in words],
+                                      extra={"text": text, "source": "subtitle"})
+            results = {"video": ModalityResult("video", False, "text-only input"),
+                       "audio": ModalityResult("audio", False, "text-only input"), "text": text_res}
+            fused = fuse(list(results.values()), self.weights)
+            labels = open_labels(fused, None, self.known_forms)
+            sentiment, score = sentiment_of(fused)
+            out.append({"schema": SCHEMA, "file": name, "description": write_description(results, fused, labels),
+                        "labels": labels, "basic": {c: round(v, 4) for c, v in fused.items()},
+                        "sentiment": {"label": sentiment, "score": round(score, 4)},
+                        "modalities": {m: r.present for m, r in results.items()},
+                        "missing": {m: r.reason for m, r in results.items() if not r.present}})
+        return out
+
     # -- timeline -------------------------------------------------------------------------
     def _timeline(self, path, info, audio, transcript, duration: float) -> list[dict]:
         from affectgpt.analyzers.acoustic import compare, is_silent
@@ -223,6 +251,8 @@ class Describer:
         windows = []
         from affectgpt.analyzers.visual import BLENDSHAPE_CUES, FER_CLASSES
 
+        voice = self.acoustic.window_cues(audio, bounds) if audio is not None else [None] * len(bounds)
+
         for i, (a, b) in enumerate(bounds):
             parts = []
             entry: dict = {"start_s": round(a, 3), "end_s": round(b, 3)}
@@ -231,6 +261,8 @@ class Describer:
                 if len(seg) >= SR // 2 and not is_silent(seg):
                     p = self.acoustic.head.predict_proba(compare(seg))[0]
                     parts.append(ModalityResult("audio", True, probs=merge_to_basic(self.acoustic.head.classes, p)))
+                if voice[i]:
+                    entry["voice_cues"] = [f"{c.text} ({c.z:+.1f} SD vs the clip)" for c in voice[i][:3]]
             if i in frames_by_win:
                 o, p = frames_by_win[i]
                 parts.append(ModalityResult("video", True, probs=merge_to_basic(FER_CLASSES, p)))
