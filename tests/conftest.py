@@ -169,7 +169,7 @@ class MediaFactory:
         canvas = np.full((h, w, 3), 30, np.uint8)
         if two_faces:
             big = cv2.resize(ast, (h * 3 // 4, h * 3 // 4))
-            small = cv2.resize(ast, (h // 3, h // 3))
+            small = cv2.resize(ast, (h // 2, h // 2))
             canvas[h // 8:h // 8 + big.shape[0], :big.shape[1]] = big
             canvas[h // 3:h // 3 + small.shape[0], w - small.shape[1]:] = small
         else:

@@ -65,8 +65,7 @@ class Head:
                   "classes": np.array(self.classes), "card": np.array(json.dumps(self.card, sort_keys=True))}
         if self.hidden_weight is not None:
             arrays.update(hidden_weight=self.hidden_weight, hidden_bias=self.hidden_bias)
-        np.savez_compressed(path, **{k: (v.astype(np.float16) if v.dtype == np.float32 and v.size > 4096 else v)
-                                     for k, v in arrays.items()})
+        np.savez_compressed(path, **arrays)
 
 
 def load_head(path: str | Path) -> Head:

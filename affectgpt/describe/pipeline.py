@@ -8,7 +8,6 @@ reason and the others carry on.
 
 from __future__ import annotations
 
-import math
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -90,7 +89,7 @@ class Describer:
             except AffectGPTError:
                 self.known_forms = None
         w = dict(self.config.weights or {})
-        for name, head, split in (("audio", self.acoustic.head, "val"), ("text", self.lexical.head, "dev")):
+        for name, head, split in (("audio", self.acoustic.head, "val"), ("text", self.lexical.head, "val")):
             if name not in w:
                 val = weight_from_card(head.card, len(head.classes), split)
                 if val is not None:
@@ -228,8 +227,10 @@ class Describer:
         if duration <= 0:
             return []
         win = max(cfg.window_s, duration / cfg.max_timeline_windows)
-        n = max(1, math.ceil(duration / win - 1e-6))
-        bounds = [(i * win, min((i + 1) * win, duration)) for i in range(n)]
+        n = max(1, int(duration // win))
+        if duration - n * win >= 0.25 * win:  # a short tail (codec padding) joins the last window
+            n += 1
+        bounds = [(i * win, duration if i == n - 1 else (i + 1) * win) for i in range(n)]
         frames_by_win: dict[int, list] = {}
         if info.has_video:
             try:

@@ -37,8 +37,9 @@ def open_labels(fused: dict[str, float], arousal: str | None = None, known_forms
     """Open-vocabulary labels: intensity words of the likely emotions, plus arousal words."""
     ranked = sorted(fused.items(), key=lambda kv: -kv[1])
     labels: list[str] = []
+    top = ranked[0][1]
     for i, (cls, p) in enumerate(ranked):
-        if i > 0 and p < 0.15:
+        if i > 0 and (p < 0.25 or p < 0.5 * top):  # secondary emotions only when clearly present
             break
         if cls == "neutral":
             if i == 0:
