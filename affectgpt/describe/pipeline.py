@@ -89,7 +89,7 @@ class Describer:
             except AffectGPTError:
                 self.known_forms = None
         w = dict(self.config.weights or {})
-        for name, head, split in (("audio", self.acoustic.head, "val"), ("text", self.lexical.head, "val")):
+        for name, head, split in (("audio", self.acoustic.head, "cv"), ("text", self.lexical.head, "val")):
             if name not in w:
                 val = weight_from_card(head.card, len(head.classes), split)
                 if val is not None:
@@ -220,7 +220,7 @@ class Describer:
 
     # -- timeline -------------------------------------------------------------------------
     def _timeline(self, path, info, audio, transcript, duration: float) -> list[dict]:
-        from affectgpt.analyzers.acoustic import compare, is_silent
+        from affectgpt.analyzers.acoustic import is_silent, normalize_level
         from affectgpt.media.video import sample_frames
 
         cfg = self.config
@@ -260,7 +260,7 @@ class Describer:
             if audio is not None:
                 seg = audio[int(a * SR):int(b * SR)]
                 if len(seg) >= SR // 2 and not is_silent(seg):
-                    p = self.acoustic.head.predict_proba(compare(seg))[0]
+                    p = self.acoustic.probs(normalize_level(seg))
                     parts.append(ModalityResult("audio", True, probs=merge_to_basic(self.acoustic.head.classes, p)))
                 if voice[i]:
                     entry["voice_cues"] = [f"{c.text} ({c.z:+.1f} SD vs the clip)" for c in voice[i][:3]]

@@ -47,7 +47,7 @@ def build_sample_clip(path: str | Path, duration_s: float = 3.5, width: int = 12
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    face = data.astronaut()
+    face = data.astronaut()[10:310, 110:410]  # head and shoulders: the face fills the frame
     sr = 48_000
     audio = _voice(duration_s, sr)
     with av.open(str(path), "w") as c:
@@ -59,7 +59,7 @@ def build_sample_clip(path: str | Path, duration_s: float = 3.5, width: int = 12
         n = int(duration_s * fps)
         for i in range(n):
             zoom = 1.0 + 0.1 * i / n
-            side = int(height * 0.9 * zoom)
+            side = int(height * 0.95 * zoom)
             img = cv2.resize(face, (side, side), interpolation=cv2.INTER_LINEAR)
             canvas = np.full((height, width, 3), 40, np.uint8)
             y0, x0 = (height - side) // 2, (width - side) // 2

@@ -37,13 +37,11 @@ class Transcriber:
     """Transcribe 16 kHz mono audio to timed segments (greedy decoding: deterministic)."""
 
     def __init__(self, model_path: str | os.PathLike | None = None, language: str = "en", threads: int = 2):
-        try:
-            from faster_whisper import WhisperModel
-        except ImportError as exc:
-            raise AffectGPTError("speech recognition needs faster-whisper: pip install 'affectgpt[describe]'") from exc
+        from affectgpt.analyzers.speech_encoder import shared_whisper
+
         self.model_path = whisper_model_path(model_path)
         self.language = language
-        self.model = WhisperModel(str(self.model_path), device="cpu", compute_type="int8", cpu_threads=threads)
+        self.model = shared_whisper(None if model_path is None else str(model_path), threads)
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """Segments of recognised speech; empty when voice activity detection finds none."""

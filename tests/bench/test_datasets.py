@@ -48,3 +48,13 @@ def test_subtitles(data_dir, tmp_path):
     assert zh["video_0001_0001"].startswith("我不想")
     with pytest.raises(InputError, match="has none of"):
         load_subtitles(tmp_path)
+
+
+def test_subtitle_duplicates(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("name,english\na,one\nb,two\na,three\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"t\.csv, row 4: duplicate name 'a'"):
+        load_subtitles(p)
+    notes: list[str] = []
+    assert load_subtitles(p, duplicates="last", warnings=notes)["a"] == "three"
+    assert load_subtitles(p, duplicates="first")["a"] == "one" and "1 repeated names" in notes[0]
