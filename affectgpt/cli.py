@@ -208,7 +208,7 @@ def _cmd_heads_train(a: argparse.Namespace) -> int:
     card = fn(a.data_dir or _require_data_dir(), out, seed=a.seed, cache=a.cache)
     card.pop("norms", None)
     print(json.dumps(card, indent=2))
-    print(f"wrote {out}")
+    print(f"wrote {out} and {training.write_model_card(Path(out).parent)}")
     return 0
 
 

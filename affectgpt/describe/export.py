@@ -44,12 +44,16 @@ def timeline_to_vtt(windows: list[dict]) -> str:
 
 
 def write_predictions_csv(results: list[dict], path: str | Path) -> int:
-    """Write ``name,text,labels,sentiment`` rows (name = file stem), the format ``affectgpt bench`` reads."""
+    """Write ``name,text,labels,sentiment`` rows (name = file stem), the format ``affectgpt bench`` reads.
+
+    The benchmark's sentiment task is binary (positive vs. the rest), so the ``sentiment``
+    column holds the polarity (sign of the sentiment score), not the 3-way label.
+    """
     rows = [r for r in results if "description" in r]
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["name", "text", "labels", "sentiment"])
         for r in rows:
             w.writerow([Path(r["file"]).stem, r["description"], "[" + ", ".join(r["labels"]) + "]",
-                        r["sentiment"]["label"]])
+                        r["sentiment"].get("polarity", r["sentiment"]["label"])])
     return len(rows)

@@ -159,8 +159,8 @@ class Describer:
         results = {"video": video, "audio": audio_res, "text": text_res}
         fused = fuse(list(results.values()), self.weights)
         labels = open_labels(fused, arousal_of(audio_res), self.known_forms)
-        sentiment, s_score = sentiment_of(fused)
-        description = write_description(results, fused, labels)
+        sentiment, s_score = sentiment_of(fused, text_res.extra.get("sentiment") if text_res.present else None)
+        description = write_description(results, fused, labels, sentiment)
         out = {
             "schema": SCHEMA,
             "file": path.name,
@@ -168,7 +168,8 @@ class Describer:
             "description": description,
             "labels": labels,
             "basic": {c: round(p, 4) for c, p in fused.items()},
-            "sentiment": {"label": sentiment, "score": round(s_score, 4)},
+            "sentiment": {"label": sentiment, "score": round(s_score, 4),
+                          "polarity": "positive" if s_score > 0 else "negative"},
             "modalities": {m: r.present for m, r in results.items()},
             "missing": {m: r.reason for m, r in results.items() if not r.present},
             "cues": {m: [c.to_dict() for c in r.cues] for m, r in results.items()},
@@ -198,22 +199,25 @@ class Describer:
         """
         from affectgpt.analyzers.base import Cue
 
-        probs = self.lexical.probs(texts)
+        probs, sents = self.lexical.probs(texts, with_sentiment=True)
         out = []
-        for name, text, p in zip(names, texts, probs):
+        for name, text, p, sp in zip(names, texts, probs, sents):
             words = self.lexical.spotter.extract_one(text) if text.strip() else []
             text_res = ModalityResult("text", bool(text.strip()), None if text.strip() else "empty subtitle",
                                       probs=merge_to_basic(self.lexical.head.classes, p) if text.strip() else None,
                                       cues=[Cue("text", "emotion_word", f'the word "{w}"', 1.0) for w in words],
-                                      extra={"text": text, "source": "subtitle"})
+                                      extra={"text": text, "source": "subtitle",
+                                             "sentiment": dict(zip(self.lexical.sentiment_head.classes, sp))})
             results = {"video": ModalityResult("video", False, "text-only input"),
                        "audio": ModalityResult("audio", False, "text-only input"), "text": text_res}
             fused = fuse(list(results.values()), self.weights)
             labels = open_labels(fused, None, self.known_forms)
-            sentiment, score = sentiment_of(fused)
-            out.append({"schema": SCHEMA, "file": name, "description": write_description(results, fused, labels),
+            sentiment, score = sentiment_of(fused, text_res.extra["sentiment"] if text_res.present else None)
+            out.append({"schema": SCHEMA, "file": name,
+                        "description": write_description(results, fused, labels, sentiment),
                         "labels": labels, "basic": {c: round(v, 4) for c, v in fused.items()},
-                        "sentiment": {"label": sentiment, "score": round(score, 4)},
+                        "sentiment": {"label": sentiment, "score": round(score, 4),
+                                      "polarity": "positive" if score > 0 else "negative"},
                         "modalities": {m: r.present for m, r in results.items()},
                         "missing": {m: r.reason for m, r in results.items() if not r.present}})
         return out

@@ -27,30 +27,41 @@ def arousal_of(audio: ModalityResult | None) -> str | None:
     return "high" if score >= 0.5 else "low" if score <= -0.5 else None
 
 
-def sentiment_of(fused: dict[str, float]) -> tuple[str, float]:
-    """(label, score in [-1, 1]): P(positive emotions) minus P(negative emotions)."""
-    s = sum(fused[c] for c in POSITIVE) - sum(fused[c] for c in NEGATIVE)
-    return ("positive" if s > 0.1 else "negative" if s < -0.1 else "neutral"), float(s)
+def sentiment_of(fused: dict[str, float], text_sentiment: dict[str, float] | None = None) -> tuple[str, float]:
+    """(label, score in [-1, 1]).
+
+    The score averages the valence of the fused emotions (P(positive emotions) minus
+    P(negative emotions)) and, when there is text, the text sentiment head's P(positive) minus
+    P(negative). The label is neutral within ±0.1.
+    """
+    scores = [sum(fused[c] for c in POSITIVE) - sum(fused[c] for c in NEGATIVE)]
+    if text_sentiment:
+        scores.append(text_sentiment.get("positive", 0.0) - text_sentiment.get("negative", 0.0))
+    s = float(sum(scores) / len(scores))
+    return ("positive" if s > 0.1 else "negative" if s < -0.1 else "neutral"), s
 
 
 def open_labels(fused: dict[str, float], arousal: str | None = None, known_forms=None, max_labels: int = 5) -> list[str]:
-    """Open-vocabulary labels: intensity words of the likely emotions, plus arousal words."""
-    ranked = sorted(fused.items(), key=lambda kv: -kv[1])
+    """Open-vocabulary labels: intensity words of every clearly present emotion, plus an arousal word.
+
+    The strongest non-neutral emotion is named whenever it reaches 15% (more than a uniform share; at low intensity
+    below 35%), even when neutral dominates, so that a mostly neutral clip still says which
+    emotion shows through; further emotions need 20% and half the strongest one's share.
+    "neutral" leads the list when it is the most likely state.
+    """
+    ranked = sorted(((c, p) for c, p in fused.items() if c != "neutral"), key=lambda kv: -kv[1])
     labels: list[str] = []
+    if fused.get("neutral", 0.0) >= max(p for _, p in ranked):
+        labels.append("neutral")
     top = ranked[0][1]
     for i, (cls, p) in enumerate(ranked):
-        if i > 0 and (p < 0.25 or p < 0.5 * top):  # secondary emotions only when clearly present
+        if (i == 0 and p < 0.15) or (i > 0 and (p < 0.2 or p < 0.5 * top)):
             break
-        if cls == "neutral":
-            if i == 0:
-                labels.append("neutral")
-            continue
         level = 2 if p >= 0.6 else 1 if p >= 0.35 else 0
         words = INTENSITY_WORDS[cls][level]
         labels.extend(words[: 2 if p >= 0.35 else 1])
-    valence, _ = sentiment_of(fused)
-    if arousal and valence != "neutral":
-        labels.extend(AROUSAL_WORDS.get((arousal, valence), ()))
+    if arousal:
+        labels.extend(AROUSAL_WORDS.get((arousal, ranked[0][0]), ()))
     out = []
     for w in labels:
         if w not in out and (known_forms is None or w == "neutral" or w in known_forms):
@@ -113,12 +124,13 @@ def _text_sentence(r: ModalityResult | None) -> str:
     return f'In the text, {src} reads "{quote}"{mention}; the wording is most consistent with {_ADJ[cls]} ({_pct(p)}).'
 
 
-def write_description(results: dict[str, ModalityResult], fused: dict[str, float], labels: list[str]) -> str:
+def write_description(results: dict[str, ModalityResult], fused: dict[str, float], labels: list[str],
+                      sentiment: str | None = None) -> str:
     """The full description (video, audio, text, overall)."""
     parts = [_video_sentence(results.get("video")), _audio_sentence(results.get("audio")),
              _text_sentence(results.get("text"))]
     present = [m for m, r in results.items() if r.present]
-    sentiment, _ = sentiment_of(fused)
+    sentiment = sentiment or sentiment_of(fused)[0]
     cls, p = _top(fused)
     if not present:
         parts.append("Overall, no modality could be analysed, so no emotional state can be inferred.")
