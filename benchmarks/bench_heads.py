@@ -1,7 +1,8 @@
 """Accuracy of the describe pipeline's audio and text paths on held-out public data.
 
 * RAVDESS speaker-independent test (actors 21-24, 8 classes), audio path: the packaged head
-  on ComParE features computed by the analyzer from the audio files. Targets: accuracy >= 55%.
+  on Whisper-encoder features computed by the analyzer from the audio files (level-normalised
+  as in ``describe``). Target: accuracy >= 55%.
   Anchors: human raters ~62% on audio-only speech (RAVDESS paper); eGeMAPS + SVM 40-55%.
 * MELD test (2,610 utterances), text path with the previous utterance as context:
   weighted F1 >= 55.
@@ -27,15 +28,15 @@ def main() -> int:
     import numpy as np
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-    from affectgpt.analyzers.acoustic import AcousticAnalyzer, compare
+    from affectgpt.analyzers.acoustic import AcousticAnalyzer, normalize_level
     from affectgpt.analyzers.lexical import LexicalAnalyzer
     from affectgpt.media.audio import load_audio
 
     ac = AcousticAnalyzer()
     rows = [r for r in csv.DictReader(open(d / "ravdess/manifest.csv", encoding="utf-8")) if r["split"] == "test"]
     t0 = time.perf_counter()
-    feats = np.array([compare(load_audio(d / "ravdess" / r["file"])) for r in rows])
-    pred = np.array(ac.head.classes)[ac.head.predict_proba(feats).argmax(1)]
+    probs = np.array([ac.probs(normalize_level(load_audio(d / "ravdess" / r["file"]))) for r in rows])
+    pred = np.array(ac.head.classes)[probs.argmax(1)]
     y = np.array([r["emotion"] for r in rows])
     ra_acc, ra_f1 = 100 * accuracy_score(y, pred), 100 * f1_score(y, pred, average="macro")
     print(f"RAVDESS test: {len(rows)} clips in {time.perf_counter() - t0:.1f} s; classes {ac.head.classes}")

@@ -101,15 +101,20 @@ def describe_many(inputs: list[Path], jsonl: str | Path, config: DescribeConfig 
 
         jobs = [(str(p), subtitle) for p in todo]
         if workers <= 1 or len(jobs) <= 1:
-            _init_worker(cfg) if _WORKER is None or _WORKER.config != cfg else None
+            if jobs and (_WORKER is None or _WORKER.config != cfg):
+                _init_worker(cfg)
             for job in jobs:
                 rec = _one(job)
                 rec["path"] = job[0]
                 emit(rec)
         else:
+            import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(cfg,)) as ex:
+            # "spawn": forking a process that already runs torch/MediaPipe threads can deadlock
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(cfg,)) as ex:
                 for job, rec in zip(jobs, ex.map(_one, jobs)):
                     rec["path"] = job[0]
                     emit(rec)

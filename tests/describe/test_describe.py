@@ -147,3 +147,12 @@ def test_ten_minute_video_memory_is_bounded(describer, media):
     assert abs(r["duration_s"] - 600) < 2 and r["modalities"]["audio"] and r["modalities"]["video"]
     assert len(r["timeline"]) == 120  # windows stretched to keep at most 120 of them
     assert grown_mb < 600, f"peak memory grew by {grown_mb:.0f} MB"
+
+
+def test_parallel_workers_give_the_same_results(tmp_path, media):
+    clips = [media.video(f"c{i}.mp4", seconds=1.0) for i in range(2)]
+    cfg = DescribeConfig(asr=False)
+    one = describe_many(clips, tmp_path / "a.jsonl", cfg, subtitle="Fine.", progress=False)
+    two = describe_many(clips, tmp_path / "b.jsonl", cfg, subtitle="Fine.", workers=2, progress=False)
+    assert [r["basic"] for r in one] == [r["basic"] for r in two]
+    assert [r["description"] for r in one] == [r["description"] for r in two]
