@@ -12,7 +12,7 @@ from affectgpt.emotions.words import AROUSAL_WORDS, INTENSITY_WORDS, NEGATIVE, P
 
 __all__ = ["open_labels", "sentiment_of", "arousal_of", "write_description"]
 
-_ADJ = {"neutral": "neutral", "happy": "happiness", "sad": "sadness", "angry": "anger", "fearful": "fear",
+_ADJ = {"neutral": "a neutral state", "happy": "happiness", "sad": "sadness", "angry": "anger", "fearful": "fear",
         "disgusted": "disgust", "surprised": "surprise"}
 
 
@@ -60,7 +60,7 @@ def open_labels(fused: dict[str, float], arousal: str | None = None, known_forms
         level = 2 if p >= 0.6 else 1 if p >= 0.35 else 0
         words = INTENSITY_WORDS[cls][level]
         labels.extend(words[: 2 if p >= 0.35 else 1])
-    if arousal:
+    if arousal and top >= 0.35:  # an arousal word only qualifies a clearly present emotion
         labels.extend(AROUSAL_WORDS.get((arousal, ranked[0][0]), ()))
     out = []
     for w in labels:
@@ -141,6 +141,6 @@ def write_description(results: dict[str, ModalityResult], fused: dict[str, float
         basis = f"supported by the {_join(agree)}" if agree else "from the combined evidence"
         contrast = f", although {_join(differ)}" if differ else ""
         state = _join(labels) if labels else _ADJ[cls]
-        parts.append(f"Overall, the person most likely feels {state} ({_ADJ[cls]} {_pct(p)}, {sentiment} sentiment), "
+        parts.append(f"Overall, the person most likely feels {state} ({cls} {_pct(p)}, {sentiment} sentiment), "
                      f"{basis}{contrast}.")
     return " ".join(s for s in parts if s)
