@@ -13,7 +13,7 @@ from pathlib import Path
 
 from affectgpt.errors import MissingAssetError
 
-__all__ = ["ENV_DATA_DIR", "Asset", "ASSETS", "resolve_data_dir", "asset_path", "check_assets"]
+__all__ = ["ENV_DATA_DIR", "Asset", "ASSETS", "resolve_data_dir", "asset_path", "check_assets", "locate_packaged_file"]
 
 ENV_DATA_DIR = "AFFECTGPT_DATA_DIR"
 
@@ -117,3 +117,21 @@ def check_assets(data_dir: str | os.PathLike | None = None) -> list[tuple[Asset,
         path = None if root is None else root / asset.relpath
         rows.append((asset, path, bool(path is not None and path.exists())))
     return rows
+
+
+def locate_packaged_file(explicit, env_var: str, package: str, relpath: str, install_hint: str) -> Path:
+    """A model file: an explicit path, else ``$env_var``, else ``relpath`` inside an installed
+    ``package`` (found without importing it). Raises ``AffectGPTError`` with the install hint."""
+    import importlib.util
+
+    from affectgpt.errors import AffectGPTError
+
+    for cand in (explicit, os.environ.get(env_var)):
+        if cand and Path(cand).is_file():
+            return Path(cand)
+    spec = importlib.util.find_spec(package)
+    if spec and spec.submodule_search_locations:
+        p = Path(list(spec.submodule_search_locations)[0]) / relpath
+        if p.is_file():
+            return p
+    raise AffectGPTError(f"{Path(relpath).name} not found: {install_hint}, or set {env_var} to the file")

