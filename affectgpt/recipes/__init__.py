@@ -1,0 +1,1 @@
+"""Recipes: training and inference loops over the AffectGPT model."""
