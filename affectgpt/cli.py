@@ -221,6 +221,24 @@ def _require_data_dir() -> str:
     return str(root)
 
 
+def _cmd_train(a: argparse.Namespace) -> int:
+    from affectgpt.recipes.run import load_recipe, train_recipe
+
+    res = train_recipe(load_recipe(a.config, a.set), a.data_dir, progress=not a.quiet)
+    print(f"trained {res['steps']} steps; last loss {res['losses'][-1] if res['losses'] else None}; "
+          f"checkpoints in {res['output_dir']}")
+    return 0
+
+
+def _cmd_infer(a: argparse.Namespace) -> int:
+    from affectgpt.recipes.run import infer_recipe, load_recipe
+
+    rows = infer_recipe(load_recipe(a.config, a.set), a.checkpoint, a.out, a.data_dir, a.batch_size,
+                        a.max_new_tokens, a.limit, progress=not a.quiet)
+    print(f"wrote {len(rows)} answers to {a.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for docs and tests)."""
     p = argparse.ArgumentParser(prog="affectgpt", description=__doc__)
@@ -279,6 +297,25 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--quiet", action="store_true")
     _add_data_dir(ds)
     ds.set_defaults(func=_cmd_describe)
+
+    tr = sub.add_parser("train", help="train the AffectGPT model from a recipe (mini, paper, paper-qformer or a YAML)")
+    tr.add_argument("config")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.max_steps=100")
+    tr.add_argument("--quiet", action="store_true")
+    _add_data_dir(tr)
+    tr.set_defaults(func=_cmd_train)
+
+    inf = sub.add_parser("infer", help="generate answers with a trained AffectGPT checkpoint")
+    inf.add_argument("config")
+    inf.add_argument("--checkpoint", required=True, help="run folder (latest checkpoint) or trainable.safetensors")
+    inf.add_argument("--out", required=True, help="answers CSV (name,text,gold)")
+    inf.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    inf.add_argument("--batch-size", type=int, default=16)
+    inf.add_argument("--max-new-tokens", type=int, default=16)
+    inf.add_argument("--limit", type=int)
+    inf.add_argument("--quiet", action="store_true")
+    _add_data_dir(inf)
+    inf.set_defaults(func=_cmd_infer)
 
     heads = sub.add_parser("heads", help="the small trained heads").add_subparsers(dest="heads_command", required=True)
     ht = heads.add_parser("train", help="retrain a packaged head from the data directory (seeded)")

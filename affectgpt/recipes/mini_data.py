@@ -1,0 +1,113 @@
+"""Training and evaluation samples for the ``mini`` model, built from the data directory through
+the media front end (features cached on disk, so they are computed once).
+
+* RAVDESS speech (audio tokens + transcript as subtitle; no video), label answers;
+* MELD utterances (subtitle only: both media modalities missing), label answers;
+* CREMA-D audio-visual clips (visual tokens from the face front end + audio tokens).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from affectgpt.model.cache import FeatureCache
+from affectgpt.model.modeling_affectgpt import Sample, label_target
+
+__all__ = ["LABEL_WORDS", "MiniFeatures", "mini_samples"]
+
+#: dataset label -> the word used in answers (and scored on the emotion wheels)
+LABEL_WORDS = {"anger": "angry", "angry": "angry", "joy": "happy", "happy": "happy", "sadness": "sad", "sad": "sad",
+               "fear": "fearful", "fearful": "fearful", "disgust": "disgusted", "surprise": "surprised",
+               "surprised": "surprised", "neutral": "neutral", "calm": "calm", "ANG": "angry", "DIS": "disgusted",
+               "FEA": "fearful", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
+CLIP_S = 2.0
+MAX_CLIPS = 8
+
+
+class MiniFeatures:
+    """Audio tokens (Whisper encoder states averaged per 2 s clip, [T <= 8, 384]) and visual
+    tokens (52 blendshapes + 7 FER probabilities per sampled frame, [8, 59])."""
+
+    signature = {"audio": "whisper-tiny.en-encoder-mean-per-2s", "visual": "blendshapes52+fer7", "frames": 8,
+                 "level_dbfs": -26}
+
+    def __init__(self):
+        self._enc = None
+        self._visual = None
+
+    def audio(self, path) -> torch.Tensor | None:
+        from affectgpt.analyzers.acoustic import is_silent, normalize_level
+        from affectgpt.analyzers.speech_encoder import WhisperEncoder
+        from affectgpt.media.audio import load_audio
+
+        self._enc = self._enc or WhisperEncoder()
+        audio = load_audio(path)
+        if is_silent(audio):
+            return None
+        states = self._enc.states(normalize_level(audio))  # 50 states per second
+        per = int(CLIP_S * 50)
+        clips = [states[i:i + per].mean(0) for i in range(0, len(states), per) if len(states[i:i + per]) >= per // 4]
+        if len(clips) > MAX_CLIPS:
+            clips = [clips[i] for i in np.linspace(0, len(clips) - 1, MAX_CLIPS).astype(int)]
+        return torch.tensor(np.array(clips), dtype=torch.float32) if clips else None
+
+    def visual(self, path) -> torch.Tensor | None:
+        from affectgpt.analyzers.visual import FerModel
+        from affectgpt.media.faces import FaceTracker, align_crop, choose_speaker
+        from affectgpt.media.video import sample_frames
+
+        if self._visual is None:
+            self._visual = (FaceTracker(), FerModel())
+        tracker, fer = self._visual
+        s = sample_frames(path, 8)
+        speaker, _ = choose_speaker(tracker.track(s.frames, s.times_s), len(s.frames))
+        if speaker is None:
+            return None
+        names = sorted(speaker.observations[0].blendshapes)
+        probs = fer.predict([align_crop(s.frames[o.frame], o, 96) for o in speaker.observations])
+        rows = [np.concatenate([[o.blendshapes.get(n, 0.0) for n in names], p])
+                for o, p in zip(speaker.observations, probs)]
+        return torch.tensor(np.array(rows), dtype=torch.float32)
+
+
+def _read(path: Path) -> list[dict]:
+    return list(csv.DictReader(open(path, encoding="utf-8")))
+
+
+def mini_samples(data_dir: str | Path, cache_dir: str | Path, split: str, meld_limit: int | None = None,
+                 seed: int = 0, progress: bool = True) -> list[tuple[str, Sample, str]]:
+    """(id, sample, gold label word) for ``split`` = ``train`` or ``test`` (RAVDESS: actors 01-20 for
+    train, 21-24 for test; MELD: its train/test splits, ``meld_limit`` random utterances at most)."""
+    root = Path(data_dir)
+    cache = FeatureCache(cache_dir, MiniFeatures.signature)
+    feats = MiniFeatures()
+    out: list[tuple[str, Sample, str]] = []
+    rav = [r for r in _read(root / "ravdess/manifest.csv")
+           if (r["split"] == "test") == (split == "test")]
+    media = [(f"ravdess/{r['file']}", root / "ravdess" / r["file"], r["transcript"], r["emotion"], False) for r in rav]
+    if split == "train":
+        for clip in sorted((root / "crema_d/video_mp4").glob("*.mp4")):
+            media.append((f"crema_d/{clip.name}", clip, "", clip.stem.split("_")[2], True))
+
+    def encode(key):
+        _, path, _, _, has_video = next(m for m in media if m[0] == key)
+        return {"audio": feats.audio(path), "visual": feats.visual(path) if has_video else None}
+
+    cache.fill([m[0] for m in media], encode, progress=progress)
+    for key, _, text, emo, _ in media:
+        t = cache.get(key)
+        word = LABEL_WORDS[emo]
+        out.append((key, Sample(t.get("visual"), t.get("audio"), text, target=label_target([word])), word))
+    meld = [r for r in _read(root / "meld/manifest.csv") if r["split"] == split]
+    if meld_limit is not None and len(meld) > meld_limit:
+        idx = np.random.default_rng(seed).choice(len(meld), meld_limit, replace=False)
+        meld = [meld[i] for i in sorted(idx)]
+    for r in meld:
+        word = LABEL_WORDS[r["emotion"]]
+        key = f"meld/{r['split']}/{r['dialogue_id']}/{r['utterance_id']}"
+        out.append((key, Sample(None, None, r["utterance"], target=label_target([word])), word))
+    return out
