@@ -112,3 +112,21 @@ def test_bad_modality_width_is_named(tiny_llm_dir):
 def test_config_validation():
     with pytest.raises(ValueError, match="prefusion must be"):
         AffectGPTConfig(llm_path="x", prefusion="concat")
+
+
+def test_paper_lora_size_matches_table8():
+    """LoRA r16 on q/k/v/o/gate/up/down of a Qwen2.5-7B-shaped LLM has 40,370,176 parameters
+    (paper Table 8); built on the meta device, so nothing is allocated or downloaded."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from affectgpt.model.builders import paper_config
+
+    cfg = paper_config("unused")
+    qwen = Qwen2Config(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
+                       num_attention_heads=28, num_key_value_heads=4)
+    with torch.device("meta"):
+        llm = Qwen2ForCausalLM(qwen)
+    llm = get_peft_model(llm, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                         target_modules=list(cfg.lora_targets), task_type="CAUSAL_LM"))
+    assert sum(p.numel() for n, p in llm.named_parameters() if "lora_" in n) == 40_370_176
