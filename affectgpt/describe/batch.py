@@ -52,6 +52,8 @@ def _one(args: tuple[str, str | None]) -> dict:
         return _WORKER.describe(path, subtitle)
     except (AffectGPTError, OSError, ValueError) as exc:
         return {"file": Path(path).name, "path": path, "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - a batch records any failure and goes on
+        return {"file": Path(path).name, "path": path, "error": f"{path}: {type(exc).__name__}: {exc}"}
 
 
 def _done(jsonl: Path) -> dict[str, dict]:
