@@ -85,7 +85,7 @@ def _cmd_data_check(a: argparse.Namespace) -> int:
     root = resolve_data_dir(a.data_dir)
     print(f"data directory: {root if root else '(not configured)'}")
     missing_required = 0
-    for asset, path, ok in check_assets(a.data_dir):
+    for asset, _path, ok in check_assets(a.data_dir):
         status = "found" if ok else ("MISSING" if asset.required else "missing (optional)")
         missing_required += (not ok) and asset.required
         print(f"  [{asset.feature:<8}] {asset.key:<18} {status:<20} {asset.relpath}")

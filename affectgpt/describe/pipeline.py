@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from affectgpt import __version__
-from affectgpt.analyzers.base import BASIC_CLASSES, ModalityResult, merge_to_basic
+from affectgpt.analyzers.base import ModalityResult, merge_to_basic
 from affectgpt.describe.fusion import fuse, weight_from_card
 from affectgpt.describe.writer import arousal_of, open_labels, sentiment_of, write_description
 from affectgpt.errors import AffectGPTError, InputError
