@@ -102,6 +102,22 @@ def _fit_logreg(X, y, classes, C, seed, sample_weight=None):
     return clf.coef_[order].T.astype(np.float32), clf.intercept_[order].astype(np.float32)
 
 
+def _best_on_val(fits, X, y, val, classes, seed):
+    """Fit every candidate ``(tag, X_train, y_train, sample_weight, C)``; keep the one with the best
+    weighted F1 on ``X[val]``. Returns (tag, C, W, b, temperature fitted on the val logits)."""
+    from sklearn.metrics import f1_score
+
+    best = None
+    for tag, Xa, ya, sw, C in fits:
+        W, b = _fit_logreg(Xa, ya, classes, C, seed, sw)
+        f1 = f1_score(y[val], np.array(classes)[np.argmax(X[val] @ W + b, 1)], average="weighted")
+        if best is None or f1 > best[0]:
+            best = (f1, tag, C, W, b)
+    _, tag, C, W, b = best
+    yi = np.array([classes.index(c) for c in y])
+    return tag, C, W, b, fit_temperature(X[val] @ W + b, yi[val])
+
+
 def _scores(y_true, y_pred) -> dict:
     from sklearn.metrics import accuracy_score, f1_score
 
@@ -213,21 +229,13 @@ def train_text_head(data_dir: str | Path, out: str | Path, seed: int = 0, cache:
     g_ok = np.isin(d["g_ekman"], classes)
     gX = np.hstack([d["g_emb"][g_ok], np.zeros_like(d["g_emb"][g_ok])])
     gy = d["g_ekman"][g_ok]
-    from sklearn.metrics import f1_score
-
-    best = None
+    fits = []
     for w in grid_w:
         Xa = np.vstack([X[tr], gX]) if w else X[tr]
         ya = np.concatenate([y[tr], gy]) if w else y[tr]
         sw = np.concatenate([np.ones(tr.sum()), np.full(len(gy), w)]) if w else None
-        for C in grid_c:
-            W, b = _fit_logreg(Xa, ya, classes, C, seed, sw)
-            f1 = f1_score(y[dv], np.array(classes)[np.argmax(X[dv] @ W + b, 1)], average="weighted")
-            if best is None or f1 > best[0]:
-                best = (f1, C, w, W, b)
-    _, C, w, W, b = best
-    yi = np.array([classes.index(c) for c in y])
-    temperature = fit_temperature(X[dv] @ W + b, yi[dv])
+        fits += [(w, Xa, ya, sw, C) for C in grid_c]
+    w, C, W, b, temperature = _best_on_val(fits, X, y, dv, classes, seed)
     pred = lambda mask: np.array(classes)[np.argmax(X[mask] @ W + b, 1)]  # noqa: E731
     card = {
         "name": "text", "task": "utterance emotion, 7 classes (MELD)",
@@ -253,17 +261,7 @@ def train_text_sentiment_head(d: dict, out: str | Path, seed: int = 0, grid_c: t
     y, split = d["sentiment"], d["split"]
     classes = sorted(set(y.tolist()))
     tr, va, te = split == "train", split == "val", split == "test"
-    from sklearn.metrics import f1_score
-
-    best = None
-    for C in grid_c:
-        W, b = _fit_logreg(X[tr], y[tr], classes, C, seed)
-        f1 = f1_score(y[va], np.array(classes)[np.argmax(X[va] @ W + b, 1)], average="weighted")
-        if best is None or f1 > best[0]:
-            best = (f1, C, W, b)
-    _, C, W, b = best
-    yi = np.array([classes.index(c) for c in y])
-    temperature = fit_temperature(X[va] @ W + b, yi[va])
+    _, C, W, b, temperature = _best_on_val([(None, X[tr], y[tr], None, C) for C in grid_c], X, y, va, classes, seed)
     pred = lambda mask: np.array(classes)[np.argmax(X[mask] @ W + b, 1)]  # noqa: E731
     card = {
         "name": "text_sentiment", "task": "utterance sentiment, 3 classes (MELD)",
