@@ -31,6 +31,11 @@ class AffectGPTConfig:
         lora_r, lora_alpha, lora_dropout, lora_targets: PEFT LoRA (paper: 16, 32, 0.05, all projections).
         max_subtitle_tokens: subtitles are truncated to this many tokens (with a warning).
         dtype: ``float32``, ``bfloat16`` or ``float16`` for the LLM weights.
+        feature_norm: standardise each modality's features per dimension with statistics of the
+            training set (stored in the checkpoint). Off in the paper (CLIP/HuBERT features are
+            used raw); on for ``mini``, whose Whisper states share a large common component.
+        match_embedding_scale: initialise the projections so that projected tokens have the
+            spread of the LLM's own token embeddings (off = PyTorch's default init, as upstream).
     """
 
     llm_path: str
@@ -49,6 +54,8 @@ class AffectGPTConfig:
     lora_targets: tuple[str, ...] = field(default=PAPER_LORA_TARGETS)
     max_subtitle_tokens: int = 256
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    feature_norm: bool = False
+    match_embedding_scale: bool = False
 
     def __post_init__(self):
         if self.temporal_pooling not in ("attention", "softmax", "mean", "qformer"):

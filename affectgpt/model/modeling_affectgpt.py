@@ -101,11 +101,46 @@ class AffectGPTModel(nn.Module):
         self.audio_proj = nn.Linear(c.audio_dim, hidden)
         self.fused_proj = nn.Linear(width, hidden) if self.prefusion is not None else None
         self.missing = nn.ParameterDict({k: nn.Parameter(torch.zeros(hidden)) for k in _SLOTS})
+        if c.feature_norm:
+            for name, dim in (("visual", c.visual_dim), ("audio", c.audio_dim)):
+                self.register_buffer(f"{name}_mean", torch.zeros(dim))
+                self.register_buffer(f"{name}_std", torch.ones(dim))
+        if c.match_embedding_scale:
+            target = float(self.llm.get_input_embeddings().weight.detach().float().std())
+            for proj in (self.visual_proj, self.audio_proj, self.fused_proj):
+                if proj is not None:  # unit-variance inputs -> outputs with the embeddings' spread
+                    nn.init.normal_(proj.weight, std=target / proj.in_features ** 0.5)
+                    nn.init.zeros_(proj.bias)
+
+    # -- feature statistics ---------------------------------------------------------------
+    _STAT_KEYS = ("visual_mean", "visual_std", "audio_mean", "audio_std")
+
+    @torch.no_grad()
+    def fit_feature_stats(self, samples: list[Sample]) -> None:
+        """Set the per-dimension mean/std used by ``feature_norm`` from (training) samples."""
+        if not self.config.feature_norm:
+            return
+        for name in ("visual", "audio"):
+            rows = [getattr(s, name) for s in samples if getattr(s, name) is not None]
+            if not rows:
+                continue
+            x = torch.cat([r.float() for r in rows])
+            getattr(self, f"{name}_mean").copy_(x.mean(0))
+            getattr(self, f"{name}_std").copy_(x.std(0).clamp(min=1e-4) if len(x) > 1 else torch.ones(x.shape[1]))
+
+    def _normalise(self, name: str, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if not self.config.feature_norm:
+            return x
+        x = (x - getattr(self, f"{name}_mean")) / getattr(self, f"{name}_std")
+        return x * mask[..., None].to(x.dtype)  # padding stays zero
 
     # -- parameters -----------------------------------------------------------------------
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        """Only the trained weights (LoRA, pooling, fusion, projections, missing embeddings)."""
+        """Only the trained state: LoRA, pooling, fusion, projections, missing embeddings, and the
+        feature statistics when ``feature_norm`` is on."""
         names = {n for n, p in self.named_parameters() if p.requires_grad}
+        if self.config.feature_norm:
+            names.update(self._STAT_KEYS)
         return {k: v for k, v in self.state_dict().items() if k in names}
 
     def num_trainable(self) -> int:
@@ -134,6 +169,7 @@ class AffectGPTModel(nn.Module):
         device = self.visual_proj.weight.device
         v, vm, vp = self._pad([s.visual for s in samples], self.config.visual_dim, device)
         a, am, ap = self._pad([s.audio for s in samples], self.config.audio_dim, device)
+        v, a = self._normalise("visual", v, vm), self._normalise("audio", a, am)
         out = {"video": self.visual_proj(self.visual_pool(v, vm)), "audio": self.audio_proj(self.audio_pool(a, am))}
         if self.prefusion is not None:
             out["multi"] = self.fused_proj(self.prefusion(v, a, vm, am))

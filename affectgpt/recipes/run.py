@@ -94,6 +94,7 @@ def train_recipe(cfg: dict, data_dir: str | None = None, progress: bool = True) 
 
     model = build_model(cfg)
     samples = [s for _, s, _ in _samples(cfg, "train", data_dir)]
+    model.fit_feature_stats(samples)  # no-op unless model.feature_norm
     return train(model, samples, TrainConfig(**cfg["train"]), progress=progress)
 
 

@@ -26,7 +26,13 @@ __all__ = ["TrainConfig", "train", "latest_checkpoint", "load_trainable"]
 
 @dataclass
 class TrainConfig:
-    """Settings of a training run (the model has its own :class:`AffectGPTConfig`)."""
+    """Settings of a training run (the model has its own :class:`AffectGPTConfig`).
+
+    ``batch_size`` is per process; under ``accelerate launch`` with N processes each optimiser
+    step sees N x batch_size x grad_accum samples. ``lr_modules`` is the learning rate of the
+    modules trained from scratch (pooling, pre-fusion, projections, missing embeddings);
+    ``None`` = ``lr``, which the LoRA weights always use.
+    """
 
     output_dir: str
     epochs: int = 1
@@ -34,6 +40,7 @@ class TrainConfig:
     batch_size: int = 4
     grad_accum: int = 1
     lr: float = 1e-4
+    lr_modules: float | None = None
     weight_decay: float = 0.05
     warmup_steps: int = 0
     mixed_precision: str = "no"
@@ -83,17 +90,24 @@ def load_trainable(model: AffectGPTModel, path: str | os.PathLike) -> None:
     model.load_state_dict(state, strict=False)
 
 
-def _save(model, optimizer, scheduler, step: int, epoch: int, batch_in_epoch: int, out: Path) -> Path:
+def _save(acc, model, optimizer, scheduler, step: int, epoch: int, batch_in_epoch: int, out: Path) -> Path:
+    """Checkpoint: trainable weights + optimiser/scheduler (main process), RNG state per process;
+    ``COMPLETE`` is written last, so an interrupted save is never resumed from."""
     from safetensors.torch import save_file
 
     ck = out / f"checkpoint-{step}"
-    ck.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous().cpu() for k, v in model.trainable_state_dict().items()},
-              str(ck / "trainable.safetensors"))
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
-                "epoch": epoch, "batch_in_epoch": batch_in_epoch, "torch_rng": torch.get_rng_state(),
-                "python_rng": random.getstate(), "numpy_rng": np.random.get_state()}, ck / "state.pt")
-    (ck / "COMPLETE").write_text("ok")
+    if acc.is_main_process:
+        ck.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().contiguous().cpu() for k, v in model.trainable_state_dict().items()},
+                  str(ck / "trainable.safetensors"))
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
+                    "epoch": epoch, "batch_in_epoch": batch_in_epoch}, ck / "state.pt")
+    acc.wait_for_everyone()
+    torch.save({"torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
+                "numpy_rng": np.random.get_state()}, ck / f"rng-{acc.process_index}.pt")
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        (ck / "COMPLETE").write_text("ok")
     return ck
 
 
@@ -116,12 +130,16 @@ def train(model: AffectGPTModel, samples: list[Sample], cfg: TrainConfig, resume
     acc = Accelerator(mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum)
     if cfg.gradient_checkpointing:
         model.llm.gradient_checkpointing_enable()
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.ndim > 1]
-    no_decay = [p for p in params if p.ndim <= 1]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    steps_per_epoch = math.ceil(len(samples) / cfg.batch_size / cfg.grad_accum)
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            groups.setdefault(("lora_" in name, p.ndim > 1), []).append(p)
+    optimizer = torch.optim.AdamW(
+        [{"params": ps, "weight_decay": cfg.weight_decay if decay else 0.0,
+          "lr": cfg.lr if lora or cfg.lr_modules is None else cfg.lr_modules}
+         for (lora, decay), ps in sorted(groups.items())], lr=cfg.lr)
+    n_proc = acc.num_processes
+    steps_per_epoch = math.ceil(len(samples) / cfg.batch_size / n_proc / cfg.grad_accum)
     total = cfg.max_steps or steps_per_epoch * cfg.epochs
 
     def lr_lambda(step):
@@ -130,7 +148,9 @@ def train(model: AffectGPTModel, samples: list[Sample], cfg: TrainConfig, resume
         return 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, total))))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
-    model, optimizer, scheduler = acc.prepare(model, optimizer, scheduler)
+    # the scheduler is not prepared: accelerate would step it once per process, and ``total`` is
+    # already counted in optimiser steps
+    model, optimizer = acc.prepare(model, optimizer)
     step, start_epoch, skip = 0, 0, 0
     ck = latest_checkpoint(out) if resume else None
     metrics_path = out / "metrics.jsonl"
@@ -140,57 +160,66 @@ def train(model: AffectGPTModel, samples: list[Sample], cfg: TrainConfig, resume
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, start_epoch, skip = state["step"], state["epoch"], state["batch_in_epoch"]
-        torch.set_rng_state(state["torch_rng"])
-        random.setstate(state["python_rng"])
-        np.random.set_state(state["numpy_rng"])
-        if metrics_path.exists():  # drop records written after the checkpoint: no duplicates
+        rng_file = ck / f"rng-{acc.process_index}.pt"
+        rng = torch.load(rng_file if rng_file.exists() else ck / "rng-0.pt", weights_only=False)
+        torch.set_rng_state(rng["torch_rng"])
+        random.setstate(rng["python_rng"])
+        np.random.set_state(rng["numpy_rng"])
+        if metrics_path.exists() and acc.is_main_process:  # drop records after the checkpoint: no duplicates
             keep = [ln for ln in metrics_path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
             metrics_path.write_text("".join(k + "\n" for k in keep))
-    elif metrics_path.exists():
+    elif metrics_path.exists() and acc.is_main_process:
         metrics_path.unlink()
+    acc.wait_for_everyone()
     writer = None
-    if cfg.tensorboard:
+    if cfg.tensorboard and acc.is_main_process:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(out / "tensorboard"))
     unwrapped = acc.unwrap_model(model)
-    bar = tqdm(total=total, initial=step, desc="train", disable=not progress, unit="step")
+    bar = tqdm(total=total, initial=step, desc="train", disable=not progress or not acc.is_main_process, unit="step")
     t0, seen = time.perf_counter(), 0
     stopped = False
-    with open(metrics_path, "a", encoding="utf-8") as log:
+    log = open(metrics_path, "a", encoding="utf-8") if acc.is_main_process else None
+    try:
         for epoch in range(start_epoch, cfg.epochs if cfg.max_steps is None else 10**9):
             batches = _batches(samples, cfg, epoch)
-            micro = 0
+            per_rank = len(batches) // n_proc  # equal counts on every process (DDP needs it)
+            batches = batches[acc.process_index::n_proc][:per_rank] if n_proc > 1 else batches
             for b_idx, batch in enumerate(batches):
                 if epoch == start_epoch and b_idx < skip:
                     continue
                 model.train()
                 with acc.accumulate(model):
-                    loss = unwrapped([samples[i] for i in batch]).loss
+                    loss = model([samples[i] for i in batch]).loss  # the wrapped model: DDP syncs grads
                     acc.backward(loss)
                     optimizer.step()
                     scheduler.step() if acc.sync_gradients else None
                     optimizer.zero_grad()
-                seen += len(batch)
-                micro += 1
+                seen += len(batch) * n_proc
                 if not acc.sync_gradients:
                     continue
                 step += 1
-                rec = {"step": step, "epoch": epoch, "loss": round(float(loss.detach()), 6),
+                mean_loss = acc.reduce(loss.detach(), reduction="mean") if n_proc > 1 else loss.detach()
+                rec = {"step": step, "epoch": epoch, "loss": round(float(mean_loss), 6),
                        "lr": scheduler.get_last_lr()[0], "samples_per_s": round(seen / (time.perf_counter() - t0), 3)}
-                log.write(json.dumps(rec) + "\n")
-                log.flush()
+                if log:
+                    log.write(json.dumps(rec) + "\n")
+                    log.flush()
                 if writer:
                     writer.add_scalar("loss", rec["loss"], step)
                 bar.update(1)
                 if step % cfg.save_every == 0 or step == total:
-                    _save(unwrapped, optimizer, scheduler, step, epoch, b_idx + 1, out)
+                    _save(acc, unwrapped, optimizer, scheduler, step, epoch, b_idx + 1, out)
                 if step >= total or (stop_after_steps is not None and step >= stop_after_steps):
                     stopped = step < total
                     break
             if step >= total or stopped:
                 break
             skip = 0
+    finally:
+        if log:
+            log.close()
     bar.close()
     if writer:
         writer.close()
