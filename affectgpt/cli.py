@@ -145,7 +145,24 @@ def _print_description(r: dict) -> None:
     missing = ", ".join(f"{m} ({why})" for m, why in r.get("missing", {}).items())
     if missing:
         print(f"missing: {missing}")
+    if "model" in r:
+        print(f"AffectGPT ({r['model']['checkpoint']}): {r['model']['answer'] or '(no answer)'}")
     print(f"time: {r['timings_s']['total']:.2f} s")
+
+
+def _add_model_answers(records: list[dict], checkpoint: str, max_new_tokens: int, progress: bool) -> None:
+    """``describe --model``: the trained AffectGPT's answer for each described clip, given the
+    transcript the describer already has (no second ASR pass)."""
+    from affectgpt.recipes.run import answer_media
+
+    ok = [r for r in records if "error" not in r]
+    paths = [Path(r["path"]) for r in ok]
+    subs = {p.stem: r["transcript"]["text"] for p, r in zip(paths, ok)}
+    rows = answer_media(checkpoint, paths, subtitles=subs, asr=False, max_new_tokens=max_new_tokens,
+                        progress=progress)
+    for r, row in zip(ok, rows):
+        r["model"] = {"checkpoint": checkpoint, "answer": row["text"], "missing": row["missing"],
+                      "error": row["error"] or None}
 
 
 def _cmd_describe(a: argparse.Namespace) -> int:
@@ -173,6 +190,8 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     out_jsonl = Path(a.out) / "results.jsonl" if a.out else Path(tempfile.mkdtemp()) / "results.jsonl"
     records = describe_many(inputs, out_jsonl, cfg, subtitle=subtitle, workers=a.workers, resume=a.resume,
                             progress=not a.quiet)
+    if a.model:
+        _add_model_answers(records, a.model, a.max_new_tokens, progress=not a.quiet)
     failures = [r for r in records if "error" in r]
     for r in records:
         if "error" in r:
@@ -230,11 +249,44 @@ def _cmd_train(a: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_infer(a: argparse.Namespace) -> int:
-    from affectgpt.recipes.run import infer_recipe, load_recipe
+def _subtitle_map(a: argparse.Namespace, paths: list[Path]) -> dict[str, str] | None:
+    """Subtitles for raw-media inference: one ``--subtitle`` (text or file) for every input, or a
+    ``--subtitles`` CSV (name + subtitle/english/text column, as the benchmark's files)."""
+    from affectgpt.media.subtitles import read_subtitles
 
-    rows = infer_recipe(load_recipe(a.config, a.set), a.checkpoint, a.out, a.data_dir, a.batch_size,
-                        a.max_new_tokens, a.limit, progress=not a.quiet)
+    if a.subtitles:
+        from affectgpt.bench.datasets import load_subtitles
+
+        return load_subtitles(a.subtitles)
+    if a.subtitle:
+        return {p.stem: read_subtitles(a.subtitle, name=p.stem).text for p in paths}
+    return None
+
+
+def _cmd_infer(a: argparse.Namespace) -> int:
+    from affectgpt.recipes.run import answer_media, infer_recipe, load_recipe
+
+    cfg = load_recipe(a.config, a.set) if a.config else None
+    gen = {"do_sample": a.do_sample, "seed": a.seed, "temperature": a.temperature}
+    media = a.data and not (len(a.data) == 1 and a.data[0].lower().endswith(".csv"))
+    if media:
+        from affectgpt.describe.batch import collect_inputs
+
+        paths = collect_inputs(a.data)
+        if not paths:
+            raise ValueError(f"no media files found in {' '.join(a.data)}")
+        rows = answer_media(a.checkpoint, paths, a.out, cfg, _subtitle_map(a, paths), asr=not a.no_asr,
+                            batch_size=a.batch_size, max_new_tokens=a.max_new_tokens, progress=not a.quiet, **gen)
+        failed = [r for r in rows if r["error"]]
+        for r in failed:
+            print(f"affectgpt: error: {r['error']}", file=sys.stderr)
+        print(f"wrote {len(rows) - len(failed)} answers ({len(failed)} failed) to {a.out}")
+        return 1 if failed and len(failed) == len(rows) else 0
+    if a.data:
+        cfg = cfg or load_recipe("paper")
+        cfg.setdefault("data", {})["manifest"] = a.data[0]
+    rows = infer_recipe(cfg, a.checkpoint, a.out, a.data_dir, a.batch_size, a.max_new_tokens, a.limit,
+                        progress=not a.quiet, **gen)
     print(f"wrote {len(rows)} answers to {a.out}")
     return 0
 
@@ -294,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--workers", type=int, default=1, help="parallel processes")
     ds.add_argument("--resume", action="store_true", help="skip files already described in --out")
     ds.add_argument("--no-asr", action="store_true", help="do not transcribe speech when no subtitle is given")
+    ds.add_argument("--model", metavar="RUN", help="also answer with a trained AffectGPT (run folder of affectgpt train)")
+    ds.add_argument("--max-new-tokens", type=int, default=32, help="--model: answer length")
     ds.add_argument("--quiet", action="store_true")
     _add_data_dir(ds)
     ds.set_defaults(func=_cmd_describe)
@@ -305,13 +359,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(tr)
     tr.set_defaults(func=_cmd_train)
 
-    inf = sub.add_parser("infer", help="generate answers with a trained AffectGPT checkpoint")
-    inf.add_argument("config")
+    inf = sub.add_parser("infer", help="generate answers with a trained AffectGPT model (test split, manifest or raw media)")
+    inf.add_argument("config", nargs="?", help="recipe (default: the recipe.yaml saved in the run folder)")
     inf.add_argument("--checkpoint", required=True, help="run folder (latest checkpoint) or trainable.safetensors")
-    inf.add_argument("--out", required=True, help="answers CSV (name,text,gold)")
+    inf.add_argument("--data", nargs="+", help="media files/folders/globs, or one features manifest CSV "
+                                               "(default: the recipe's test split)")
+    inf.add_argument("--out", required=True, help="answers CSV (name,text,gold,missing,error)")
     inf.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    inf.add_argument("--subtitle", help="raw media: subtitle text or .srt/.vtt/.txt file for every input")
+    inf.add_argument("--subtitles", help="raw media: CSV of name + subtitle (default: offline ASR)")
+    inf.add_argument("--no-asr", action="store_true", help="raw media: no transcription when no subtitle is given")
     inf.add_argument("--batch-size", type=int, default=16)
     inf.add_argument("--max-new-tokens", type=int, default=16)
+    inf.add_argument("--do-sample", action="store_true", help="seeded sampling instead of greedy decoding")
+    inf.add_argument("--temperature", type=float, default=1.0)
+    inf.add_argument("--seed", type=int, default=0)
     inf.add_argument("--limit", type=int)
     inf.add_argument("--quiet", action="store_true")
     _add_data_dir(inf)

@@ -36,20 +36,28 @@ class FeatureCache:
     def __contains__(self, sample_id: str) -> bool:
         return self._path(sample_id).is_file()
 
-    def put(self, sample_id: str, tensors: dict[str, torch.Tensor | None]) -> None:
+    def put(self, sample_id: str, tensors: dict[str, torch.Tensor | None], meta: dict | None = None) -> None:
+        """Store a sample's tensors (``None`` = absent modality) and optional JSON metadata."""
         from safetensors.torch import save_file
 
         p = self._path(sample_id)
         p.parent.mkdir(exist_ok=True)
         tmp = p.with_suffix(".tmp")
         save_file({k: v.contiguous().float() for k, v in tensors.items() if v is not None}, str(tmp),
-                  metadata={"id": sample_id})
+                  metadata={"id": sample_id, "meta": json.dumps(meta or {})})
         tmp.replace(p)
 
     def get(self, sample_id: str) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         return load_file(str(self._path(sample_id)))
+
+    def meta(self, sample_id: str) -> dict:
+        """The metadata stored with a sample ({} when none)."""
+        from safetensors import safe_open
+
+        with safe_open(str(self._path(sample_id)), framework="pt") as fh:
+            return json.loads((fh.metadata() or {}).get("meta", "{}"))
 
     def fill(self, ids: Iterable[str], encode: Callable[[str], dict], progress: bool = True) -> int:
         """Encode every id not cached yet; returns how many were encoded now."""

@@ -39,6 +39,11 @@ class MiniFeatures:
         self._enc = None
         self._visual = None
 
+    def close(self) -> None:
+        if self._visual is not None:
+            self._visual[0].close()
+            self._visual = None
+
     def audio(self, path) -> torch.Tensor | None:
         from affectgpt.analyzers.acoustic import is_silent, normalize_level
         from affectgpt.analyzers.speech_encoder import WhisperEncoder

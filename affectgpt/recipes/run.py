@@ -12,7 +12,8 @@ import yaml
 from affectgpt.errors import InputError
 from affectgpt.model.configuration_affectgpt import AffectGPTConfig
 
-__all__ = ["RECIPES", "load_recipe", "build_model", "train_recipe", "infer_recipe"]
+__all__ = ["RECIPES", "load_recipe", "build_model", "train_recipe", "infer_recipe", "load_trained",
+           "answer_media", "ANSWER_FIELDS"]
 
 RECIPES = ("mini", "paper", "paper-qformer")
 
@@ -95,31 +96,91 @@ def train_recipe(cfg: dict, data_dir: str | None = None, progress: bool = True) 
     model = build_model(cfg)
     samples = [s for _, s, _ in _samples(cfg, "train", data_dir)]
     model.fit_feature_stats(samples)  # no-op unless model.feature_norm
+    out = Path(cfg["train"]["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recipe.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     return train(model, samples, TrainConfig(**cfg["train"]), progress=progress)
 
 
-def infer_recipe(cfg: dict, checkpoint: str, out_csv: str, data_dir: str | None = None, batch_size: int = 16,
-                 max_new_tokens: int = 16, limit: int | None = None, progress: bool = True) -> list[dict]:
-    """Generate label answers for the test split; writes ``name,text,gold`` CSV (benchmark format + gold)."""
-    from tqdm.auto import tqdm
-
+def load_trained(checkpoint: str | os.PathLike, cfg: dict | None = None):
+    """(recipe, model in eval mode) from a run folder (its latest checkpoint and saved
+    ``recipe.yaml``) or a ``trainable.safetensors`` file (then ``cfg`` is needed)."""
     from affectgpt.recipes.train import latest_checkpoint, load_trainable
 
-    model = build_model(cfg).eval()
     ck = Path(checkpoint)
+    run = ck if ck.is_dir() else ck.parent.parent
+    if cfg is None:
+        saved = run / "recipe.yaml"
+        if not saved.is_file():
+            raise InputError(run, "no recipe.yaml in this run folder: pass the recipe too")
+        cfg = yaml.safe_load(saved.read_text(encoding="utf-8"))
     if ck.is_dir():
-        ck = (latest_checkpoint(ck) or ck) / "trainable.safetensors"
+        found = latest_checkpoint(ck)
+        if found is None:
+            raise InputError(ck, "holds no complete checkpoint-<step> folder")
+        ck = found / "trainable.safetensors"
+    model = build_model(cfg).eval()
     load_trainable(model, ck)
-    data = _samples(cfg, "test", data_dir)[:limit]
+    return cfg, model
+
+
+#: columns of the answers CSV (``name``/``text`` = the benchmark's prediction format)
+ANSWER_FIELDS = ["name", "text", "gold", "missing", "error"]
+
+
+def _generate(model, items: list[tuple[str, object, str]], batch_size: int, gen: dict, progress: bool) -> list[dict]:
+    from tqdm.auto import tqdm
+
     rows = []
-    for i in tqdm(range(0, len(data), batch_size), desc="infer", disable=not progress):
-        chunk = data[i:i + batch_size]
-        for s in (c[1] for c in chunk):
+    for i in tqdm(range(0, len(items), batch_size), desc="generate", disable=not progress or not items):
+        chunk = items[i:i + batch_size]
+        for _, s, _ in chunk:
             s.target = None
-        answers = model.generate([c[1] for c in chunk], max_new_tokens=max_new_tokens)
+        answers = model.generate([c[1] for c in chunk], **gen)
         rows += [{"name": n, "text": a, "gold": g} for (n, _, g), a in zip(chunk, answers)]
+    return rows
+
+
+def _write_answers(rows: list[dict], out_csv: str | os.PathLike) -> None:
     with open(out_csv, "w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["name", "text", "gold"])
+        w = csv.DictWriter(fh, fieldnames=ANSWER_FIELDS, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
+
+
+def infer_recipe(cfg: dict | None, checkpoint: str, out_csv: str, data_dir: str | None = None, batch_size: int = 16,
+                 max_new_tokens: int = 16, limit: int | None = None, progress: bool = True,
+                 do_sample: bool = False, seed: int | None = None, temperature: float = 1.0) -> list[dict]:
+    """Generate label answers for the recipe's test split (``mini``) or feature manifest;
+    writes the answers CSV (:data:`ANSWER_FIELDS`)."""
+    cfg, model = load_trained(checkpoint, cfg)
+    data = _samples(cfg, "test", data_dir)[:limit]
+    gen = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "seed": seed, "temperature": temperature}
+    rows = _generate(model, data, batch_size, gen, progress)
+    _write_answers(rows, out_csv)
+    return rows
+
+
+def answer_media(checkpoint: str, paths: list, out_csv: str | None = None, cfg: dict | None = None,
+                 subtitles: dict[str, str] | None = None, asr: bool = True, batch_size: int = 8,
+                 max_new_tokens: int = 32, do_sample: bool = False, seed: int | None = None,
+                 temperature: float = 1.0, progress: bool = True, model=None) -> list[dict]:
+    """Answers of a trained model for raw media files (video or audio), through the recipe's
+    frozen encoders; files that cannot be read are recorded with their error, the rest go on."""
+    from affectgpt.recipes.media_tokens import media_samples
+
+    if model is None:
+        cfg, model = load_trained(checkpoint, cfg)
+    items = media_samples(cfg, [Path(p) for p in paths], _cache_root() / "media-features", subtitles, asr, progress)
+    ok = [i for i, m in enumerate(items) if m.sample is not None]
+    gen = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "seed": seed, "temperature": temperature}
+    generated = _generate(model, [(items[i].name, items[i].sample, "") for i in ok], batch_size, gen, progress)
+    answers = dict(zip(ok, generated))
+    rows = []
+    for i, m in enumerate(items):
+        row = answers.get(i, {"name": m.name, "text": "", "gold": ""})
+        row.update(missing=";".join(f"{k}: {v}" for k, v in sorted(m.missing.items())), error=m.error or "")
+        rows.append(row)
+    if out_csv:
+        _write_answers(rows, out_csv)
     return rows

@@ -1,0 +1,164 @@
+"""Raw media -> model samples: the frozen encoders of a recipe run over video/audio files.
+
+``mini`` uses :class:`~affectgpt.recipes.mini_data.MiniFeatures` (Whisper states per 2 s, face
+blendshapes + FER probabilities per frame); ``paper`` / ``paper-qformer`` use
+:class:`TowerFeatures` (face crops through a HF vision tower, 2 s clips through a HF speech
+encoder), with their folders given in the recipe's ``encoders`` section. Tokens are cached on
+disk, keyed by the file's content hash and the extractor's signature, so each file is encoded
+once. A file without an audio stream, without a video stream or without a visible face gets
+that modality masked (and says so), never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from affectgpt.errors import InputError
+from affectgpt.model.cache import FeatureCache
+from affectgpt.model.modeling_affectgpt import Sample
+
+__all__ = ["TowerFeatures", "MediaSample", "token_extractor", "media_samples", "file_digest"]
+
+
+class TowerFeatures:
+    """Paper-style tokens: ``frames`` face crops (224 px, aligned, speaker track of the media
+    front end) through :class:`~affectgpt.model.encoders.VisionTower`, and 8 x 2 s audio clips
+    through :class:`~affectgpt.model.encoders.SpeechTower`."""
+
+    def __init__(self, visual_path: str, audio_path: str, frames: int = 8, device: str = "cpu",
+                 dtype: str = "float32"):
+        self.paths = {"visual": str(visual_path), "audio": str(audio_path)}
+        self.frames, self.device, self.dtype = frames, device, dtype
+        self._vision = self._speech = self._tracker = None
+        self.signature = {"visual": _model_id(visual_path), "audio": _model_id(audio_path), "frames": frames,
+                          "crop": 224, "audio_clips": "8x2s", "dtype": dtype}
+
+    def close(self) -> None:
+        if self._tracker is not None:
+            self._tracker.close()
+            self._tracker = None
+
+    def audio(self, path) -> torch.Tensor | None:
+        from affectgpt.media.audio import load_audio
+        from affectgpt.model.encoders import SpeechTower
+
+        self._speech = self._speech or SpeechTower(self.paths["audio"], device=self.device, dtype=self.dtype)
+        audio = load_audio(path)
+        return self._speech.encode(audio) if len(audio) else None
+
+    def visual(self, path) -> torch.Tensor | None:
+        from affectgpt.media.faces import FaceTracker, align_crop, choose_speaker
+        from affectgpt.media.video import sample_frames
+        from affectgpt.model.encoders import VisionTower
+
+        self._vision = self._vision or VisionTower(self.paths["visual"], device=self.device, dtype=self.dtype)
+        self._tracker = self._tracker or FaceTracker()
+        s = sample_frames(path, self.frames)
+        speaker, _ = choose_speaker(self._tracker.track(s.frames, s.times_s), len(s.frames))
+        if speaker is None:
+            return None
+        return self._vision.encode([align_crop(s.frames[o.frame], o, 224) for o in speaker.observations])
+
+
+def _model_id(path) -> str:
+    """Name + hash of a model folder's config (identifies the encoder in cache signatures)."""
+    cfg = Path(path) / "config.json"
+    digest = hashlib.sha256(cfg.read_bytes()).hexdigest()[:12] if cfg.is_file() else "?"
+    return f"{Path(path).name}:{digest}"
+
+
+def token_extractor(cfg: dict):
+    """The frozen feature extractor of a recipe (``mini`` or one with an ``encoders`` section)."""
+    if cfg.get("recipe") == "mini":
+        from affectgpt.recipes.mini_data import MiniFeatures
+
+        return MiniFeatures()
+    enc = cfg.get("encoders") or {}
+    if not enc.get("visual_path") or not enc.get("audio_path"):
+        raise ValueError("raw media needs encoders.visual_path (e.g. clip-vit-large-patch14) and "
+                         "encoders.audio_path (e.g. chinese-hubert-large) in the recipe or via --set")
+    return TowerFeatures(enc["visual_path"], enc["audio_path"], frames=enc.get("frames", 8),
+                         device=enc.get("device", "cpu"), dtype=enc.get("dtype", "float32"))
+
+
+def file_digest(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class MediaSample:
+    """One media file ready for the model, or the reason it is not."""
+
+    name: str
+    path: str
+    sample: Sample | None = None
+    missing: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _tokens(extractor, path: Path) -> tuple[dict, dict[str, str]]:
+    from affectgpt.media.probe import probe
+
+    info = probe(path)
+    out, missing = {}, {}
+    if info.has_audio:
+        out["audio"] = extractor.audio(path)
+        if out["audio"] is None:
+            missing["audio"] = "silent or empty audio"
+    else:
+        missing["audio"] = "no audio stream"
+    if info.has_video:
+        try:
+            out["visual"] = extractor.visual(path)
+        except InputError as exc:
+            out["visual"], missing["video"] = None, exc.problem
+        else:
+            if out["visual"] is None:
+                missing["video"] = "no face found"
+    else:
+        missing["video"] = "no video stream"
+    return out, missing
+
+
+def media_samples(cfg: dict, paths: list[Path], cache_dir: str | Path, subtitles: dict[str, str] | None = None,
+                  asr: bool = True, progress: bool = True) -> list[MediaSample]:
+    """Encode ``paths`` (cached) and attach subtitles: ``subtitles[stem]`` when given, else offline
+    ASR (when ``asr``), else none. Failures are recorded per file, the rest go on."""
+    from tqdm.auto import tqdm
+
+    extractor = token_extractor(cfg)
+    cache = FeatureCache(cache_dir, extractor.signature)
+    transcriber = None
+    out = []
+    for path in tqdm(paths, desc="encode", disable=not progress, unit="file"):
+        path = Path(path)
+        item = MediaSample(path.stem, str(path))
+        try:
+            key = file_digest(path)
+            if key in cache:
+                tensors, missing = cache.get(key), cache.meta(key).get("missing", {})
+            else:
+                tensors, missing = _tokens(extractor, path)
+                cache.put(key, tensors, meta={"missing": missing, "file": path.name})
+            text = (subtitles or {}).get(path.stem)
+            if text is None and asr and tensors.get("audio") is not None:
+                from affectgpt.media.asr import Transcriber
+                from affectgpt.media.audio import load_audio
+
+                transcriber = transcriber or Transcriber()
+                text = transcriber.transcribe(load_audio(path)).text
+            item.sample = Sample(tensors.get("visual"), tensors.get("audio"), text or "")
+            item.missing = missing
+        except InputError as exc:
+            item.error = str(exc)
+        out.append(item)
+    extractor.close()
+    return out
