@@ -34,6 +34,8 @@ class AffectGPTConfig:
         feature_norm: standardise each modality's features per dimension with statistics of the
             training set (stored in the checkpoint). Off in the paper (CLIP/HuBERT features are
             used raw); on for ``mini``, whose Whisper states share a large common component.
+        prompt: ``paper`` (the released prompt, PAPER §2.2) or ``compact`` (same slots and order,
+            no connecting prose; for small LLMs).
         match_embedding_scale: initialise the projections so that projected tokens have the
             spread of the LLM's own token embeddings (off = PyTorch's default init, as upstream).
     """
@@ -55,6 +57,7 @@ class AffectGPTConfig:
     max_subtitle_tokens: int = 256
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     feature_norm: bool = False
+    prompt: Literal["paper", "compact"] = "paper"
     match_embedding_scale: bool = False
 
     def __post_init__(self):
@@ -62,6 +65,8 @@ class AffectGPTConfig:
             raise ValueError(f"temporal_pooling must be attention/softmax/mean/qformer, not {self.temporal_pooling!r}")
         if self.prefusion not in ("attention", "qformer", "none"):
             raise ValueError(f"prefusion must be attention/qformer/none, not {self.prefusion!r}")
+        if self.prompt not in ("paper", "compact"):
+            raise ValueError(f"prompt must be paper/compact, not {self.prompt!r}")
         if self.temporal_pooling != "qformer" and self.num_queries != 1:
             raise ValueError("num_queries > 1 needs temporal_pooling='qformer'")
         self.lora_targets = tuple(self.lora_targets)

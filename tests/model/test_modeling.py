@@ -130,3 +130,25 @@ def test_paper_lora_size_matches_table8():
     llm = get_peft_model(llm, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                                          target_modules=list(cfg.lora_targets), task_type="CAUSAL_LM"))
     assert sum(p.numel() for n, p in llm.named_parameters() if "lora_" in n) == 40_370_176
+
+
+def test_feature_norm_standardises_with_training_statistics_and_is_saved(tiny_llm_dir):
+    m = _model(tiny_llm_dir, feature_norm=True, match_embedding_scale=True)
+    samples = _samples(4)
+    for s in samples:  # a large shared offset, as Whisper states have
+        s.audio = s.audio * 0.1 + 5.0
+    m.fit_feature_stats(samples)
+    audio = torch.cat([s.audio for s in samples])
+    assert torch.allclose(m.audio_mean, audio.mean(0)) and torch.allclose(m.audio_std, audio.std(0))
+    x, mask, _ = m._pad([s.audio for s in samples], 10, "cpu")
+    z = m._normalise("audio", x, mask)
+    assert abs(float(z[mask].mean())) < 1e-5 and abs(float(z[mask].std()) - 1) < 0.05
+    assert not z[~mask].any()  # padding stays zero
+    state = m.trainable_state_dict()
+    assert {"audio_mean", "audio_std", "visual_mean", "visual_std"} <= set(state)
+    # projections start at the spread of the LLM's token embeddings
+    emb_std = float(m.llm.get_input_embeddings().weight.std())
+    out = m.audio_proj(torch.randn(4096, 10))
+    assert 0.8 < float(out.std()) / emb_std < 1.2
+    plain = _model(tiny_llm_dir)
+    assert "audio_mean" not in plain.trainable_state_dict()
