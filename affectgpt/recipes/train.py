@@ -51,9 +51,17 @@ class TrainConfig:
     tensorboard: bool = False
 
 
+LENGTH_BUCKET = 64
+
+
 def _batches(samples: list[Sample], cfg: TrainConfig, epoch: int) -> list[list[int]]:
     """Deterministic batch order of one epoch; with length grouping, batches hold samples of
-    similar target length (less padding) and the batch order is shuffled."""
+    similar length (less padding) and the batch order is shuffled.
+
+    Lengths are bucketed coarsely (``LENGTH_BUCKET`` characters) and the random order is kept
+    inside a bucket: sorting on exact lengths would put label answers of the same length —
+    often the same emotion word — into the same batch, and the model would learn the batch's
+    label instead of the input."""
     rng = np.random.default_rng(cfg.seed + epoch)
     order = rng.permutation(len(samples)).tolist()
     if cfg.group_by_length:
@@ -61,8 +69,8 @@ def _batches(samples: list[Sample], cfg: TrainConfig, epoch: int) -> list[list[i
         grouped = []
         for i in range(0, len(order), chunk):
             part = order[i:i + chunk]
-            part.sort(key=lambda j: len(samples[j].target or "") + len(samples[j].subtitle or ""))
-            grouped.extend(part)
+            part.sort(key=lambda j: (len(samples[j].target or "") + len(samples[j].subtitle or "")) // LENGTH_BUCKET)
+            grouped.extend(part)  # a stable sort: random order within a bucket
         order = grouped
     batches = [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
     if cfg.group_by_length:
@@ -90,16 +98,27 @@ def load_trainable(model: AffectGPTModel, path: str | os.PathLike) -> None:
     model.load_state_dict(state, strict=False)
 
 
-def _save(acc, model, optimizer, scheduler, step: int, epoch: int, batch_in_epoch: int, out: Path) -> Path:
+def _trainable_state(acc, wrapped, model) -> dict:
+    """The trainable state; under FSDP / DeepSpeed (sharded parameters) gathered by accelerate."""
+    from accelerate.utils import DistributedType
+
+    if acc.distributed_type not in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        return model.trainable_state_dict()
+    names = set(model.trainable_state_dict())
+    full = acc.get_state_dict(wrapped)  # collective: every process takes part
+    return {k: v for k, v in full.items() if k in names}
+
+
+def _save(acc, wrapped, model, optimizer, scheduler, step: int, epoch: int, batch_in_epoch: int, out: Path) -> Path:
     """Checkpoint: trainable weights + optimiser/scheduler (main process), RNG state per process;
     ``COMPLETE`` is written last, so an interrupted save is never resumed from."""
     from safetensors.torch import save_file
 
     ck = out / f"checkpoint-{step}"
+    state = _trainable_state(acc, wrapped, model)
     if acc.is_main_process:
         ck.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().contiguous().cpu() for k, v in model.trainable_state_dict().items()},
-                  str(ck / "trainable.safetensors"))
+        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(ck / "trainable.safetensors"))
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
                     "epoch": epoch, "batch_in_epoch": batch_in_epoch}, ck / "state.pt")
     acc.wait_for_everyone()
@@ -210,7 +229,7 @@ def train(model: AffectGPTModel, samples: list[Sample], cfg: TrainConfig, resume
                     writer.add_scalar("loss", rec["loss"], step)
                 bar.update(1)
                 if step % cfg.save_every == 0 or step == total:
-                    _save(acc, unwrapped, optimizer, scheduler, step, epoch, b_idx + 1, out)
+                    _save(acc, model, unwrapped, optimizer, scheduler, step, epoch, b_idx + 1, out)
                 if step >= total or (stop_after_steps is not None and step >= stop_after_steps):
                     stopped = step < total
                     break

@@ -87,3 +87,21 @@ def test_feature_cache_round_trip_and_resume(tmp_path):
     assert set(got) == {"visual"} and torch.equal(got["visual"], torch.full((4, 3), 2.0))
     other = FeatureCache(tmp_path, {"visual": "other"})
     assert "a" not in other  # another encoder signature never mixes features
+
+
+def test_length_grouping_does_not_sort_batches_by_label():
+    """Label answers differ in length by their emotion word; exact-length sorting would make
+    single-label batches (the model then learns the batch, not the input)."""
+    from affectgpt.recipes.train import _batches
+
+    words = ["sad", "happy", "angry", "surprised"]
+    samples = [Sample(None, None, "Kids are talking by the door", target=label_target([words[i % 4]]))
+               for i in range(400)]
+    cfg = TrainConfig(output_dir="unused", batch_size=8, group_by_length=True)
+    batches = _batches(samples, cfg, epoch=0)
+    assert sorted(i for b in batches for i in b) == list(range(400))
+    mixed = [len({i % 4 for i in b}) for b in batches]
+    assert sum(m >= 3 for m in mixed) / len(mixed) > 0.8
+    # lengths that differ a lot are still grouped (less padding)
+    long = [Sample(None, None, "x" * (300 if i % 2 else 10), target="t") for i in range(400)]
+    assert all(len({i % 2 for i in b}) == 1 for b in _batches(long, cfg, epoch=0))
