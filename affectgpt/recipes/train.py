@@ -156,7 +156,7 @@ def train(model: AffectGPTModel, samples: list[Sample], cfg: TrainConfig, resume
     optimizer = torch.optim.AdamW(
         [{"params": ps, "weight_decay": cfg.weight_decay if decay else 0.0,
           "lr": cfg.lr if lora or cfg.lr_modules is None else cfg.lr_modules}
-         for (lora, decay), ps in sorted(groups.items())], lr=cfg.lr)
+         for (lora, decay), ps in sorted(groups.items())], lr=cfg.lr)  # LoRA groups last
     n_proc = acc.num_processes
     steps_per_epoch = math.ceil(len(samples) / cfg.batch_size / n_proc / cfg.grad_accum)
     total = cfg.max_steps or steps_per_epoch * cfg.epochs
@@ -198,6 +198,7 @@ def train(model: AffectGPTModel, samples: list[Sample], cfg: TrainConfig, resume
     unwrapped = acc.unwrap_model(model)
     bar = tqdm(total=total, initial=step, desc="train", disable=not progress or not acc.is_main_process, unit="step")
     t0, seen = time.perf_counter(), 0
+    t_step = t0
     stopped = False
     log = open(metrics_path, "a", encoding="utf-8") if acc.is_main_process else None
     try:
@@ -220,8 +221,11 @@ def train(model: AffectGPTModel, samples: list[Sample], cfg: TrainConfig, resume
                     continue
                 step += 1
                 mean_loss = acc.reduce(loss.detach(), reduction="mean") if n_proc > 1 else loss.detach()
+                now = time.perf_counter()
                 rec = {"step": step, "epoch": epoch, "loss": round(float(mean_loss), 6),
-                       "lr": scheduler.get_last_lr()[0], "samples_per_s": round(seen / (time.perf_counter() - t0), 3)}
+                       "lr": scheduler.get_last_lr()[-1], "samples_per_s": round(seen / (now - t0), 3),
+                       "step_s": round(now - t_step, 3)}
+                t_step = now
                 if log:
                     log.write(json.dumps(rec) + "\n")
                     log.flush()
