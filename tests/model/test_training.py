@@ -105,3 +105,36 @@ def test_length_grouping_does_not_sort_batches_by_label():
     # lengths that differ a lot are still grouped (less padding)
     long = [Sample(None, None, "x" * (300 if i % 2 else 10), target="t") for i in range(400)]
     assert all(len({i % 2 for i in b}) == 1 for b in _batches(long, cfg, epoch=0))
+
+
+def test_bf16_checkpointing_accumulation_and_tensorboard(tiny_llm_dir, tmp_path):
+    pytest.importorskip("tensorboard")
+    cfg = TrainConfig(output_dir=str(tmp_path / "run"), max_steps=3, batch_size=2, grad_accum=2, lr=3e-3,
+                      mixed_precision="bf16", gradient_checkpointing=True, tensorboard=True, save_every=3)
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state()  # accelerate keeps one precision per process
+    try:
+        res = train(_model(tiny_llm_dir), _data(), cfg, progress=False)
+    finally:  # later tests train in fp32
+        AcceleratorState._reset_state()
+    assert res["steps"] == 3 and all(torch.isfinite(torch.tensor(res["losses"])))
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_gradient_accumulation_equals_the_larger_batch(tiny_llm_dir, tmp_path):
+    """2 micro-batches of 2 accumulated = 1 batch of 4 (same samples, equal answer lengths)."""
+    data = _data()
+    for s in data:
+        s.target = label_target(["happy"])
+    common = dict(max_steps=3, lr=3e-3, group_by_length=False, save_every=3)
+    def model():
+        torch.manual_seed(0)
+        return AffectGPTModel(AffectGPTConfig(llm_path=str(tiny_llm_dir), visual_dim=12, audio_dim=10, lora_r=4,
+                                              lora_alpha=8, lora_dropout=0.0))
+
+    a, b = model(), model()
+    train(a, data, TrainConfig(output_dir=str(tmp_path / "a"), batch_size=2, grad_accum=2, **common), progress=False)
+    train(b, data, TrainConfig(output_dir=str(tmp_path / "b"), batch_size=4, grad_accum=1, **common), progress=False)
+    sa, sb = a.trainable_state_dict(), b.trainable_state_dict()
+    assert all(torch.allclose(sa[k], sb[k], atol=1e-5) for k in sa)
