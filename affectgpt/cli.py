@@ -282,11 +282,8 @@ def _cmd_infer(a: argparse.Namespace) -> int:
             print(f"affectgpt: error: {r['error']}", file=sys.stderr)
         print(f"wrote {len(rows) - len(failed)} answers ({len(failed)} failed) to {a.out}")
         return 1 if failed and len(failed) == len(rows) else 0
-    if a.data:
-        cfg = cfg or load_recipe("paper")
-        cfg.setdefault("data", {})["manifest"] = a.data[0]
     rows = infer_recipe(cfg, a.checkpoint, a.out, a.data_dir, a.batch_size, a.max_new_tokens, a.limit,
-                        progress=not a.quiet, **gen)
+                        progress=not a.quiet, manifest=a.data[0] if a.data else None, **gen)
     print(f"wrote {len(rows)} answers to {a.out}")
     return 0
 

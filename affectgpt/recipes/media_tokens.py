@@ -17,11 +17,12 @@ from pathlib import Path
 
 import torch
 
+from affectgpt.bench.io import sha256_file
 from affectgpt.errors import InputError
 from affectgpt.model.cache import FeatureCache
 from affectgpt.model.modeling_affectgpt import Sample
 
-__all__ = ["TowerFeatures", "MediaSample", "token_extractor", "media_samples", "file_digest"]
+__all__ = ["TowerFeatures", "MediaSample", "token_extractor", "media_samples"]
 
 
 class TowerFeatures:
@@ -85,14 +86,6 @@ def token_extractor(cfg: dict):
                          device=enc.get("device", "cpu"), dtype=enc.get("dtype", "float32"))
 
 
-def file_digest(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @dataclass
 class MediaSample:
     """One media file ready for the model, or the reason it is not."""
@@ -142,7 +135,7 @@ def media_samples(cfg: dict, paths: list[Path], cache_dir: str | Path, subtitles
         path = Path(path)
         item = MediaSample(path.stem, str(path))
         try:
-            key = file_digest(path)
+            key = sha256_file(path)
             if key in cache:
                 tensors, missing = cache.get(key), cache.meta(key).get("missing", {})
             else:

@@ -150,10 +150,13 @@ def _write_answers(rows: list[dict], out_csv: str | os.PathLike) -> None:
 
 def infer_recipe(cfg: dict | None, checkpoint: str, out_csv: str, data_dir: str | None = None, batch_size: int = 16,
                  max_new_tokens: int = 16, limit: int | None = None, progress: bool = True,
-                 do_sample: bool = False, seed: int | None = None, temperature: float = 1.0) -> list[dict]:
-    """Generate label answers for the recipe's test split (``mini``) or feature manifest;
-    writes the answers CSV (:data:`ANSWER_FIELDS`)."""
+                 do_sample: bool = False, seed: int | None = None, temperature: float = 1.0,
+                 manifest: str | None = None) -> list[dict]:
+    """Generate label answers for the recipe's test split (``mini``), its feature manifest, or
+    ``manifest`` when given; writes the answers CSV (:data:`ANSWER_FIELDS`)."""
     cfg, model = load_trained(checkpoint, cfg)
+    if manifest:
+        cfg = {**cfg, "recipe": "features", "data": {**cfg.get("data", {}), "manifest": manifest}}
     data = _samples(cfg, "test", data_dir)[:limit]
     gen = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "seed": seed, "temperature": temperature}
     rows = _generate(model, data, batch_size, gen, progress)

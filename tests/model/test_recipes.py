@@ -54,6 +54,12 @@ def test_train_and_infer_from_a_feature_manifest(tiny_llm_dir, tmp_path):
                  "--max-new-tokens", "4", "--quiet"]) == 0
     got = list(csv.DictReader(open(out, encoding="utf-8")))
     assert [r["name"] for r in got] == [r["name"] for r in rows] and got[0]["gold"] == "happy"
+    # the run folder describes itself: no recipe needed, a manifest given with --data
+    assert (tmp_path / "run" / "recipe.yaml").is_file()
+    out2 = tmp_path / "answers2.csv"
+    assert main(["infer", "--checkpoint", str(tmp_path / "run"), "--data", str(manifest), "--out", str(out2),
+                 "--max-new-tokens", "4", "--quiet"]) == 0
+    assert list(csv.DictReader(open(out2, encoding="utf-8"))) == got
 
 
 def test_missing_llm_path_is_explained():
