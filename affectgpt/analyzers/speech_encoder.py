@@ -9,34 +9,22 @@ summarised by their mean and standard deviation (2 x 384 = 768 numbers). Audio l
 from __future__ import annotations
 
 import os
-from functools import lru_cache
-
 import numpy as np
 
 from affectgpt.errors import AffectGPTError
 
-__all__ = ["WhisperEncoder", "shared_whisper"]
+__all__ = ["WhisperEncoder"]
 
 _CHUNK_FRAMES = 3000  # Whisper's 30 s window, in 10 ms mel frames
-
-
-@lru_cache(maxsize=2)
-def shared_whisper(model_path: str | None = None, threads: int = 2):
-    """One faster-whisper model per process, shared by ASR and the speech encoder."""
-    try:
-        from faster_whisper import WhisperModel
-    except ImportError as exc:
-        raise AffectGPTError("speech analysis needs faster-whisper: pip install 'affectgpt[describe]'") from exc
-    from affectgpt.media.asr import whisper_model_path
-
-    return WhisperModel(str(whisper_model_path(model_path)), device="cpu", compute_type="int8", cpu_threads=threads)
 
 
 class WhisperEncoder:
     """Mean and standard deviation of Whisper encoder states for 16 kHz mono audio."""
 
     def __init__(self, model_path: str | os.PathLike | None = None, max_chunks: int = 10):
-        self.model = shared_whisper(None if model_path is None else str(model_path))
+        from affectgpt.media.whisper import shared_whisper, whisper_model_path
+
+        self.model = shared_whisper(str(whisper_model_path(model_path, "tiny.en")))
         self.max_chunks = max_chunks
 
     def states(self, audio: np.ndarray) -> np.ndarray:

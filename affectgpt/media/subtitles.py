@@ -5,13 +5,20 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from affectgpt.errors import InputError
 
-__all__ = ["Segment", "Transcript", "read_subtitles", "decode_text_file"]
+__all__ = ["Segment", "Transcript", "read_subtitles", "read_subtitle_table", "decode_text_file", "guess_language", "SUBTITLE_SUFFIXES",
+           "SUBTITLE_COLUMNS", "looks_like_path"]
+
+SUBTITLE_SUFFIXES = (".srt", ".vtt", ".txt", ".csv")
+#: subtitle columns of a CSV, in the order tried (upstream MER files: name, chinese, english)
+SUBTITLE_COLUMNS = ("subtitle", "text", "chinese", "english")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 _TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})")
 _TAG = re.compile(r"<[^>]+>|\{[^}]+\}")
@@ -28,15 +35,46 @@ class Segment:
 
 @dataclass
 class Transcript:
-    """Timed text of a clip and where it came from (``file``, ``string``, ``asr`` or ``none``)."""
+    """Timed text of a clip and where it came from (``file``, ``string``, ``asr`` or ``none``).
+
+    Attributes:
+        segments: the cues (empty when nothing was recognised or the ASR was not confident).
+        source: ``file``, ``string``, ``asr`` or ``none``.
+        language: ISO 639-1 code (``zh``, ``en`` ...), ``und`` when unknown, None when no text.
+        language_probability: Whisper's language-identification probability (ASR only).
+        language_forced: the language was given (``--language``), not identified.
+        model: the ASR model (``base``, ``tiny.en``) for ASR transcripts.
+        avg_logprob, no_speech_prob, compression_ratio: Whisper's confidence over the segments.
+        dropped: why recognised text was dropped (below the confidence floor), or None.
+        rejected_text: the dropped text, kept for inspection only (never analysed).
+        encoding: the text encoding of a subtitle file.
+    """
 
     segments: list[Segment]
     source: str
+    language: str | None = None
+    language_probability: float | None = None
+    language_forced: bool = False
+    model: str | None = None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    compression_ratio: float | None = None
+    dropped: str | None = None
+    rejected_text: str | None = None
+    encoding: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.language is None and self.source in ("file", "string") and self.text:
+            self.language = guess_language(self.text)
 
     @property
     def text(self) -> str:
-        """All cues joined by spaces."""
-        return " ".join(s.text for s in self.segments if s.text).strip()
+        """All cues joined by spaces (no space between Chinese cues)."""
+        parts = [s.text for s in self.segments if s.text]
+        if self.language == "zh" or (parts and all(_CJK.search(p) for p in parts)):
+            return "".join(parts).strip()
+        return " ".join(parts).strip()
 
     def text_between(self, start_s: float, end_s: float) -> str:
         """Text of the cues overlapping [start_s, end_s); untimed cues belong everywhere."""
@@ -44,19 +82,92 @@ class Transcript:
                  if s.start_s is None or (s.start_s < end_s and (s.end_s or s.start_s) >= start_s)]
         return " ".join(parts).strip()
 
+    def to_dict(self) -> dict:
+        """The JSON form used by ``describe`` (schema ``affectgpt.describe``)."""
+        from dataclasses import asdict
 
-def decode_text_file(path: str | Path) -> str:
-    """Read a text file as UTF-8 (with or without BOM) or UTF-16 with BOM; else a clear error."""
+        out = {"text": self.text, "source": self.source, "language": self.language,
+               "segments": [asdict(s) for s in self.segments]}
+        for k in ("language_probability", "language_forced", "model", "avg_logprob", "no_speech_prob",
+                  "compression_ratio", "dropped", "rejected_text", "encoding"):
+            v = getattr(self, k)
+            if v not in (None, False):
+                out[k] = v
+        return out
+
+
+def guess_language(text: str) -> str | None:
+    """``zh`` when CJK ideographs make up at least 30% of the letters, ``en`` when the letters
+    are mostly ASCII Latin, else ``und`` (None for empty text). A heuristic for subtitles."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return None
+    cjk = sum(1 for ch in letters if _CJK.match(ch))
+    if cjk >= 0.3 * len(letters):
+        return "zh"
+    ascii_latin = sum(1 for ch in letters if ch.isascii())
+    return "en" if ascii_latin >= 0.9 * len(letters) else "und"
+
+
+def looks_like_path(value: str) -> bool:
+    """Whether a ``--subtitle`` value names a file rather than being the text: it ends in a
+    subtitle suffix, or it has a path separator and no spaces (``subs/clip01``)."""
+    v = value.strip()
+    if not v or "\n" in v:
+        return False
+    if v.lower().endswith(SUBTITLE_SUFFIXES):
+        return True
+    seps = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
+    return any(sep in v for sep in seps) and not any(ch.isspace() for ch in v)
+
+
+def _paired_high_bytes(raw: bytes) -> float:
+    """Share of non-ASCII bytes that sit next to another non-ASCII byte (GBK characters are
+    byte pairs; the curly quotes of a Windows-1252 English file are lone bytes)."""
+    hi = [i for i, b in enumerate(raw) if b >= 0x80]
+    if not hi:
+        return 1.0
+    s = set(hi)
+    return sum(1 for i in hi if i - 1 in s or i + 1 in s) / len(hi)
+
+
+def decode_text_file(path: str | Path, with_encoding: bool = False):
+    """Read a subtitle text file: UTF-8 (with or without BOM), UTF-16 with BOM, GBK/GB18030
+    (Chinese Windows editors) or Windows-1252 (English Windows editors); else a clear error.
+
+    The legacy encodings are told apart by their byte pattern (GBK characters are pairs of
+    non-ASCII bytes). With ``with_encoding`` returns ``(text, encoding)``.
+
+    Raises:
+        InputError: the bytes fit none of these encodings (names the file, line and byte).
+    """
     path = Path(path)
     raw = path.read_bytes()
+    text = enc = None
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(path, f"subtitle text is not UTF-8 or UTF-16 (byte 0x{raw[exc.start]:02x}); "
-                         "re-save it as UTF-8", row=line) from None
+        text, enc = raw.decode("utf-16"), "utf-16"
+    else:
+        try:
+            text, enc = raw.decode("utf-8-sig"), "utf-8"
+        except UnicodeDecodeError as exc:
+            err = exc
+            if _paired_high_bytes(raw) >= 0.9:
+                try:
+                    text, enc = raw.decode("gb18030"), "gb18030"
+                except UnicodeDecodeError:
+                    text = None
+            if text is None:
+                try:
+                    cand = raw.decode("cp1252")
+                    if not any(0x80 <= ord(ch) < 0xA0 for ch in cand):
+                        text, enc = cand, "cp1252"
+                except UnicodeDecodeError:
+                    text = None
+            if text is None:
+                line = raw[: err.start].count(b"\n") + 1
+                raise InputError(path, f"subtitle text is not UTF-8, UTF-16, GBK or Windows-1252 "
+                                 f"(byte 0x{raw[err.start]:02x}); re-save it as UTF-8", row=line) from None
+    return (text, enc) if with_encoding else text
 
 
 def _seconds(m: re.Match) -> float:
@@ -82,30 +193,65 @@ def _parse_cues(text: str) -> list[Segment]:
     return segments
 
 
-def read_subtitles(source: str | Path, name: str | None = None) -> Transcript:
-    """Subtitles from a file (.srt, .vtt, .txt, .csv) or, when ``source`` is not a file, the string itself.
+def read_subtitles(source: str | Path, name: str | None = None, column: str | None = None) -> Transcript:
+    """Subtitles from a file (.srt, .vtt, .txt, .csv) or, when ``source`` is not a path, the string itself.
 
-    A CSV needs a ``name`` column and one of ``english``/``subtitle``/``text``; ``name``
-    selects the row (the clip's file stem).
+    A CSV needs a ``name`` column and a subtitle column: ``column`` when given, else the first
+    of :data:`SUBTITLE_COLUMNS` present (the upstream ``name,chinese,english`` layout reads
+    ``chinese``, the language spoken in those clips); ``name`` selects the row (the clip's stem).
+
+    Raises:
+        InputError: ``source`` looks like a path (see :func:`looks_like_path`) but names no
+            file; an unreadable encoding; a CSV without the needed columns; SRT/VTT without cues.
     """
-    path = Path(str(source)) if len(str(source)) < 4096 else None
+    value = str(source)
+    path = Path(value) if len(value) < 4096 and "\n" not in value else None
     if path is None or not path.is_file():
-        text = str(source).strip()
+        if path is not None and looks_like_path(value):
+            if path.is_dir():
+                raise InputError(path, "subtitle path is a folder, not a file")
+            raise InputError(path, "subtitle file not found (pass the text itself, or an existing .srt/.vtt/.txt/.csv)")
+        text = value.strip()
         return Transcript([Segment(text)] if text else [], "string")
     suffix = path.suffix.lower()
-    text = decode_text_file(path)
+    text, enc = decode_text_file(path, with_encoding=True)
     if suffix in (".srt", ".vtt"):
         segs = _parse_cues(text)
         if not segs and text.strip() and "-->" in text:
             raise InputError(path, "no valid cue timings found (expected 00:00:01,000 --> 00:00:02,000)")
-        return Transcript(segs, "file")
+        return Transcript(segs, "file", encoding=enc)
     if suffix == ".csv":
         rows = list(csv.DictReader(io.StringIO(text)))
-        cols = [c for c in ("english", "subtitle", "text") if rows and c in rows[0]]
-        if not rows or "name" not in rows[0] or not cols:
-            raise InputError(path, "subtitle CSV needs columns name and english/subtitle/text", row=1)
+        fields = rows[0].keys() if rows else []
+        if column is not None and column not in fields:
+            raise InputError(path, f"subtitle CSV has no column {column!r} (columns: {', '.join(fields)})", row=1)
+        cols = [column] if column else [c for c in SUBTITLE_COLUMNS if c in fields]
+        if not rows or "name" not in fields or not cols:
+            raise InputError(path, "subtitle CSV needs columns name and one of " + "/".join(SUBTITLE_COLUMNS), row=1)
         hit = [r for r in rows if r["name"] == name] if name else rows[:1]
         body = (hit[0][cols[0]] or "").strip() if hit else ""
-        return Transcript([Segment(body)] if body else [], "file")
+        return Transcript([Segment(body)] if body else [], "file", encoding=enc, extra={"column": cols[0]})
     body = " ".join(text.split())
-    return Transcript([Segment(body)] if body else [], "file")
+    return Transcript([Segment(body)] if body else [], "file", encoding=enc)
+
+
+def read_subtitle_table(path: str | Path, column: str | None = None) -> dict[str, str]:
+    """All rows of a subtitle CSV as ``{name: text}`` (for batch runs; column chosen as in
+    :func:`read_subtitles`). Duplicate names are an error naming the row."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "subtitle CSV not found")
+    text = decode_text_file(path)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    fields = rows[0].keys() if rows else []
+    cols = [column] if column else [c for c in SUBTITLE_COLUMNS if c in fields]
+    if not rows or "name" not in fields or not cols or cols[0] not in fields:
+        raise InputError(path, "subtitle CSV needs columns name and " + (column or "one of " + "/".join(SUBTITLE_COLUMNS)),
+                         row=1)
+    out: dict[str, str] = {}
+    for i, r in enumerate(rows, start=2):
+        n = (r["name"] or "").strip()
+        if n in out:
+            raise InputError(path, f"duplicate name {n!r}", row=i)
+        out[n] = (r[cols[0]] or "").strip()
+    return out

@@ -111,7 +111,10 @@ def test_subtitles_formats(tmp_path):
     assert read_subtitles(vtt).segments[0].end_s == 2.5
     csv = tmp_path / "subs.csv"
     csv.write_text("name,chinese,english\nclip1,你好,Hello\nclip2,再见,Goodbye\n", encoding="utf-8")
-    assert read_subtitles(csv, name="clip2").text == "Goodbye"
+    # the upstream layout: the spoken language (Chinese) by default, any column on request
+    assert read_subtitles(csv, name="clip2").text == "再见"
+    assert read_subtitles(csv, name="clip2").language == "zh"
+    assert read_subtitles(csv, name="clip2", column="english").text == "Goodbye"
     u16 = tmp_path / "u16.txt"
     u16.write_bytes("Grüße".encode("utf-16"))
     assert read_subtitles(u16).text == "Grüße"

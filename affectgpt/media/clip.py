@@ -1,0 +1,394 @@
+"""One clip, read once: streams, timing, 16 kHz audio and frames on demand by time.
+
+Every analyzer of ``describe``, the timeline, ``describe --model`` and the raw-media token
+extraction share a :class:`Clip`. Opening it demuxes the file once (packets only for the
+video, so no picture is decoded) and decodes the audio in the same pass; frames are decoded
+later, in one pass, for all the times asked for together, and cached.
+
+Timing: all times are seconds from the clip's **origin**, the earliest first timestamp of its
+audio and video streams (MPEG-TS starts near 1.4 s, a cut MKV may start at 10 s, an MP4 edit
+list may start audio slightly before 0). The duration is the streams' own extent (last
+timestamp + its duration - origin), not the container header, so a truncated file is found
+("decoded 1.6 of 3.5 s") and no frame is ever repeated to fill a gap. Files longer than
+``max_duration_s`` are analysed over ``[0, max_duration_s]`` and say so in :attr:`Clip.span_s`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from affectgpt.errors import InputError
+from affectgpt.media.probe import MediaInfo, open_container
+
+__all__ = ["Clip", "FrameSample", "uniform_times", "SAMPLE_RATE", "KEEP_PACKETS_BELOW_S"]
+
+SAMPLE_RATE = 16_000
+#: clips shorter than this keep their compressed video packets in memory (frames decode from RAM)
+KEEP_PACKETS_BELOW_S = 60.0
+#: a header duration longer than the decoded extent by more than this (s, and 10 %) means a cut file
+TRUNCATION_TOLERANCE_S = 0.25
+#: container formats whose header duration excludes the start offset
+_FROM_START_FORMATS = {"mpegts", "mpeg", "mpegtsraw", "mpegvideo"}
+
+
+@dataclass
+class FrameSample:
+    """RGB frames (H x W x 3 uint8), their times in seconds from the clip origin, and frame size."""
+
+    frames: list[np.ndarray]
+    times_s: list[float]
+    width: int
+    height: int
+
+
+def uniform_times(duration_s: float, n: int, start_s: float = 0.0) -> list[float]:
+    """``n`` times at the centres of ``n`` equal segments of ``[start_s, start_s + duration_s]``."""
+    if n <= 0:
+        raise ValueError("number of frames must be positive")
+    return [start_s + (i + 0.5) * duration_s / n for i in range(n)]
+
+
+def _to_rgb(frame, max_side: int | None) -> np.ndarray:
+    """RGB array of a frame, turned upright by its display matrix (counter-clockwise degrees)."""
+    rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    if max_side:
+        scale = max_side / max(frame.width, frame.height)
+        if scale < 1:
+            frame = frame.reformat(width=max(2, int(frame.width * scale) // 2 * 2),
+                                   height=max(2, int(frame.height * scale) // 2 * 2))
+    img = frame.to_ndarray(format="rgb24")
+    if rotation:
+        img = np.ascontiguousarray(np.rot90(img, k=rotation // 90))
+    return img
+
+
+@dataclass
+class _VideoIndex:
+    """Presentation times (absolute seconds) of the video frames, sorted, and their end."""
+
+    pts_s: np.ndarray
+    end_s: float
+    packets: list | None = None  # compressed packets, decode order (short clips only)
+
+
+@dataclass
+class Clip:
+    """A media file opened once. Build with :meth:`Clip.open`.
+
+    Attributes:
+        path: the file.
+        info: streams, size, rates; ``info.duration_s`` is the decoded extent (see module doc).
+        audio: 16 kHz mono float32 over ``span_s`` (sample 0 = the origin), or None.
+        audio_problem: why ``audio`` is None ("no audio stream", "audio cannot be decoded ...").
+        video_problem: why no frame can be had, or None.
+        origin_s: absolute time of the clip's first timestamp (container clock).
+        header_duration_s: what the container header claims.
+        truncated: the header claims clearly more than decodes (a cut or damaged file).
+        span_s: the analysed part ``(start, end)``; shorter than the clip for very long files.
+    """
+
+    path: Path
+    info: MediaInfo
+    audio: np.ndarray | None
+    audio_problem: str | None
+    video_problem: str | None
+    origin_s: float
+    header_duration_s: float
+    truncated: bool
+    span_s: tuple[float, float]
+    _video: _VideoIndex | None = None
+    _frame_cache: dict = field(default_factory=dict, repr=False)
+    decode_passes: int = 0
+
+    # -- opening --------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, max_duration_s: float | None = 900.0, decode_audio: bool = True) -> Clip:
+        """Probe, demux and (optionally) decode the audio of ``path`` in one pass.
+
+        Raises:
+            InputError: the file is missing, empty, a folder, not media, or holds no stream.
+        """
+        import av
+
+        path = Path(path)
+        with open_container(path) as c:
+            v = next((s for s in c.streams if s.type == "video"), None)
+            a = next((s for s in c.streams if s.type == "audio"), None)
+            if v is None and a is None:
+                raise InputError(path, "holds no audio or video stream")
+            header = (c.duration or 0) / 1_000_000
+            for s in (v, a):
+                if s is not None and s.duration and s.time_base:
+                    header = max(header, float(s.duration * s.time_base))
+            streams = [s for s in (v, a) if s is not None]
+            if v is not None:
+                v.thread_type = "AUTO"
+            limit = None if max_duration_s is None else float(max_duration_s)
+            pts: list[float] = []
+            vend = aend = 0.0
+            packets: list | None = [] if v is not None else None
+            first: dict[str, float] = {}
+            chunks: list[np.ndarray] = []
+            audio_start = None
+            audio_problem = None if a is not None else "no audio stream"
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE) if a is not None else None
+            rotation = 0
+            rot_seen = False
+            audio_done = video_done = False
+            demux_error = None
+            try:
+                for pk in c.demux(streams):
+                    if pk.stream.type == "video" and pk.pts is None and pk.dts is None:
+                        continue  # flush packet
+                    tb = pk.stream.time_base
+                    t = None if pk.pts is None else float(pk.pts * tb)
+                    kind = pk.stream.type
+                    if t is not None:
+                        first.setdefault(kind, t)
+                        first[kind] = min(first[kind], t)
+                    origin = min(first.values()) if first else 0.0
+                    if limit is not None and t is not None and t - origin > limit:
+                        if kind == "video":
+                            video_done = True
+                        else:
+                            audio_done = True
+                        if (video_done or v is None) and (audio_done or a is None or not decode_audio):
+                            break
+                        continue
+                    if kind == "video":
+                        if t is not None:
+                            pts.append(t)
+                            dur = float(pk.duration * tb) if pk.duration else 0.0
+                            vend = max(vend, t + dur)
+                        if packets is not None:
+                            packets.append(pk)
+                            if len(pts) and pts[-1] - min(pts) > KEEP_PACKETS_BELOW_S:
+                                packets = None  # a long clip: frames will be reached by seeking
+                        if not rot_seen:
+                            try:
+                                for fr in v.codec_context.decode(pk):
+                                    rotation = int(round(getattr(fr, "rotation", 0) or 0)) % 360
+                                    rot_seen = True
+                            except av.error.FFmpegError:
+                                pass
+                    elif t is not None:
+                        aend = max(aend, t + (float(pk.duration * tb) if pk.duration else 0.0))
+                    if kind == "audio" and decode_audio and audio_problem is None:
+                        try:
+                            for fr in pk.decode():
+                                if audio_start is None and fr.time is not None:
+                                    audio_start = float(fr.time)
+                                for out in resampler.resample(fr):
+                                    chunks.append(out.to_ndarray().reshape(-1))
+                        except av.error.FFmpegError as exc:
+                            if not chunks:
+                                audio_problem = f"audio cannot be decoded ({exc})"
+            except av.error.FFmpegError as exc:
+                demux_error = str(exc)  # a damaged tail: keep what was read
+            if resampler is not None and decode_audio and audio_problem is None:
+                try:
+                    for out in resampler.resample(None):
+                        chunks.append(out.to_ndarray().reshape(-1))
+                except av.error.FFmpegError:
+                    pass
+            width = v.codec_context.width if v is not None else 0
+            height = v.codec_context.height if v is not None else 0
+            if rotation in (90, 270):
+                width, height = height, width
+            fmt = c.format.name if c.format is not None else ""
+            fps = float(v.average_rate) if v is not None and v.average_rate else 0.0
+            rate = a.codec_context.sample_rate if a is not None else 0
+            channels = a.codec_context.channels if a is not None else 0
+        origin = min(first.values()) if first else 0.0
+        video_problem = None
+        vindex = None
+        if v is not None:
+            if pts:
+                arr = np.unique(np.array(pts, np.float64))
+                if not vend or vend <= arr[-1]:
+                    step = float(np.median(np.diff(arr))) if len(arr) > 1 else (1.0 / fps if fps else 0.04)
+                    vend = float(arr[-1] + step)
+                vindex = _VideoIndex(arr, vend, packets)
+            else:
+                video_problem = "no video frame could be read"
+        audio = None
+        audio_end = origin
+        if decode_audio and a is not None and audio_problem is None:
+            if chunks:
+                audio = np.concatenate(chunks).astype(np.float32, copy=False)
+                lead = int(round(((audio_start if audio_start is not None else origin) - origin) * SAMPLE_RATE))
+                if lead > 0:  # audio starts after the video: keep sample 0 at the origin
+                    audio = np.concatenate([np.zeros(lead, np.float32), audio])
+                elif lead < 0:
+                    audio = audio[-lead:]
+                if limit is not None:
+                    audio = audio[: int(limit * SAMPLE_RATE)]
+                audio_end = origin + len(audio) / SAMPLE_RATE
+                if len(audio) == 0:
+                    audio, audio_problem = None, "audio track is empty"
+            else:
+                audio_problem = "audio track is empty" if demux_error is None else f"audio cannot be decoded ({demux_error})"
+        elif a is not None and not decode_audio:
+            audio_end = aend  # from packet timestamps
+        ends = [audio_end]
+        if vindex is not None:
+            ends.append(vindex.end_s)
+        extent = max(ends) - origin
+        if extent <= 0 and header:
+            extent = header
+        # MPEG-TS/PS headers count from the first timestamp; other containers (MKV cut with an
+        # offset) count from 0, so their start offset is not part of the clip
+        claimed = header if fmt in _FROM_START_FORMATS or origin <= 0 else max(header - origin, 0.0)
+        gap = claimed - extent
+        truncated = (limit is None or extent < limit - 1e-6) and gap > max(TRUNCATION_TOLERANCE_S, 0.1 * claimed)
+        duration = max(extent, claimed) if limit is not None and extent >= limit - 1e-6 else extent
+        span_end = extent if limit is None else min(extent, limit)
+        info = MediaInfo(path=str(path), duration_s=float(duration), has_video=v is not None, has_audio=a is not None,
+                         width=width, height=height, fps=fps, rotation_deg=rotation, audio_rate=rate,
+                         audio_channels=channels)
+        return cls(path, info, audio, audio_problem, video_problem, origin, float(claimed), bool(truncated),
+                   (0.0, float(span_end)), vindex)
+
+    # -- properties -----------------------------------------------------------------------
+    @property
+    def duration_s(self) -> float:
+        """The clip's length in seconds (decoded extent; the header's claim for parts beyond the span)."""
+        return self.info.duration_s
+
+    @property
+    def partial(self) -> bool:
+        """True when only part of the clip is analysed (``span_s`` ends before the clip)."""
+        return self.span_s[1] < self.duration_s - 0.5
+
+    @property
+    def frame_times(self) -> np.ndarray:
+        """Times of every video frame within the span (seconds from the origin)."""
+        if self._video is None:
+            return np.zeros(0)
+        t = self._video.pts_s - self.origin_s
+        return t[t <= self.span_s[1] + 1e-6]
+
+    def timing(self) -> dict:
+        """Timing facts for reports: origin, header and decoded durations, analysed span, truncation."""
+        out = {"origin_s": round(self.origin_s, 3), "duration_s": round(self.duration_s, 3),
+               "header_duration_s": round(self.header_duration_s, 3),
+               "analysed_span_s": [round(self.span_s[0], 3), round(self.span_s[1], 3)],
+               "truncated": self.truncated, "partial": self.partial}
+        if self.truncated:
+            out["note"] = f"decoded {self.span_s[1]:.1f} of {self.header_duration_s:.1f} s (the file is cut or damaged)"
+        elif self.partial:
+            out["note"] = (f"analysed {self.span_s[0]:.0f}-{self.span_s[1]:.0f} s of {self.duration_s:.0f} s "
+                           "(raise max_audio_s to analyse more)")
+        return out
+
+    def audio_between(self, start_s: float, end_s: float) -> np.ndarray | None:
+        """Audio samples of ``[start_s, end_s)`` (None without audio)."""
+        if self.audio is None:
+            return None
+        return self.audio[max(0, int(start_s * SAMPLE_RATE)):max(0, int(end_s * SAMPLE_RATE))]
+
+    def uniform_times(self, n: int, start_s: float | None = None, end_s: float | None = None) -> list[float]:
+        """``n`` frame-sampling times spread over ``[start_s, end_s]`` (default: the analysed span)."""
+        a = self.span_s[0] if start_s is None else start_s
+        b = self.span_s[1] if end_s is None else end_s
+        return uniform_times(max(b - a, 1e-3), n, a)
+
+    # -- frames ---------------------------------------------------------------------------
+    def _nearest(self, times: list[float]) -> list[int]:
+        """Index of the frame shown at each time (the last frame starting at or before it)."""
+        rel = self._video.pts_s - self.origin_s
+        idx = np.searchsorted(rel, np.asarray(times, np.float64), side="right") - 1
+        return [int(i) for i in np.clip(idx, 0, len(rel) - 1)]
+
+    def frames_at(self, times_s: list[float], max_side: int | None = None, distinct: bool = False) -> FrameSample:
+        """RGB frames shown at ``times_s`` (seconds from the origin), upright, cached.
+
+        All frames not yet cached are decoded in one pass. With ``distinct``, times that fall on
+        the same frame return it once (fewer frames than asked). Frame times returned are the
+        frames' own presentation times.
+
+        Raises:
+            InputError: no video stream, or no frame can be decoded.
+        """
+        if not self.info.has_video:
+            raise InputError(self.path, "has no video stream")
+        if self._video is None or len(self._video.pts_s) == 0:
+            raise InputError(self.path, self.video_problem or "no video frame could be decoded")
+        idx = self._nearest(list(times_s))
+        if distinct:
+            idx = list(dict.fromkeys(idx))
+        want = sorted({i for i in idx if (i, max_side) not in self._frame_cache})
+        if want:
+            self._decode(want, max_side)
+        got = [i for i in idx if (i, max_side) in self._frame_cache]
+        if not got:
+            raise InputError(self.path, "no video frame could be decoded")
+        frames = [self._frame_cache[(i, max_side)] for i in got]
+        rel = self._video.pts_s - self.origin_s
+        h, w = frames[0].shape[:2]
+        return FrameSample(frames, [float(rel[i]) for i in got], w, h)
+
+    def _decode(self, indices: list[int], max_side: int | None) -> None:
+        import av
+
+        self.decode_passes += 1
+        targets = {float(self._video.pts_s[i]): i for i in indices}
+        remaining = set(targets)
+        tol = 1e-4
+        if self._video.packets is not None:
+            with open_container(self.path) as c:
+                stream = c.streams.video[0]
+                stream.thread_type = "AUTO"
+                ctx = stream.codec_context
+
+                def frames():
+                    for pk in self._video.packets:
+                        try:
+                            yield from ctx.decode(pk)
+                        except av.error.FFmpegError:
+                            continue
+                    try:
+                        yield from ctx.decode(None)
+                    except av.error.FFmpegError:
+                        return
+
+                # frames leave the decoder in presentation order; a frame that lost its
+                # timestamp (flushed at the end) takes the next index
+                want = {targets[x] for x in remaining}
+                pts = self._video.pts_s
+                k = -1
+                for fr in frames():
+                    t = fr.time
+                    if t is not None and np.isfinite(t):
+                        k = int(np.argmin(np.abs(pts - float(t))))
+                    else:
+                        k += 1
+                    if k in want:
+                        self._frame_cache[(k, max_side)] = _to_rgb(fr, max_side)
+                        want.discard(k)
+                        if not want:
+                            break
+                    if k > max(want, default=-1):
+                        break
+            return
+        # long clips: seek to the key frame before each target and decode up to it
+        with open_container(self.path) as c:
+            stream = c.streams.video[0]
+            stream.thread_type = "AUTO"
+            tb = stream.time_base
+            for target in sorted(remaining):
+                try:
+                    c.seek(int(target / tb), stream=stream, backward=True, any_frame=False)
+                    for fr in c.decode(stream):
+                        if fr.time is None:
+                            continue
+                        if abs(float(fr.time) - target) < tol:
+                            self._frame_cache[(targets[target], max_side)] = _to_rgb(fr, max_side)
+                            break
+                        if float(fr.time) > target + tol:
+                            break
+                except av.error.FFmpegError:
+                    continue
