@@ -121,8 +121,29 @@ def test_subtitles_formats(tmp_path):
     assert read_subtitles("just a string").source == "string"
 
 
-def test_unreadable_subtitle_encoding(tmp_path):
-    bad = tmp_path / "bad.srt"
-    bad.write_bytes("1\n00:00:00,000 --> 00:00:01,000\nCaf\xe9\n".encode("latin-1"))
+def test_subtitle_encodings_read_or_refused_by_name(tmp_path):
+    latin = tmp_path / "latin.srt"
+    line = "\u201cI don\u2019t know! I don\u2019t have experience in this area\u2026\u201d"
+    latin.write_bytes(f"1\n00:00:00,000 --> 00:00:01,000\n{line}\n".encode("cp1252"))
+    t = read_subtitles(latin)
+    assert t.text == line and t.encoding == "cp1252" and t.language == "en"
+    gbk = tmp_path / "gbk.srt"
+    gbk.write_bytes("1\r\n00:00:00,000 --> 00:00:03,400\r\n我哪知道啊，我没有这方面的经验。\r\n".encode("gbk"))
+    t = read_subtitles(gbk)
+    assert t.text == "我哪知道啊，我没有这方面的经验。" and t.encoding == "gb18030" and t.language == "zh"
+    bad = tmp_path / "bad.srt"  # 0x81 is undefined in Windows-1252 and a lone byte is no GBK character
+    bad.write_bytes(b"1\n00:00:00,000 --> 00:00:01,000\nCaf\x81 ok\n")
     with pytest.raises(InputError, match=r"bad\.srt, row 3: subtitle text is not UTF-8"):
         read_subtitles(bad)
+
+
+@pytest.mark.parametrize("value", ["missing.srt", "subs/clip01.vtt", "./subs/clip01", "notes.TXT", "x/y.csv"])
+def test_subtitle_value_that_names_a_missing_file_is_an_error(tmp_path, value):
+    with pytest.raises(InputError, match="subtitle file not found"):
+        read_subtitles(str(tmp_path / value) if "/" in value else value)
+
+
+@pytest.mark.parametrize("text", ["I can't believe it!", "yes and/or no", "我不想嫁给李茶"])
+def test_subtitle_text_is_text(text):
+    t = read_subtitles(text)
+    assert t.source == "string" and t.text == text
