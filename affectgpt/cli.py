@@ -173,8 +173,23 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     from affectgpt.describe.export import timeline_to_srt, timeline_to_vtt, write_predictions_csv
     from affectgpt.describe.pipeline import DescribeConfig
 
+    from affectgpt.errors import InputError
+    from affectgpt.media.subtitles import looks_like_path, read_subtitle_table
+
+    if a.verbose:
+        import os
+
+        os.environ["AFFECTGPT_VERBOSE"] = "1"
+    # fail on what the command line names before any model loads
+    if a.subtitle and looks_like_path(a.subtitle) and not Path(a.subtitle).is_file():
+        raise InputError(a.subtitle, "subtitle file not found (pass the text itself, or an existing .srt/.vtt/.txt/.csv)")
+    if len(a.paths) == 1 and not a.sample and not any(ch in a.paths[0] for ch in "*?[") \
+            and not Path(a.paths[0]).exists():
+        raise InputError(a.paths[0], "file not found")
+    subtitles = read_subtitle_table(a.subtitles, a.subtitle_column) if a.subtitles else None
     cfg = DescribeConfig(frames=a.frames, timeline=a.timeline or bool(a.srt or a.vtt), window_s=a.window,
-                         asr=not a.no_asr, data_dir=a.data_dir)
+                         asr=not a.no_asr, data_dir=a.data_dir, language=a.language, asr_model=a.asr_model,
+                         max_audio_s=a.max_seconds)
     subtitle = a.subtitle
     paths = list(a.paths)
     if a.sample:
@@ -189,7 +204,7 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     single = len(inputs) == 1 and not a.out
     out_jsonl = Path(a.out) / "results.jsonl" if a.out else Path(tempfile.mkdtemp()) / "results.jsonl"
     records = describe_many(inputs, out_jsonl, cfg, subtitle=subtitle, workers=a.workers, resume=a.resume,
-                            progress=not a.quiet)
+                            progress=not a.quiet, subtitles=subtitles)
     if a.model:
         _add_model_answers(records, a.model, a.max_new_tokens, progress=not a.quiet)
     failures = [r for r in records if "error" in r]
@@ -328,10 +343,29 @@ def build_parser() -> argparse.ArgumentParser:
     d = bench.add_parser("datasets", help="list the registered datasets")
     d.set_defaults(func=_cmd_datasets)
 
-    ds = sub.add_parser("describe", help="describe the emotions in media files (video or audio)")
+    ds = sub.add_parser(
+        "describe", help="describe the emotions in media files (video or audio)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Raw video or audio in; a description citing measured facial, vocal and verbal cues out.",
+        epilog="""examples:
+  affectgpt describe clip.mp4                              # speech recognised offline (Whisper base, any language)
+  affectgpt describe clip.mp4 --language zh                # force the spoken language
+  affectgpt describe clip.mp4 --subtitle "我哪知道啊" --json out.json --timeline
+  affectgpt describe clip.mp4 --subtitle clip.srt          # .srt/.vtt/.txt/.csv; UTF-8/16, GBK or Windows-1252
+  affectgpt describe videos/ --subtitles transcription.csv --subtitle-column chinese --out runs/a --resume
+  affectgpt describe --sample --data-dir ../shared/data""")
     ds.add_argument("paths", nargs="*", help="files, folders or glob patterns")
     ds.add_argument("--sample", action="store_true", help="also describe the sample clip (data-dir demo or synthetic)")
-    ds.add_argument("--subtitle", help="subtitle text, or a .srt/.vtt/.txt/.csv file (default: offline ASR)")
+    ds.add_argument("--subtitle", help="subtitle text, or a .srt/.vtt/.txt/.csv file (default: offline ASR); "
+                                       "a value ending in a subtitle suffix or holding a path separator must name a file")
+    ds.add_argument("--subtitles", metavar="CSV", help="batch: subtitles per clip from a CSV with name + a subtitle "
+                                                       "column (upstream name,chinese,english included)")
+    ds.add_argument("--subtitle-column", help="column of --subtitles / a CSV --subtitle "
+                                              "(default: subtitle, text, chinese, english: the first present)")
+    ds.add_argument("--language", help="force the spoken language (ISO 639-1: zh, en, ...); default: identified")
+    ds.add_argument("--asr-model", default="base", help="base (multilingual, default), tiny.en, or a model folder")
+    ds.add_argument("--max-seconds", type=float, default=900.0, help="analyse at most this much of each clip")
+    ds.add_argument("--verbose", action="store_true", help="show third-party log lines (MediaPipe, TFLite, ...)")
     ds.add_argument("--json", help="write the result (one file) or all results (several) as JSON")
     ds.add_argument("--out", help="folder for results.jsonl (batch runs; needed for --resume)")
     ds.add_argument("--predictions", help="also write name,text,labels,sentiment CSV for affectgpt bench")

@@ -86,7 +86,7 @@ class MediaFactory:
     def __init__(self, root: Path):
         self.root = root
 
-    def video(self, name: str, seconds: float = 2.0, fps: int = 10, size=(160, 120), audio: str | None = "tone",
+    def video(self, name: str, seconds: float = 2.0, fps: int = 10, size=(160, 120), audio: str | None = "voice",
               face: bool = True, rotation: int = 0, vfr: bool = False, n_frames: int | None = None,
               two_faces: bool = False) -> Path:
         import av
@@ -122,6 +122,10 @@ class MediaFactory:
                 t = np.arange(total) / sr
                 if audio == "tone":
                     sig = 0.3 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
+                elif audio == "voice":  # synthetic vowels that voice activity detection takes for speech
+                    from affectgpt.describe.sample import _voice
+
+                    sig = _voice(seconds, sr)
                 else:
                     sig = np.zeros(total)
                 sig = sig.astype(np.float32)
@@ -136,14 +140,19 @@ class MediaFactory:
                     c.mux(p)
         return path
 
-    def audio(self, name: str, seconds: float = 2.0, kind: str = "tone") -> Path:
+    def audio(self, name: str, seconds: float = 2.0, kind: str = "voice") -> Path:
         import av
         import numpy as np
 
         path = self.root / name
         sr = 16000
         t = np.arange(int(seconds * sr)) / sr
-        sig = (0.3 * np.sin(2 * np.pi * 200 * t) if kind == "tone" else np.zeros_like(t)).astype(np.float32)
+        if kind == "voice":
+            from affectgpt.describe.sample import _voice
+
+            sig = _voice(seconds, sr)
+        else:
+            sig = (0.3 * np.sin(2 * np.pi * 200 * t) if kind == "tone" else np.zeros_like(t)).astype(np.float32)
         with av.open(str(path), "w") as c:
             st = c.add_stream("pcm_s16le" if path.suffix == ".wav" else "flac", rate=sr)
             st.layout = "mono"

@@ -1,9 +1,25 @@
 """Acoustic cues (openSMILE eGeMAPSv02) and the speech-emotion head (Whisper encoder embedding).
 
-Cues are measured against a reference: the packaged head's card holds means and standard
-deviations of each eGeMAPS descriptor over neutral/calm RAVDESS training speech, by gender
-(chosen from the clip's median pitch). Over time windows, the clip's own median is the
-baseline, so a timeline says where the speaker departs from themself.
+A **speech gate** comes first (Silero VAD, :mod:`affectgpt.media.vad`): no speech (silence,
+room tone, fan noise, music) or less than :data:`MIN_SPEECH_S` of it leaves the audio
+modality missing with the reason; nothing is measured from non-speech.
+
+Cues are measured against a **reference that fits the speaker**:
+
+* ``population`` — English speech (the language identified by the ASR or the subtitle):
+  means and standard deviations of each eGeMAPS descriptor over neutral/calm RAVDESS
+  training speech, by gender (chosen from the clip's median pitch; stored in the head card).
+* ``speaker`` — any other or unknown language (an ordinary Mandarin speaker has a wider
+  pitch range and another syllable rate than neutral English speech, so English norms would
+  call them extreme): 1 s windows of the clip are compared with the speaker's own median over
+  the clip (robust SD from the median absolute deviation); a cue names the window where the
+  voice departs from itself. Needs 3 windows with speech; otherwise no vocal cue is given.
+
+A cue whose feature is undefined (no voiced frame: pitch, jitter, shimmer, HNR; no voiced
+segment: speaking rate) is never reported. **Narrow-band audio** (telephone: a native
+sample rate of 8 kHz or less, or no energy above about 5.5 kHz) is recorded with its rate,
+channels and measured bandwidth; the cues it distorts (pitch level and range, jitter,
+shimmer, HNR, loudness) are dropped and the rest are flagged.
 """
 
 from __future__ import annotations
@@ -16,8 +32,10 @@ import numpy as np
 from affectgpt.analyzers.base import Cue, ModalityResult, merge_to_basic, strength_of
 from affectgpt.analyzers.heads import Head, load_head, packaged_head_path
 from affectgpt.errors import AffectGPTError
+from affectgpt.media.vad import SpeechActivity, detect_speech
 
-__all__ = ["AcousticAnalyzer", "egemaps", "CUE_FEATURES", "WINDOW_ONLY", "is_silent", "normalize_level"]
+__all__ = ["AcousticAnalyzer", "egemaps", "CUE_FEATURES", "WINDOW_ONLY", "is_silent", "normalize_level",
+           "MIN_SPEECH_S", "NARROWBAND_EDGE_HZ", "audio_band", "NARROWBAND_DROPPED"]
 
 SR = 16_000
 
@@ -36,6 +54,33 @@ CUE_FEATURES = {
 
 #: cues only meaningful within one recording (gain differs between recordings)
 WINDOW_ONLY = {"loudness"}
+#: less voiced speech than this (s) is too little for vocal analysis
+MIN_SPEECH_S = 0.5
+#: an upper band edge (-40 dB) below this means narrow-band (telephone) audio
+NARROWBAND_EDGE_HZ = 5500.0
+#: cues a telephone band distorts (the fundamental and the upper harmonics are cut)
+NARROWBAND_DROPPED = {"pitch_level", "pitch_range", "jitter", "shimmer", "hnr", "loudness"}
+#: cues whose feature is undefined without voiced frames / voiced segments
+_NEEDS_VOICING = {"pitch_level", "pitch_range", "jitter", "shimmer", "hnr"}
+_F0_MEAN = "F0semitoneFrom27.5Hz_sma3nz_amean"
+_RATE = "VoicedSegmentsPerSec"
+#: languages whose speakers the packaged population norms (RAVDESS, North-American English) fit
+NORM_LANGUAGES = {"en"}
+
+
+def audio_band(audio: np.ndarray, native_rate: int = 0) -> dict:
+    """Upper band edge (Hz, last frequency within 40 dB of the spectral peak; Welch PSD) and
+    whether the audio is narrow-band (native rate <= 8 kHz or edge < :data:`NARROWBAND_EDGE_HZ`)."""
+    from scipy.signal import welch
+
+    if len(audio) < 1024:
+        return {"bandwidth_hz": None, "narrowband": bool(native_rate and native_rate <= 8000)}
+    f, p = welch(audio.astype(np.float64), SR, nperseg=1024)
+    if p.max() <= 0:
+        return {"bandwidth_hz": None, "narrowband": False}
+    edge = float(f[np.where(p > p.max() * 1e-4)[0].max()])
+    return {"bandwidth_hz": round(edge), "narrowband": bool((native_rate and native_rate <= 8000)
+                                                          or edge < NARROWBAND_EDGE_HZ)}
 TARGET_DBFS = -26.0
 
 
@@ -109,11 +154,17 @@ class AcousticAnalyzer:
         # 165 Hz is 30.5 semitones above 27.5 Hz: a common male/female boundary
         return "female" if f0 > 30.5 else "male"
 
-    def _cues(self, names, feats, ref: dict, start=None, end=None) -> list[Cue]:
+    def _cues(self, names, feats, ref: dict, start=None, end=None, narrowband: bool = False) -> list[Cue]:
         cues = []
+        f0_defined = float(feats[names.index(_F0_MEAN)]) > 0 if _F0_MEAN in names else False
+        rate_defined = float(feats[names.index(_RATE)]) > 0 if _RATE in names else False
         for cue, (feat, hi, lo, unit) in CUE_FEATURES.items():
-            if feat not in ref or (start is None and cue in WINDOW_ONLY):
+            if feat not in ref or (start is None and cue in WINDOW_ONLY and not ref.get("_speaker")):
                 continue
+            if narrowband and cue in NARROWBAND_DROPPED:
+                continue
+            if (cue in _NEEDS_VOICING and not f0_defined) or (cue == "speaking_rate" and not rate_defined):
+                continue  # undefined without voiced frames: never a cue
             mean, std = ref[feat]
             value = float(feats[names.index(feat)])
             if not np.isfinite(value) or std <= 0:
@@ -121,41 +172,117 @@ class AcousticAnalyzer:
             z = (value - mean) / std
             strength = strength_of(z)
             if strength:
-                cues.append(Cue("audio", cue, hi if z > 0 else lo, value, unit, float(z), strength, start, end))
+                c = Cue("audio", cue, hi if z > 0 else lo, value, unit, float(z), strength, start, end)
+                if narrowband:
+                    c.flag = "narrow-band audio"
+                cues.append(c)
         return cues
 
-    def analyze(self, audio: np.ndarray | None, duration_s: float | None = None) -> ModalityResult:
-        """Analyse 16 kHz mono audio; a missing or silent track gives ``present=False`` with the reason."""
-        t0 = time.perf_counter()
+    def gate(self, audio: np.ndarray | None, speech: SpeechActivity | None = None,
+             problem: str | None = None) -> tuple[str | None, SpeechActivity | None]:
+        """Why the audio cannot be analysed (None when it can) and its speech activity."""
         if audio is None:
-            return ModalityResult("audio", False, "no audio track")
+            return problem or "no audio track", None
+        if len(audio) < int(MIN_SPEECH_S * SR):
+            return f"too short for vocal analysis ({len(audio) / SR:.2f} s of audio; needs {MIN_SPEECH_S} s of speech)", None
         if is_silent(audio):
-            return ModalityResult("audio", False, "silence (no audible speech)", seconds=time.perf_counter() - t0)
+            return "silence (no audible sound)", None
+        speech = speech if speech is not None else detect_speech(audio)
+        if speech.speech_s == 0:
+            return "no speech detected (noise, music or silence)", speech
+        if speech.speech_s < MIN_SPEECH_S:
+            return (f"too little speech for vocal analysis ({speech.speech_s:.2f} s; needs {MIN_SPEECH_S} s)"), speech
+        return None, speech
+
+    def analyze(self, audio: np.ndarray | None, duration_s: float | None = None, *, speech: SpeechActivity | None = None,
+                language: str | None = None, native_rate: int = 0, channels: int = 0,
+                problem: str | None = None) -> ModalityResult:
+        """Analyse 16 kHz mono audio after the speech gate.
+
+        Args:
+            audio: samples (None: no audio track).
+            speech: voice activity (computed when not given).
+            language: the clip's language (``en`` selects population norms; see module doc).
+            native_rate, channels: of the source stream (recorded; 8 kHz or less = narrow-band).
+            problem: why ``audio`` is None, when known.
+
+        Returns:
+            ``present=False`` with the reason for no audio, silence, non-speech or too little
+            speech; else probabilities, cues and ``extra`` (reference, band, speech seconds).
+        """
+        t0 = time.perf_counter()
+        why, speech = self.gate(audio, speech, problem)
+        info = {"sample_rate": native_rate or None, "channels": channels or None}
+        if speech is not None:
+            info["speech_s"] = round(speech.speech_s, 3)
+        if audio is not None and not why:
+            info.update(audio_band(audio[_speech_index(speech, len(audio))], native_rate))
+        if why:
+            return ModalityResult("audio", False, why, extra={"audio": info}, seconds=time.perf_counter() - t0)
         audio = normalize_level(audio)
+        narrow = bool(info.get("narrowband"))
         names, feats = egemaps(audio)
         gender = self._gender(names, feats)
-        ref = self.norms.get(gender, {})
-        cues = self._cues(names, feats, ref)
+        extra = {"audio": info}
+        if language in NORM_LANGUAGES:
+            ref = self.norms.get(gender, {})
+            cues = self._cues(names, feats, ref, narrowband=narrow)
+            extra["reference"] = f"RAVDESS neutral speech ({gender} voices)"
+            extra["reference_kind"] = "population"
+        else:
+            cues = self._speaker_cues(audio, speech, narrow, floor=self.norms.get(gender, {}))
+            extra["reference"] = "the speaker's own voice over the clip"
+            extra["reference_kind"] = "speaker"
+            extra["reference_note"] = (f"no population norms for language {language!r}" if language
+                                       else "language unknown") + "; cues compare 1 s windows with the speaker's median"
+        if narrow:
+            extra["narrowband_note"] = ("narrow-band (telephone) audio: pitch, jitter, shimmer, HNR and loudness cues "
+                                        "dropped; the other cues are flagged")
         probs = self.probs(audio)
         head_probs = dict(zip(self.head.classes, map(float, probs)))
         result = ModalityResult("audio", True, probs=merge_to_basic(self.head.classes, probs), head_probs=head_probs,
-                                cues=cues, extra={"reference": f"RAVDESS neutral speech ({gender} voices)"})
+                                cues=cues, extra=extra)
         result.seconds = time.perf_counter() - t0
         return result
 
-    def window_cues(self, audio: np.ndarray, bounds: list[tuple[float, float]]) -> list[list[Cue] | None]:
+    def _speaker_cues(self, audio: np.ndarray, speech: SpeechActivity | None, narrow: bool,
+                      window_s: float = 1.0, hop_s: float = 0.5, floor: dict | None = None) -> list[Cue]:
+        """Cues of the 1 s windows (0.5 s hop) that depart most from the speaker's median (one per cue kind)."""
+        n = max(0, int((len(audio) / SR - window_s) // hop_s) + 1)
+        bounds = [(i * hop_s, i * hop_s + window_s) for i in range(n)]
+        if speech is not None:
+            bounds = [(a, b) for a, b in bounds if speech.speech_in(a, b) >= 0.4 * window_s]
+        per = self.window_cues(audio, bounds, normalise=False, narrowband=narrow, floor=floor)
+        best: dict[str, Cue] = {}
+        for cues in per:
+            for c in cues or []:
+                if c.name == "speaking_rate":
+                    continue  # voiced segments per second are not measurable in 1 s
+                if c.name not in best or abs(c.z) > abs(best[c.name].z):
+                    best[c.name] = c
+        return sorted(best.values(), key=lambda c: -abs(c.z))
+
+    def window_cues(self, audio: np.ndarray, bounds: list[tuple[float, float]], normalise: bool = True,
+                    narrowband: bool = False, speech: SpeechActivity | None = None,
+                    floor: dict | None = None) -> list[list[Cue] | None]:
         """Voice cues per time window, relative to the clip's own median over its windows.
 
-        Returns one list per window (None for a silent or too-short window); empty lists
+        The spread is the robust SD (1.4826 x median absolute deviation) of the windows, at
+        least 5% of the median and, when ``floor`` gives population norms ``{feature: (mean,
+        sd)}``, at least half the population SD: a handful of windows cannot make an ordinary
+        change look extreme.
+
+        Returns one list per window (None for a window without enough speech); empty lists
         everywhere when fewer than 3 windows have speech (no baseline to compare with).
         """
         per: list[np.ndarray | None] = []
         names = None
-        if not is_silent(audio):
+        if normalise and not is_silent(audio):
             audio = normalize_level(audio)  # one gain for the whole clip keeps windows comparable
         for a, b in bounds:
             seg = audio[int(a * SR):int(b * SR)]
-            if len(seg) < SR // 2 or is_silent(seg):
+            enough = speech.speech_in(a, b) >= 0.25 if speech is not None else True
+            if len(seg) < SR // 2 or is_silent(seg) or not enough:
                 per.append(None)
                 continue
             names, f = egemaps(seg)
@@ -165,6 +292,24 @@ class AcousticAnalyzer:
             return [None if p is None else [] for p in per]
         arr = np.array(valid)
         med = np.median(arr, axis=0)
-        mad = np.median(np.abs(arr - med), axis=0) * 1.4826 + 1e-6
-        ref = {f: (float(med[names.index(f)]), float(mad[names.index(f)])) for f, *_ in CUE_FEATURES.values()}
-        return [None if p is None else self._cues(names, p, ref, a, b) for p, (a, b) in zip(per, bounds)]
+        mad = np.median(np.abs(arr - med), axis=0) * 1.4826
+        # a floor on the spread: a feature that barely moves must not make tiny changes "strong"
+        mad = np.maximum(mad, 0.05 * np.abs(med) + 1e-6)
+        ref = {}
+        for f, *_ in CUE_FEATURES.values():
+            k = names.index(f)
+            spread = float(mad[k])
+            if floor and f in floor:
+                spread = max(spread, 0.5 * float(floor[f][1]))
+            ref[f] = (float(med[k]), spread)
+        ref["_speaker"] = True
+        return [None if p is None else self._cues(names, p, ref, a, b, narrowband=narrowband)
+                for p, (a, b) in zip(per, bounds)]
+
+
+def _speech_index(speech: SpeechActivity | None, n: int) -> np.ndarray:
+    """Sample mask of the speech segments (all samples when there are none)."""
+    mask = np.zeros(n, bool)
+    for a, b in (speech.segments if speech else ()):
+        mask[int(a * SR):int(b * SR)] = True
+    return mask if mask.any() else np.ones(n, bool)

@@ -52,6 +52,7 @@ class Cue:
         z: deviation from the baseline in standard deviations (None when not applicable).
         strength: ``slight``, ``moderate`` or ``strong``.
         start_s, end_s: when it was observed (None: the whole clip).
+        flag: a caveat on the measurement (e.g. ``narrow-band audio``), or None.
     """
 
     modality: str
@@ -63,9 +64,11 @@ class Cue:
     strength: str = "moderate"
     start_s: float | None = None
     end_s: float | None = None
+    flag: str | None = None
 
     def to_dict(self) -> dict:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()
+                if not (k == "flag" and v is None)}
 
 
 @dataclass

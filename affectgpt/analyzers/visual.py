@@ -84,51 +84,77 @@ def _level(v: float) -> str | None:
 
 
 class VisualAnalyzer:
-    """Face cues and expression probabilities of the speaking face over sampled frames."""
+    """Face cues and expression probabilities of the speaking face (the ``video`` modality).
+
+    Works on the output of the one face front end (:class:`~affectgpt.media.faces.FaceFrontEnd`):
+    the clip-level result uses every frame showing the speaker; a timeline window uses only
+    the frames inside it, so a window's label and its cues come from the same frames.
+    """
 
     modality = "video"
 
-    def __init__(self, tracker=None, fer: FerModel | None = None):
-        from affectgpt.media.faces import FaceTracker
+    def __init__(self, front=None, fer: FerModel | None = None):
+        from affectgpt.media.faces import FaceFrontEnd
 
-        self.tracker = tracker or FaceTracker()
+        self.front = front or FaceFrontEnd()
         self.fer = fer or FerModel()
+        self._fer_cache: dict = {}
+
+    @property
+    def tracker(self):
+        return self.front.tracker
 
     def close(self) -> None:
-        self.tracker.close()
+        self.front.close()
 
-    def analyze(self, frames: list[np.ndarray] | None, times_s: list[float] | None,
-                audio_energy: np.ndarray | None = None) -> ModalityResult:
-        """Analyse frames; no frames or no face gives ``present=False`` with the reason."""
-        from affectgpt.media.faces import align_crop, choose_speaker
+    def expressions(self, faces, observations) -> np.ndarray:
+        """FER-2013 probabilities [n, 7] of the speaker's aligned 96 px crops (computed once per frame)."""
+        from affectgpt.media.faces import align_crop
 
-        t0 = time.perf_counter()
-        if not frames:
-            return ModalityResult("video", False, "no video track")
-        tracks = self.tracker.track(frames, times_s)
-        speaker, info = choose_speaker(tracks, len(frames), audio_energy)
-        if speaker is None:
-            return ModalityResult("video", False, "no face found in the sampled frames",
-                                  extra={"faces": {"n_faces": 0}}, seconds=time.perf_counter() - t0)
-        obs = speaker.observations
-        crops = [align_crop(frames[o.frame], o, size=96) for o in obs]
-        fer = self.fer.predict(crops)
-        mean = fer.mean(axis=0)
+        key = id(faces)
+        if self._fer_cache.get("key") != key:
+            self._fer_cache = {"key": key, "probs": {}}
+        cache = self._fer_cache["probs"]
+        todo = [o for o in observations if o.frame not in cache]
+        if todo:
+            probs = self.fer.predict([align_crop(faces.frames.frames[o.frame], o, size=96) for o in todo])
+            for o, p in zip(todo, probs):
+                cache[o.frame] = p
+        return np.array([cache[o.frame] for o in observations]) if observations else np.zeros((0, 7))
+
+    def cues_of(self, observations) -> list[Cue]:
+        """Blendshape cues of these observations (mean activation, with the peak's time)."""
         cues = []
-        per_frame = []
-        for o, p in zip(obs, fer):
-            per_frame.append({"time_s": round(o.time_s, 3),
-                              "expression": dict(zip(FER_CLASSES, np.round(p, 4).tolist())),
-                              "blendshapes": {k: round(v, 4) for k, v in o.blendshapes.items() if v >= 0.05}})
         for cue, (names, phrase) in BLENDSHAPE_CUES.items():
-            vals = np.array([np.mean([o.blendshapes.get(n, 0.0) for n in names]) for o in obs])
+            vals = np.array([np.mean([o.blendshapes.get(n, 0.0) for n in names]) for o in observations])
             strength = _level(float(vals.mean())) or _level(float(vals.max()) * 0.75)
             if strength:
                 k = int(np.argmax(vals))
                 cues.append(Cue("video", cue, phrase, float(vals.mean()), "activation", None, strength,
-                                obs[k].time_s, obs[k].time_s))
+                                observations[k].time_s, observations[k].time_s))
         cues.sort(key=lambda c: -c.value)
-        info["coverage"] = round(len(obs) / len(frames), 3)
+        return cues
+
+    def analyze(self, faces=None, problem: str | None = None, start_s: float | None = None,
+                end_s: float | None = None) -> ModalityResult:
+        """The ``video`` modality from a :class:`~affectgpt.media.faces.FaceAnalysis` (over
+        ``[start_s, end_s)`` when given); no video or no face gives ``present=False`` with the reason."""
+        t0 = time.perf_counter()
+        if faces is None:
+            return ModalityResult("video", False, problem or "no video track", extra={"faces": {"n_faces": 0}})
+        info = dict(faces.info)
+        if faces.speaker is None:
+            return ModalityResult("video", False, faces.reason or "no face found in the sampled frames",
+                                  extra={"faces": info}, seconds=time.perf_counter() - t0)
+        obs = faces.observations(start_s, end_s)
+        if not obs:
+            return ModalityResult("video", False, "the speaking face is not visible in this window",
+                                  extra={"faces": info}, seconds=time.perf_counter() - t0)
+        fer = self.expressions(faces, obs)
+        mean = fer.mean(axis=0)
+        per_frame = [{"time_s": round(o.time_s, 3), "expression": dict(zip(FER_CLASSES, np.round(p, 4).tolist())),
+                      "blendshapes": {k: round(v, 4) for k, v in o.blendshapes.items() if v >= 0.05}}
+                     for o, p in zip(obs, fer)]
         return ModalityResult("video", True, probs=merge_to_basic(FER_CLASSES, mean),
-                              head_probs=dict(zip(FER_CLASSES, map(float, mean))), cues=cues,
+                              head_probs=dict(zip(FER_CLASSES, map(float, mean))), cues=self.cues_of(obs),
                               extra={"faces": info, "frames": per_frame}, seconds=time.perf_counter() - t0)

@@ -73,8 +73,11 @@ def _done(jsonl: Path) -> dict[str, dict]:
 
 def describe_many(inputs: list[Path], jsonl: str | Path, config: DescribeConfig | None = None,
                   subtitle: str | None = None, workers: int = 1, resume: bool = False,
-                  progress: bool = True) -> list[dict]:
+                  progress: bool = True, subtitles: dict[str, str] | None = None) -> list[dict]:
     """Describe every input into ``jsonl`` (one record per line, failures as ``{"error": ...}``).
+
+    ``subtitle`` is one subtitle (text or file) for every input; ``subtitles`` maps a file stem
+    to its subtitle text (a clip absent from it gets offline ASR).
 
     With ``resume``, files that already have a successful record are skipped, so an
     interrupted run continues without duplicates. Returns the records of this run plus
@@ -101,7 +104,7 @@ def describe_many(inputs: list[Path], jsonl: str | Path, config: DescribeConfig 
             records[rec["path"]] = rec
             bar.update(1)
 
-        jobs = [(str(p), subtitle) for p in todo]
+        jobs = [(str(p), (subtitles or {}).get(p.stem, subtitle)) for p in todo]
         if workers <= 1 or len(jobs) <= 1:
             if jobs and (_WORKER is None or _WORKER.config != cfg):
                 _init_worker(cfg)

@@ -1,9 +1,12 @@
 """``describe``: raw media in, an evidence-based emotion description out (offline, CPU).
 
-Steps: probe -> decode audio (16 kHz mono) and sample frames -> subtitle or offline ASR ->
-acoustic, visual and lexical analyzers -> calibrated late fusion -> open-vocabulary labels,
-sentiment, description -> optional timeline. Every missing modality is reported with its
-reason and the others carry on.
+Steps: open the clip once (:class:`~affectgpt.media.clip.Clip`: one demux pass with the audio
+decoded in it) -> voice activity -> subtitle, or multilingual offline ASR with language
+identification and a confidence floor -> the face front end on all frames needed (clip level
+and timeline windows, decoded in one pass) -> acoustic (after the speech gate), visual and
+lexical analyzers -> calibrated late fusion -> open-vocabulary labels, sentiment,
+description -> optional timeline. Every missing modality is reported with its reason and the
+others carry on; with nothing analysed there are no labels and the sentiment is neutral (0).
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import numpy as np
 
 from affectgpt import __version__
 from affectgpt.analyzers.base import ModalityResult, merge_to_basic
@@ -24,7 +25,6 @@ from affectgpt.errors import AffectGPTError, InputError
 __all__ = ["DescribeConfig", "Describer", "SCHEMA"]
 
 SCHEMA = "affectgpt.describe/1.0"
-SR = 16_000
 
 
 @dataclass
@@ -32,13 +32,16 @@ class DescribeConfig:
     """Settings of the describe pipeline.
 
     Attributes:
-        frames: frames sampled uniformly for the clip-level visual analysis.
+        frames: frames sampled uniformly over the analysed span for the clip-level visual analysis.
         timeline: compute per-window labels and cues.
         window_s: timeline window length in seconds.
         max_timeline_windows: longer clips get proportionally longer windows.
+        frames_per_window: frames analysed inside each timeline window.
         asr: transcribe speech when no subtitle is given.
-        language: ASR language (the packaged model is English-only).
-        max_audio_s: analyse at most this much audio (memory bound on very long files).
+        asr_model: ``base`` (multilingual Whisper base, default), ``tiny.en`` or a model folder.
+        language: force the spoken language (ISO 639-1, e.g. ``zh``, ``en``); None identifies it.
+        max_audio_s: analyse at most this much of a clip (memory bound on very long files); the
+            JSON and the description say which span was analysed.
         data_dir: data directory; with the wheel tables there, labels are kept to the benchmark vocabulary.
         weights: fusion weights per modality (default: from the heads' validation accuracy).
     """
@@ -47,8 +50,10 @@ class DescribeConfig:
     timeline: bool = False
     window_s: float = 2.0
     max_timeline_windows: int = 120
+    frames_per_window: int = 3
     asr: bool = True
-    language: str = "en"
+    asr_model: str = "base"
+    language: str | None = None
     max_audio_s: float = 900.0
     data_dir: str | None = None
     weights: dict | None = None
@@ -58,7 +63,7 @@ def _versions() -> dict:
     import importlib.metadata as md
 
     out = {"affectgpt": __version__, "python": platform.python_version()}
-    for pkg in ("numpy", "av", "opensmile", "mediapipe", "faster-whisper", "transformers", "torch"):
+    for pkg in ("numpy", "av", "opensmile", "mediapipe", "faster-whisper", "ctranslate2", "transformers", "torch"):
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
@@ -70,15 +75,19 @@ class Describer:
     """Loads the analyzers once and describes many clips (each ``describe`` call is independent)."""
 
     def __init__(self, config: DescribeConfig | None = None):
+        from affectgpt.logs import quiet_libraries, quiet_native
+
+        quiet_libraries()
         self.config = config or DescribeConfig()
         t0 = time.perf_counter()
-        from affectgpt.analyzers.acoustic import AcousticAnalyzer
-        from affectgpt.analyzers.lexical import LexicalAnalyzer
-        from affectgpt.analyzers.visual import VisualAnalyzer
+        with quiet_native():
+            from affectgpt.analyzers.acoustic import AcousticAnalyzer
+            from affectgpt.analyzers.lexical import LexicalAnalyzer
+            from affectgpt.analyzers.visual import VisualAnalyzer
 
-        self.acoustic = AcousticAnalyzer()
-        self.lexical = LexicalAnalyzer()
-        self.visual = VisualAnalyzer()
+            self.acoustic = AcousticAnalyzer()
+            self.lexical = LexicalAnalyzer()
+            self.visual = VisualAnalyzer()
         self._asr = None
         self.known_forms = None
         if self.config.data_dir:
@@ -103,93 +112,149 @@ class Describer:
     @property
     def asr(self):
         if self._asr is None:
+            from affectgpt.logs import quiet_native
             from affectgpt.media.asr import Transcriber
 
-            self._asr = Transcriber(language=self.config.language)
+            with quiet_native():
+                self._asr = Transcriber(self.config.asr_model, language=self.config.language)
         return self._asr
 
     # -- one clip -------------------------------------------------------------------------
     def describe(self, path: str | Path, subtitle: str | None = None) -> dict:
-        """Describe one media file; ``subtitle`` is text or a subtitle file (.srt/.vtt/.txt/.csv)."""
-        from affectgpt.media.audio import load_audio
-        from affectgpt.media.probe import probe
+        """Describe one media file; ``subtitle`` is text or a subtitle file (.srt/.vtt/.txt/.csv).
+
+        Raises:
+            InputError: the file cannot be read as media, or ``subtitle`` names a missing file.
+        """
+        from affectgpt.media.clip import Clip
+
+        t = time.perf_counter()
+        clip = Clip.open(path, max_duration_s=self.config.max_audio_s)
+        out = self.describe_clip(clip, subtitle)
+        out["timings_s"]["decode"] = round(out["timings_s"].get("decode", 0) + time.perf_counter() - t
+                                           - out["timings_s"]["total"], 3)
+        out["timings_s"]["total"] = round(time.perf_counter() - t, 3)
+        return out
+
+    def describe_clip(self, clip, subtitle: str | None = None) -> dict:
+        """Describe an opened :class:`~affectgpt.media.clip.Clip` (shared with other consumers)."""
         from affectgpt.media.subtitles import Transcript, read_subtitles
-        from affectgpt.media.video import sample_frames
+        from affectgpt.media.vad import detect_speech
 
         cfg = self.config
         timings: dict[str, float] = {}
         t_all = time.perf_counter()
-        path = Path(path)
-        info = probe(path)
-        # decode
+        path = clip.path
+        duration = clip.duration_s
+        span = clip.span_s
+        audio = clip.audio
+        # speech and text
         t = time.perf_counter()
-        audio = None
-        if info.has_audio:
-            audio = load_audio(path, max_duration_s=cfg.max_audio_s)
-            if len(audio) == 0:
-                audio = None
-        frames = times = None
-        frame_error = None
-        if info.has_video:
-            try:
-                sample = sample_frames(path, cfg.frames)
-                frames, times = sample.frames, sample.times_s
-            except InputError as exc:
-                frame_error = exc.problem
-        timings["decode"] = time.perf_counter() - t
-        duration = info.duration_s or (len(audio) / SR if audio is not None else 0.0)
-        # text
+        speech = detect_speech(audio) if audio is not None else None
+        timings["vad"] = time.perf_counter() - t
         t = time.perf_counter()
+        text_missing = None
         if subtitle:
             transcript = read_subtitles(subtitle, name=path.stem)
-        elif cfg.asr and audio is not None:
+            if not transcript.text:
+                text_missing = "empty subtitle"
+        elif cfg.asr and audio is not None and speech is not None and speech.speech_s > 0:
             transcript = self.asr.transcribe(audio)
+            if transcript.dropped:
+                text_missing = transcript.dropped
+            elif not transcript.text:
+                text_missing = "no speech recognised"
         else:
             transcript = Transcript([], "none")
+            text_missing = ("no subtitle and speech recognition is off" if not cfg.asr else
+                            "no subtitle and no audio track" if audio is None else
+                            "no subtitle and no speech detected")
         timings["transcribe"] = time.perf_counter() - t
-        # analyzers
-        energy = _energy_at(audio, times) if frames else None
-        video = self.visual.analyze(frames, times, energy) if frames else ModalityResult(
-            "video", False, frame_error or "no video track")
-        timings["video"] = video.seconds
-        audio_res = self.acoustic.analyze(audio)
-        timings["audio"] = audio_res.seconds
-        text_res = self.lexical.analyze(transcript.text, source="asr" if transcript.source == "asr" else "subtitle")
-        timings["text"] = text_res.seconds
+        # the language of the voice: forced, or identified by the ASR (a subtitle may be a translation)
+        voice_language = cfg.language or (transcript.language if transcript.source == "asr" else None)
+        # frames: clip-level and timeline windows in one decode pass
+        bounds = self._windows(span) if cfg.timeline else []
+        times = clip.uniform_times(cfg.frames) if clip.info.has_video else []
+        for a, b in bounds:
+            times += clip.uniform_times(cfg.frames_per_window, a, b)
+        t = time.perf_counter()
+        faces, video_problem = None, None
+        if not clip.info.has_video:
+            video_problem = "no video track"
+        else:
+            try:
+                faces = self.visual.front.analyze(clip, sorted(set(times)), speech)
+            except InputError as exc:
+                video_problem = exc.problem
+        timings["faces"] = time.perf_counter() - t
+        video = self.visual.analyze(faces, video_problem)
+        timings["video"] = time.perf_counter() - t
+        t = time.perf_counter()
+        audio_res = self.acoustic.analyze(audio, speech=speech, language=voice_language,
+                                          native_rate=clip.info.audio_rate, channels=clip.info.audio_channels,
+                                          problem=clip.audio_problem)
+        timings["audio"] = time.perf_counter() - t
+        t = time.perf_counter()
+        if text_missing:
+            text_res = ModalityResult("text", False, text_missing)
+        else:
+            text_res = self.lexical.analyze(transcript.text, source="asr" if transcript.source == "asr" else "subtitle")
+            text_res.extra.setdefault("language", transcript.language)
+        timings["text"] = time.perf_counter() - t
         results = {"video": video, "audio": audio_res, "text": text_res}
-        fused = fuse(list(results.values()), self.weights)
-        labels = open_labels(fused, arousal_of(audio_res), self.known_forms)
-        sentiment, s_score = sentiment_of(fused, text_res.extra.get("sentiment") if text_res.present else None)
-        description = write_description(results, fused, labels, sentiment)
-        out = {
-            "schema": SCHEMA,
-            "file": path.name,
-            "duration_s": round(duration, 3),
-            "description": description,
-            "labels": labels,
-            "basic": {c: round(p, 4) for c, p in fused.items()},
-            "sentiment": {"label": sentiment, "score": round(s_score, 4),
-                          "polarity": "positive" if s_score > 0 else "negative"},
-            "modalities": {m: r.present for m, r in results.items()},
-            "missing": {m: r.reason for m, r in results.items() if not r.present},
-            "cues": {m: [c.to_dict() for c in r.cues] for m, r in results.items()},
-            "modality_probs": {m: (None if r.probs is None else {k: round(v, 4) for k, v in r.probs.items()})
-                               for m, r in results.items()},
-            "transcript": {"text": transcript.text, "source": transcript.source,
-                           "segments": [asdict(s) for s in transcript.segments]},
-            "faces": video.extra.get("faces", {"n_faces": 0}),
-            "media": {"width": info.width, "height": info.height, "fps": round(info.fps, 3),
-                      "rotation_deg": info.rotation_deg, "has_audio": info.has_audio, "has_video": info.has_video},
-        }
+        out = self._assemble(path.name, results, arousal_of(audio_res))
+        out["duration_s"] = round(duration, 3)
+        out["timing"] = clip.timing()
+        out["language"] = {"speech": voice_language, "text": transcript.language,
+                           "speech_source": "forced" if cfg.language else ("asr" if voice_language else None)}
+        out["transcript"] = transcript.to_dict()
+        out["speech"] = speech.to_dict() if speech is not None else None
+        out["faces"] = video.extra.get("faces", {"n_faces": 0})
+        out["audio"] = audio_res.extra.get("audio", {"sample_rate": clip.info.audio_rate or None,
+                                                     "channels": clip.info.audio_channels or None})
+        out["media"] = {"width": clip.info.width, "height": clip.info.height, "fps": round(clip.info.fps, 3),
+                        "rotation_deg": clip.info.rotation_deg, "has_audio": clip.info.has_audio,
+                        "has_video": clip.info.has_video}
+        notes = _notes(out)
+        if notes:
+            out["description"] = out["description"] + " " + " ".join(notes)
+            out["notes"] = notes
         if cfg.timeline:
             t = time.perf_counter()
-            out["timeline"] = self._timeline(path, info, audio, transcript, duration)
+            out["timeline"] = self._timeline(clip, faces, video_problem, speech, transcript, text_missing, bounds,
+                                             None if audio_res.present else audio_res.reason)
             timings["timeline"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t_all
         out["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
         out["settings"] = asdict(cfg)
         out["versions"] = _versions()
         return out
+
+    def _assemble(self, name: str, results: dict[str, ModalityResult], arousal) -> dict:
+        """Fusion, labels, sentiment and description from the per-modality results."""
+        fused = fuse(list(results.values()), self.weights)
+        anything = any(r.present for r in results.values())
+        if anything:
+            labels = open_labels(fused, arousal, self.known_forms)
+            text = results.get("text")
+            sentiment, s_score = sentiment_of(fused, text.extra.get("sentiment") if text is not None and text.present
+                                              else None)
+        else:  # nothing measured: nothing claimed
+            labels, sentiment, s_score = [], "neutral", 0.0
+        return {
+            "schema": SCHEMA, "file": name,
+            "description": write_description(results, fused, labels, sentiment),
+            "labels": labels,
+            "basic": {c: round(p, 4) for c, p in fused.items()},
+            "sentiment": {"label": sentiment, "score": round(s_score, 4),
+                          "polarity": "positive" if s_score > 0 else "negative" if s_score < 0 else "neutral"},
+            "modalities": {m: r.present for m, r in results.items()},
+            "missing": {m: r.reason for m, r in results.items() if not r.present},
+            "cues": {m: [c.to_dict() for c in r.cues] for m, r in results.items()},
+            "modality_probs": {m: (None if r.probs is None else {k: round(v, 4) for k, v in r.probs.items()})
+                               for m, r in results.items()},
+            "reference": {"audio": results["audio"].extra.get("reference") if "audio" in results else None},
+        }
 
     # -- text only ------------------------------------------------------------------------
     def describe_texts(self, names: list[str], texts: list[str]) -> list[dict]:
@@ -198,104 +263,111 @@ class Describer:
         Batched: one embedding pass over all texts (used for benchmark sets without media).
         """
         from affectgpt.analyzers.base import Cue
+        from affectgpt.media.subtitles import guess_language
 
         probs, sents = self.lexical.probs(texts, with_sentiment=True)
         out = []
         for name, text, p, sp in zip(names, texts, probs, sents):
-            words = self.lexical.spotter.extract_one(text) if text.strip() else []
-            text_res = ModalityResult("text", bool(text.strip()), None if text.strip() else "empty subtitle",
-                                      probs=merge_to_basic(self.lexical.head.classes, p) if text.strip() else None,
+            present = bool(text.strip())
+            lang = guess_language(text) if present else None
+            words = self.lexical.spotter.extract_one(text) if present and lang != "zh" else []
+            text_res = ModalityResult("text", present, None if present else "empty subtitle",
+                                      probs=merge_to_basic(self.lexical.head.classes, p) if present else None,
                                       cues=[Cue("text", "emotion_word", f'the word "{w}"', 1.0) for w in words],
-                                      extra={"text": text, "source": "subtitle",
+                                      extra={"text": text, "source": "subtitle", "language": lang,
                                              "sentiment": dict(zip(self.lexical.sentiment_head.classes, sp))})
             results = {"video": ModalityResult("video", False, "text-only input"),
                        "audio": ModalityResult("audio", False, "text-only input"), "text": text_res}
-            fused = fuse(list(results.values()), self.weights)
-            labels = open_labels(fused, None, self.known_forms)
-            sentiment, score = sentiment_of(fused, text_res.extra["sentiment"] if text_res.present else None)
-            out.append({"schema": SCHEMA, "file": name,
-                        "description": write_description(results, fused, labels, sentiment),
-                        "labels": labels, "basic": {c: round(v, 4) for c, v in fused.items()},
-                        "sentiment": {"label": sentiment, "score": round(score, 4),
-                                      "polarity": "positive" if score > 0 else "negative"},
-                        "modalities": {m: r.present for m, r in results.items()},
-                        "missing": {m: r.reason for m, r in results.items() if not r.present}})
+            rec = self._assemble(name, results, None)
+            rec.pop("cues"), rec.pop("modality_probs"), rec.pop("reference")
+            out.append(rec)
         return out
 
     # -- timeline -------------------------------------------------------------------------
-    def _timeline(self, path, info, audio, transcript, duration: float) -> list[dict]:
-        from affectgpt.analyzers.acoustic import is_silent, normalize_level
-        from affectgpt.media.video import sample_frames
-
+    def _windows(self, span: tuple[float, float]) -> list[tuple[float, float]]:
+        """Timeline windows over the analysed span (a short tail joins the last window)."""
         cfg = self.config
-        if duration <= 0:
+        a0, b0 = span
+        length = b0 - a0
+        if length <= 0:
             return []
-        win = max(cfg.window_s, duration / cfg.max_timeline_windows)
-        n = max(1, int(duration // win))
-        if duration - n * win >= 0.25 * win:  # a short tail (codec padding) joins the last window
+        win = max(cfg.window_s, length / cfg.max_timeline_windows)
+        n = max(1, int(length // win))
+        if length - n * win >= 0.25 * win:
             n += 1
-        bounds = [(i * win, duration if i == n - 1 else (i + 1) * win) for i in range(n)]
-        frames_by_win: dict[int, list] = {}
-        if info.has_video:
-            try:
-                centres = [(a + b) / 2 for a, b in bounds]
-                sample = sample_frames(path, times_s=centres)
-                tracks = self.visual.tracker.track(sample.frames, sample.times_s)
-                from affectgpt.media.faces import align_crop, choose_speaker
+        return [(a0 + i * win, b0 if i == n - 1 else a0 + (i + 1) * win) for i in range(n)]
 
-                speaker, _ = choose_speaker(tracks, len(sample.frames), _energy_at(audio, sample.times_s))
-                if speaker is not None:
-                    crops = [align_crop(sample.frames[o.frame], o, size=96) for o in speaker.observations]
-                    probs = self.visual.fer.predict(crops)
-                    for o, p in zip(speaker.observations, probs):
-                        frames_by_win[o.frame] = [o, p]
-            except InputError:
-                pass
-        texts = [transcript.text_between(a, b) for a, b in bounds]
+    def _timeline(self, clip, faces, video_problem, speech, transcript, text_missing,
+                  bounds: list[tuple[float, float]], audio_missing: str | None = None) -> list[dict]:
+        """Per-window labels and cues. Each window analyses its own audio, the frames inside it
+        and the subtitle cues overlapping it; an empty window says why."""
+        from affectgpt.analyzers.acoustic import MIN_SPEECH_S, normalize_level
+
+        if not bounds:
+            return []
+        audio = clip.audio
+        texts = [transcript.text_between(a, b) if not text_missing else "" for a, b in bounds]
         text_probs = self.lexical.probs(texts) if any(texts) else None
+        voice = (self.acoustic.window_cues(audio, bounds, speech=speech) if audio is not None and not audio_missing
+                 else [None] * len(bounds))
         windows = []
-        from affectgpt.analyzers.visual import BLENDSHAPE_CUES, FER_CLASSES
-
-        voice = self.acoustic.window_cues(audio, bounds) if audio is not None else [None] * len(bounds)
-
         for i, (a, b) in enumerate(bounds):
             parts = []
+            missing: dict[str, str] = {}
             entry: dict = {"start_s": round(a, 3), "end_s": round(b, 3)}
-            if audio is not None:
-                seg = audio[int(a * SR):int(b * SR)]
-                if len(seg) >= SR // 2 and not is_silent(seg):
+            # audio
+            if audio is None or audio_missing:
+                missing["audio"] = audio_missing or clip.audio_problem or "no audio track"
+            else:
+                talk = speech.speech_in(a, b) if speech is not None else 0.0
+                if talk < min(MIN_SPEECH_S, 0.5 * (b - a)) or b - a < MIN_SPEECH_S:
+                    missing["audio"] = "no speech in this window" if talk == 0 else \
+                        f"too little speech in this window ({talk:.2f} s)"
+                else:
+                    seg = clip.audio_between(a, b)
                     p = self.acoustic.probs(normalize_level(seg))
                     parts.append(ModalityResult("audio", True, probs=merge_to_basic(self.acoustic.head.classes, p)))
                 if voice[i]:
                     entry["voice_cues"] = [f"{c.text} ({c.z:+.1f} SD vs the clip)" for c in voice[i][:3]]
-            if i in frames_by_win:
-                o, p = frames_by_win[i]
-                parts.append(ModalityResult("video", True, probs=merge_to_basic(FER_CLASSES, p)))
-                acts = {name: float(np.mean([o.blendshapes.get(s, 0.0) for s in shapes]))
-                        for name, (shapes, _) in BLENDSHAPE_CUES.items()}
-                entry["face_cues"] = {k: round(v, 3) for k, v in sorted(acts.items(), key=lambda kv: -kv[1])[:3]
-                                      if v >= 0.15}
+            # video: the frames inside the window
+            vres = self.visual.analyze(faces, video_problem, a, b)
+            if vres.present:
+                parts.append(vres)
+                entry["face_cues"] = {c.name: round(c.value, 3) for c in vres.cues[:3]}
+                entry["frames"] = len(vres.extra.get("frames", []))
+            else:
+                missing["video"] = vres.reason
+            # text
             if texts[i] and text_probs is not None:
                 parts.append(ModalityResult("text", True, probs=merge_to_basic(self.lexical.head.classes, text_probs[i])))
                 entry["text"] = texts[i]
+            else:
+                missing["text"] = text_missing or "no subtitle text in this window"
             fused = fuse(parts, self.weights)
             entry["modalities"] = [p.modality for p in parts]
             entry["basic"] = {c: round(v, 4) for c, v in fused.items()}
             entry["label"] = max(fused, key=fused.get) if parts else None
             entry["labels"] = open_labels(fused, None, self.known_forms, max_labels=3) if parts else []
+            if missing:
+                entry["missing"] = missing
             windows.append(entry)
         return windows
 
 
-def _energy_at(audio: np.ndarray | None, times: list[float] | None, half_s: float = 0.1) -> np.ndarray | None:
-    """Audio RMS around each time (for matching mouth motion to speech)."""
-    if audio is None or not times:
-        return None
-    h = int(half_s * SR)
-    out = []
-    for t in times:
-        c = int(t * SR)
-        seg = audio[max(0, c - h):c + h]
-        out.append(float(np.sqrt(np.mean(seg.astype(np.float64) ** 2))) if len(seg) else 0.0)
-    return np.array(out)
-
+def _notes(out: dict) -> list[str]:
+    """Sentences about coverage and reliability appended to the description."""
+    notes = []
+    timing = out.get("timing", {})
+    if timing.get("truncated"):
+        notes.append(f"Note: the file is cut or damaged; {timing['note'].split(' (')[0]}.")
+    elif timing.get("partial"):
+        a, b = timing["analysed_span_s"]
+        notes.append(f"Note: only {a:.0f}-{b:.0f} s of the {timing['duration_s']:.0f} s clip were analysed.")
+    if out.get("faces", {}).get("uncertain") and out["modalities"].get("video"):
+        why = out["faces"].get("uncertain_reason", "")
+        notes.append("Note: speaker uncertain" + (f" ({why})" if why else "") + "; the face described may not be "
+                     "the one speaking.")
+    if out.get("audio", {}).get("narrowband") and out["modalities"].get("audio"):
+        notes.append(f"Note: narrow-band (telephone) audio, about {out['audio'].get('bandwidth_hz')} Hz wide; "
+                     "pitch and voice-quality cues were not measured.")
+    return notes

@@ -90,10 +90,17 @@ def _video_sentence(r: ModalityResult | None) -> str:
         return f"In the video, facial cues could not be measured ({r.reason})."
     cues = [f"{c.text} ({c.strength})" for c in r.cues[:4]]
     cls, p = _top(r.probs)
-    faces = r.extra.get("faces", {}).get("n_faces", 1)
-    who = "the speaking person" if faces > 1 else "the person"
+    faces = r.extra.get("faces", {})
+    if faces.get("n_faces", 1) > 1:
+        who = "the face most likely speaking" if faces.get("uncertain") else "the speaking person"
+    else:
+        who = "the person"
     body = f"{who} shows {_join(cues)}" if cues else f"{who} shows no marked facial action"
     return f"In the video, {body}; the facial expression is most consistent with {_ADJ[cls]} ({_pct(p)})."
+
+
+def _when(c) -> str:
+    return f" at {c.start_s:.1f}-{c.end_s:.1f} s" if c.start_s is not None and c.end_s is not None else ""
 
 
 def _audio_sentence(r: ModalityResult | None) -> str:
@@ -101,13 +108,23 @@ def _audio_sentence(r: ModalityResult | None) -> str:
         return ""
     if not r.present:
         return f"In the audio, vocal cues could not be measured ({r.reason})."
+    speaker_ref = r.extra.get("reference_kind") == "speaker"
     cues = []
     for c in sorted(r.cues, key=lambda c: -abs(c.z or 0))[:4]:
-        cues.append(f"{c.text} ({c.strength}, {c.z:+.1f} SD)")
+        flag = f", {c.flag}" if c.flag else ""
+        cues.append(f"{c.text}{_when(c) if speaker_ref else ''} ({c.strength}, {c.z:+.1f} SD{flag})")
     cls, p = _top(r.probs)
-    body = f"the voice has {_join(cues)} compared with typical neutral speech" if cues else \
-        "the voice stays close to typical neutral speech"
+    if speaker_ref:
+        body = (f"relative to the speaker's own voice over the clip, the voice shows {_join(cues)}" if cues else
+                "the voice stays close to the speaker's own usual level over the clip")
+    else:
+        body = (f"the voice has {_join(cues)} compared with typical neutral speech" if cues else
+                "the voice stays close to typical neutral speech")
     return f"In the audio, {body}; the vocal tone is most consistent with {_ADJ[cls]} ({_pct(p)})."
+
+
+_LANGS = {"zh": "Chinese", "en": "English", "ja": "Japanese", "ko": "Korean", "fr": "French", "de": "German",
+          "es": "Spanish", "yue": "Cantonese"}
 
 
 def _text_sentence(r: ModalityResult | None) -> str:
@@ -118,6 +135,9 @@ def _text_sentence(r: ModalityResult | None) -> str:
     text = r.extra.get("text", "")
     quote = text if len(text) <= 160 else text[:157].rsplit(" ", 1)[0] + "..."
     src = "the speech transcript" if r.extra.get("source") == "asr" else "the subtitle"
+    lang = r.extra.get("language")
+    if lang and lang != "en":
+        src += f" ({_LANGS.get(lang, lang)})"
     words = [c.text for c in r.cues]
     mention = f", which contains {_join(words)}" if words else ""
     cls, p = _top(r.probs)

@@ -133,7 +133,7 @@ class Clip:
             first: dict[str, float] = {}
             chunks: list[np.ndarray] = []
             audio_start = None
-            audio_problem = None if a is not None else "no audio stream"
+            audio_problem = None if a is not None else "no audio track"
             resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE) if a is not None else None
             rotation = 0
             rot_seen = False

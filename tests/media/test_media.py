@@ -13,7 +13,7 @@ from affectgpt.media.video import sample_frames, uniform_times
 
 
 def test_probe_and_audio_resampled_to_16k_mono(media):
-    p = media.video("a.mp4", seconds=2.0)
+    p = media.video("a.mp4", seconds=2.0, audio="tone")
     info = probe(p)
     assert info.has_video and info.has_audio and info.width == 160 and abs(info.duration_s - 2.0) < 0.2
     audio = load_audio(p)

@@ -1,0 +1,326 @@
+"""`describe` on the situations users of the field reported (../shared/fieldcases), with media
+built at test time from ../shared/data clips (never committed).
+
+Each test asserts the right behaviour named in ../shared/fieldcases/README.md, for the whole
+kind of situation (several containers, both left/right orders, several noise kinds ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mediapipe")
+pytest.importorskip("opensmile")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import fieldmedia as fm  # noqa: E402
+
+from affectgpt.describe.pipeline import DescribeConfig, Describer  # noqa: E402
+from affectgpt.errors import InputError  # noqa: E402
+from affectgpt.media.clip import Clip  # noqa: E402
+
+VOCAL_CUES = {"pitch_level", "pitch_range", "loudness", "loudness_variation", "speaking_rate", "jitter", "shimmer", "hnr"}
+
+
+@pytest.fixture(scope="module")
+def describer():
+    d = Describer(DescribeConfig(timeline=True))
+    yield d
+    d.close()
+
+
+@pytest.fixture(scope="module")
+def demo(data_dir) -> Path:
+    return data_dir / "demo" / "sample_00000000.mp4"
+
+
+@pytest.fixture(scope="module")
+def crema(data_dir) -> Path:
+    return data_dir / "crema_d" / "video_mp4"
+
+
+def _digest(a: np.ndarray) -> str:
+    return hashlib.md5(a.tobytes()).hexdigest()
+
+
+# -- media timing and coverage --------------------------------------------------------------------
+@pytest.mark.parametrize("fmt,suffix,offset", [("mpegts", "ts", 0.0), ("matroska", "mkv", 10.0),
+                                               ("mov", "mov", 5.0)])
+def test_streams_that_do_not_start_at_zero(tmp_path, demo, fmt, suffix, offset):
+    ref = Clip.open(demo)
+    moved = fm.remux(demo, tmp_path / f"offset.{suffix}", fmt, offset)
+    clip = Clip.open(moved)
+    assert abs(clip.duration_s - ref.duration_s) <= 0.05
+    s = clip.frames_at(clip.uniform_times(8), distinct=True)
+    assert len({_digest(f) for f in s.frames}) == 8  # no frame repeated
+    assert s.times_s[0] < 0.5 and s.times_s[-1] > clip.duration_s - 0.5  # the whole clip is looked at
+    assert all(0 <= t <= clip.duration_s for t in s.times_s)
+    assert clip.audio is not None and abs(len(clip.audio) / 16000 - len(ref.audio) / 16000) < 0.05
+    assert not clip.truncated
+
+
+def test_timeline_stays_inside_an_offset_clip(tmp_path, demo, describer):
+    moved = fm.remux(demo, tmp_path / "offset.ts", "mpegts", 1.4)
+    r = describer.describe(moved, subtitle="I don't know!")
+    assert abs(r["duration_s"] - Clip.open(demo).duration_s) <= 0.05
+    assert r["timeline"][-1]["end_s"] <= r["duration_s"] + 1e-6
+
+
+def test_truncated_file_is_reported_and_no_frame_repeats(tmp_path, demo, describer):
+    frames, fps, audio, rate = fm.decode(demo)
+    whole = fm.encode(tmp_path / "whole.mp4", frames, fps, audio, rate, faststart=True)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    clip = Clip.open(cut)
+    assert clip.truncated and clip.header_duration_s > 3.0 and clip.duration_s < 0.8 * clip.header_duration_s
+    note = clip.timing()["note"]
+    assert re.match(r"decoded \d+\.\d of 3\.5 s", note)
+    s = clip.frames_at(clip.uniform_times(8), distinct=True)
+    assert len({_digest(f) for f in s.frames}) == len(s.frames) and max(s.times_s) <= clip.duration_s
+    r = describer.describe(cut, subtitle="I don't know!")
+    assert r["timing"]["truncated"] and "cut or damaged" in r["description"]
+
+
+def test_long_input_analysed_in_part_says_which_span(demo):
+    d = Describer(DescribeConfig(timeline=True, window_s=0.5, max_audio_s=2.0))
+    try:
+        r = d.describe(demo, subtitle="I don't know!")
+    finally:
+        d.close()
+    assert r["timing"]["partial"] and r["timing"]["analysed_span_s"] == [0.0, 2.0]
+    assert "only 0-2 s" in r["description"]
+    assert r["timeline"][-1]["end_s"] <= 2.0 + 1e-6
+    for w in r["timeline"]:  # every window that lacks a modality says why
+        for m in ("audio", "video", "text"):
+            assert m in w["modalities"] or w["missing"][m]
+
+
+def test_decode_once_and_windows_use_their_own_frames(demo, describer):
+    clip = Clip.open(demo)
+    r = describer.describe_clip(clip, subtitle="I don't know!")
+    assert clip.decode_passes == 1  # clip-level and timeline frames in one pass
+    for w in r["timeline"]:
+        assert w.get("frames", 0) >= 2
+        if w["label"] and "video" in w["modalities"]:
+            assert w["face_cues"] is not None
+
+
+# -- speech: no speech, too little speech, telephone band ------------------------------------------
+@pytest.mark.parametrize("kind", ["silence", "pink", "brown"])
+def test_noise_only_soundtrack_gives_no_vocal_cue(tmp_path, crema, describer, kind):
+    frames, fps, audio, rate = fm.decode(crema / "1001_DFA_NEU_XX.mp4")
+    n = len(audio)
+    track = {"silence": np.zeros(n, np.float32), "pink": fm.noise("pink", n / rate, rate, -45),
+             "brown": fm.noise("brown", n / rate, rate, -25)}[kind]
+    p = fm.encode(tmp_path / f"{kind}.mp4", frames, fps, track, rate)
+    r = describer.describe(p)
+    assert r["modalities"]["audio"] is False
+    assert re.search(r"silence|no speech", r["missing"]["audio"])
+    assert r["cues"]["audio"] == [] and "SD" not in r["description"]
+    assert r["modalities"]["text"] is False and r["transcript"]["text"] == ""
+    assert r["modalities"]["video"] is True  # the overall state comes from the face
+    assert "supported by the video" in r["description"]
+
+
+@pytest.mark.parametrize("start,seconds,video", [(0.6, 0.30, True), (0.6, 0.12, True), (0.6, 0.04, True),
+                                                 (0.6, 0.20, False), (0.6, 0.05, False)])
+def test_very_short_clips(tmp_path, crema, describer, start, seconds, video):
+    frames, fps, audio, rate = fm.decode(crema / "1001_DFA_ANG_XX.mp4")
+    a, b = int(start * rate), int((start + seconds) * rate)
+    fa, fb = int(start * fps), max(int(start * fps) + 1, int((start + seconds) * fps))
+    p = tmp_path / ("cut.mp4" if video else "cut.wav")
+    fm.encode(p, frames[fa:fb] if video else None, fps, audio[a:b], rate if video else 16000) if video else \
+        fm.encode(p, None, fps, _resample16k(audio[a:b], rate), 16000)
+    r = describer.describe(p)
+    assert r["modalities"]["audio"] is False
+    assert re.search(r"too short|too little speech|no speech", r["missing"]["audio"])
+    assert r["cues"]["audio"] == []
+    if not r["modalities"]["video"] and not r["modalities"]["text"]:
+        assert r["labels"] == [] and r["sentiment"] == {"label": "neutral", "score": 0.0, "polarity": "neutral"}
+
+
+def _resample16k(x: np.ndarray, rate: int) -> np.ndarray:
+    from scipy.signal import resample_poly
+
+    g = np.gcd(rate, 16000)
+    return resample_poly(x, 16000 // g, rate // g).astype(np.float32)
+
+
+def test_telephone_band_is_recorded_and_distorted_cues_dropped(tmp_path, crema, describer):
+    _, _, audio, rate = fm.decode(crema / "1001_DFA_ANG_XX.mp4")
+    tel, tel_rate = fm.telephone(audio, rate)
+    p = fm.encode(tmp_path / "phone.wav", None, 0, tel, tel_rate)
+    d = Describer(DescribeConfig(language="en"))
+    try:
+        r = d.describe(p, subtitle="I'm on the phone.")
+    finally:
+        d.close()
+    assert r["audio"]["sample_rate"] == 8000 and r["audio"]["channels"] == 1 and r["audio"]["narrowband"]
+    names = {c["name"] for c in r["cues"]["audio"]}
+    assert not names & {"pitch_level", "pitch_range", "jitter", "shimmer", "hnr", "loudness"}
+    assert all(c.get("flag") == "narrow-band audio" for c in r["cues"]["audio"])
+    assert "narrow-band" in r["description"]
+    # the same speech at full band is not flagged
+    wide = fm.encode(tmp_path / "wide.wav", None, 0, _resample16k(audio, rate), 16000)
+    assert not describer.describe(wide, subtitle="I'm here.")["audio"]["narrowband"]
+
+
+def test_speaker_reference_for_a_language_without_norms(demo, describer):
+    r = describer.describe(demo, subtitle="我哪知道啊")  # no --language: the voice is compared with itself
+    assert r["reference"]["audio"] == "the speaker's own voice over the clip"
+    assert "typical neutral speech" not in r["description"]
+    assert all(c["start_s"] is not None for c in r["cues"]["audio"])  # each cue names its window
+
+
+# -- language -------------------------------------------------------------------------------------
+def test_mandarin_without_subtitle_is_never_an_english_invention(demo, describer):
+    r = describer.describe(demo)
+    assert r["language"]["speech"] == "zh" and r["transcript"]["language"] == "zh"
+    text = r["transcript"]["text"]
+    if r["modalities"]["text"]:
+        assert re.search(r"[\u4e00-\u9fff]", text) and not re.search(r"[A-Za-z]{3,}", text)
+    else:
+        assert "speech not recognised with confidence" in r["missing"]["text"]
+    assert r["transcript"]["model"] == "base" and r["transcript"]["avg_logprob"] is not None
+
+
+def test_english_control_clip(crema, describer):
+    r = describer.describe(crema / "1001_DFA_HAP_XX.mp4")
+    assert r["language"]["speech"] == "en" and "jacket" in r["transcript"]["text"].lower()
+    assert r["reference"]["audio"].startswith("RAVDESS")
+
+
+def test_english_only_model_below_the_confidence_floor_is_dropped(demo):
+    from affectgpt.media.asr import LOW_CONFIDENCE, Transcriber
+
+    t = Transcriber("tiny.en").transcribe(Clip.open(demo).audio)
+    assert t.segments == [] and t.dropped.startswith(LOW_CONFIDENCE) and t.avg_logprob < -1.0
+
+
+def test_forced_language(demo):
+    d = Describer(DescribeConfig(language="zh"))
+    try:
+        r = d.describe(demo)
+    finally:
+        d.close()
+    assert r["transcript"]["language"] == "zh" and r["transcript"].get("language_forced")
+    assert r["language"]["speech_source"] == "forced"
+
+
+# -- subtitles ------------------------------------------------------------------------------------
+def test_subtitle_files_in_windows_encodings(tmp_path, data_dir, demo, describer):
+    import csv
+
+    zh = next(r["chinese"] for r in csv.DictReader(open(
+        data_dir / "merunibench/dataset/mer2023-dataset-process/transcription-engchi-polish.csv", encoding="utf-8"))
+        if r["name"] == "sample_00000000")
+    srt = "1\r\n00:00:00,000 --> 00:00:03,400\r\n{}\r\n".format(zh)
+    for name, data in (("gbk.srt", srt.encode("gbk")), ("u16.srt", b"\xff\xfe" + srt.encode("utf-16-le")),
+                       ("u8.srt", srt.encode("utf-8"))):
+        (tmp_path / name).write_bytes(data)
+        r = describer.describe(demo, subtitle=str(tmp_path / name))
+        assert r["transcript"]["text"] == zh and r["transcript"]["language"] == "zh"
+        assert r["language"]["text"] == "zh"
+    with pytest.raises(InputError, match="missing.srt: subtitle file not found"):
+        describer.describe(demo, subtitle=str(tmp_path / "missing.srt"))
+
+
+def test_cli_missing_subtitle_and_missing_file_fail_before_models_load(tmp_path, demo, monkeypatch, capsys):
+    from affectgpt import cli
+    from affectgpt.describe import pipeline
+
+    def boom(*a, **k):
+        raise AssertionError("models were loaded")
+
+    monkeypatch.setattr(pipeline.Describer, "__init__", boom)
+    assert cli.main(["describe", "/nonexistent/clip.mp4"]) == 2
+    assert "/nonexistent/clip.mp4: file not found" in capsys.readouterr().err
+    assert cli.main(["describe", str(demo), "--subtitle", str(tmp_path / "nope.srt")]) == 2
+    assert "nope.srt: subtitle file not found" in capsys.readouterr().err
+
+
+def test_batch_subtitles_from_an_upstream_csv(tmp_path, data_dir, demo):
+    import csv
+    import shutil
+
+    rows = {r["name"]: r for r in csv.DictReader(open(
+        data_dir / "merunibench/dataset/mer2023-dataset-process/transcription-engchi-polish.csv", encoding="utf-8"))}
+    table = tmp_path / "subs.csv"
+    with open(table, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["name", "chinese", "english"])
+        w.writerow(["demo", rows["sample_00000000"]["chinese"], rows["sample_00000000"]["english"]])
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy(demo, clips / "demo.mp4")
+    from affectgpt import cli
+
+    out = tmp_path / "run"
+    assert cli.main(["describe", str(clips), "--subtitles", str(table), "--subtitle-column", "english",
+                     "--out", str(out), "--quiet"]) == 0
+    import json
+
+    rec = json.loads((out / "results.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert rec["transcript"]["text"] == rows["sample_00000000"]["english"] and rec["transcript"]["language"] == "en"
+
+
+# -- the speaking face ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def talker(crema):
+    frames, fps, audio, rate = fm.decode(crema / "1001_DFA_ANG_XX.mp4")
+    still = fm.decode(crema / "1001_DFA_NEU_XX.mp4")[0][10]
+    return frames, fps, audio, rate, still
+
+
+@pytest.mark.parametrize("talker_left", [True, False])
+@pytest.mark.parametrize("talker_scale,still_scale", [(0.6, 0.6), (0.3, 1.0)])
+def test_the_face_whose_mouth_moves_with_the_voice_is_chosen(tmp_path, talker, describer, talker_left,
+                                                             talker_scale, still_scale):
+    frames, fps, audio, rate, still = talker
+    canvas = fm.side_by_side(frames, still, talker_left, talker_scale=talker_scale, still_scale=still_scale)
+    p = fm.encode(tmp_path / "two.mp4", canvas, fps, audio, rate)
+    r = describer.describe(p, subtitle="I'm on my way to the meeting.")
+    faces = r["faces"]
+    assert faces["n_faces"] == 2 and not faces["uncertain"]
+    assert faces["method"] == "mouth motion during speech"
+    # the chosen face is on the talker's side
+    clip = Clip.open(p)
+    from affectgpt.media.vad import detect_speech
+
+    fa = describer.visual.front.analyze(clip, clip.uniform_times(8), detect_speech(clip.audio))
+    cx = np.mean([(o.box[0] + o.box[2]) / 2 for o in fa.speaker.observations])
+    assert (cx < 640) == talker_left
+    if talker_scale < still_scale:
+        assert faces["small_face_search"]  # the small talker needed the second pass
+    assert "the speaking person" in r["description"]
+
+
+def test_two_still_faces_make_the_speaker_uncertain(tmp_path, talker, describer):
+    frames, fps, audio, rate, still = talker
+    canvas = fm.side_by_side([frames[0]] * len(frames), still, True, talker_scale=0.6, still_scale=0.6)
+    p = fm.encode(tmp_path / "still.mp4", canvas, fps, audio, rate)
+    r = describer.describe(p, subtitle="I'm on my way to the meeting.")
+    assert r["faces"]["n_faces"] == 2 and r["faces"]["uncertain"]
+    assert "speaker uncertain" in r["description"]
+
+
+def test_small_face_in_a_wide_tv_frame_is_found(tmp_path, talker, describer):
+    frames, fps, audio, rate, _ = talker
+    import cv2
+
+    canvas = []
+    for f in frames:
+        c = np.full((720, 1280, 3), 30, np.uint8)
+        small = cv2.resize(f, (240, 180), interpolation=cv2.INTER_AREA)  # face well under 10% of the width
+        c[400:580, 900:1140] = small
+        canvas.append(c)
+    p = fm.encode(tmp_path / "tv.mp4", canvas, fps, audio, rate)
+    r = describer.describe(p, subtitle="I'm on my way to the meeting.")
+    assert r["modalities"]["video"] and r["faces"]["small_face_search"]

@@ -1,0 +1,157 @@
+"""Build field-case media at test time from ../shared/data clips with PyAV (never committed).
+
+Each builder writes into a temporary folder and returns the path. They reproduce the
+situations of ../shared/fieldcases (start offsets, noise soundtracks, very short cuts,
+truncated files, several faces, small faces, telephone audio) without needing ffmpeg.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+
+def decode(path: Path):
+    """(frames RGB list, fps, audio float32 mono, audio rate)."""
+    import av
+
+    with av.open(str(path)) as c:
+        v = c.streams.video[0] if c.streams.video else None
+        fps = float(v.average_rate) if v is not None else 0.0
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)] if v is not None else []
+    audio, rate = None, 0
+    with av.open(str(path)) as c:
+        if c.streams.audio:
+            rate = c.streams.audio[0].codec_context.sample_rate
+            res = av.AudioResampler(format="flt", layout="mono", rate=rate)
+            chunks = []
+            for f in c.decode(audio=0):
+                for o in res.resample(f):
+                    chunks.append(o.to_ndarray().reshape(-1))
+            audio = np.concatenate(chunks)
+    return frames, fps, audio, rate
+
+
+def encode(path: Path, frames: list[np.ndarray] | None, fps: float, audio: np.ndarray | None, rate: int,
+           fmt: str | None = None, ts_offset_s: float = 0.0, faststart: bool = False) -> Path:
+    """Write H.264 (+ AAC or PCM in .wav) with PyAV; ``ts_offset_s`` shifts every timestamp."""
+    import av
+
+    opts = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), "w", format=fmt, options=opts) as c:
+        vs = None
+        if frames:
+            h, w = frames[0].shape[:2]
+            vs = c.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+            vs.width, vs.height, vs.pix_fmt = w // 2 * 2, h // 2 * 2, "yuv420p"
+            vs.codec_context.time_base = Fraction(1, 90000)
+        ast = None
+        if audio is not None:
+            codec = "pcm_s16le" if str(path).endswith(".wav") else "aac"
+            ast = c.add_stream(codec, rate=rate)
+            ast.layout = "mono"
+        voff = int(round(ts_offset_s * 90000))
+        if vs is not None:
+            for i, img in enumerate(frames):
+                fr = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[: vs.height, : vs.width]), format="rgb24")
+                fr.pts = voff + int(round(i * 90000 / fps))
+                fr.time_base = Fraction(1, 90000)
+                for p in vs.encode(fr):
+                    c.mux(p)
+            for p in vs.encode():
+                c.mux(p)
+        if ast is not None:
+            fmt_s = "s16" if ast.codec_context.name.startswith("pcm") else "fltp"
+            hop = 1024
+            aoff = int(round(ts_offset_s * rate))
+            for k in range(0, len(audio), hop):
+                chunk = audio[k:k + hop].astype(np.float32)
+                chunk = np.pad(chunk, (0, hop - len(chunk))) if len(chunk) < hop and fmt_s != "s16" else chunk
+                if fmt_s == "s16":
+                    fr = av.AudioFrame.from_ndarray((np.clip(chunk, -1, 1) * 32767).astype(np.int16)[None], format="s16",
+                                                    layout="mono")
+                else:
+                    fr = av.AudioFrame.from_ndarray(chunk[None], format="fltp", layout="mono")
+                fr.sample_rate, fr.pts = rate, aoff + k
+                for p in ast.encode(fr):
+                    c.mux(p)
+            for p in ast.encode():
+                c.mux(p)
+    return path
+
+
+def remux(src: Path, dst: Path, fmt: str, offset_s: float = 0.0) -> Path:
+    """Copy the streams into another container, shifting timestamps by ``offset_s``."""
+    import av
+
+    with av.open(str(src)) as i, av.open(str(dst), "w", format=fmt) as o:
+        omap = {}
+        for s in i.streams:
+            if s.type in ("video", "audio"):
+                omap[s.index] = o.add_stream_from_template(s)
+        for pk in i.demux():
+            if pk.stream.index not in omap or pk.dts is None:
+                continue
+            shift = int(round(offset_s / pk.time_base))
+            pk.pts = None if pk.pts is None else pk.pts + shift
+            pk.dts = pk.dts + shift
+            pk.stream = omap[pk.stream.index]
+            o.mux(pk)
+    return dst
+
+
+def noise(kind: str, seconds: float, rate: int, level_dbfs: float, seed: int = 7) -> np.ndarray:
+    """Pink or brown noise at an RMS level (room tone, fan)."""
+    rng = np.random.default_rng(seed)
+    white = rng.standard_normal(int(seconds * rate))
+    if kind == "brown":
+        x = np.cumsum(white)
+        x -= np.convolve(x, np.ones(2001) / 2001, mode="same")  # keep it from drifting
+    else:
+        spec = np.fft.rfft(white)
+        f = np.fft.rfftfreq(len(white), 1 / rate)
+        spec[1:] /= np.sqrt(f[1:])
+        spec[0] = 0
+        x = np.fft.irfft(spec, len(white))
+    x = x / (np.sqrt(np.mean(x ** 2)) + 1e-12) * 10 ** (level_dbfs / 20)
+    return x.astype(np.float32)
+
+
+def telephone(audio: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
+    """300-3400 Hz band-pass, resampled to 8 kHz."""
+    from scipy.signal import butter, resample_poly, sosfiltfilt
+
+    sos = butter(6, [300, 3400], btype="bandpass", fs=rate, output="sos")
+    y = sosfiltfilt(sos, audio)
+    g = np.gcd(rate, 8000)
+    return resample_poly(y, 8000 // g, rate // g).astype(np.float32), 8000
+
+
+def side_by_side(talker: list[np.ndarray], still: np.ndarray, talker_left: bool, width: int = 1280,
+                 height: int = 720, talker_scale: float = 0.5, still_scale: float = 0.5) -> list[np.ndarray]:
+    """Frames of a 16:9 canvas with a talking face on one side and a still face on the other.
+
+    ``*_scale`` is each picture's height as a fraction of the canvas height.
+    """
+    import cv2
+
+    def fit(img, scale):
+        h = int(height * scale)
+        w = int(img.shape[1] * h / img.shape[0])
+        return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+    s = fit(still, still_scale)
+    out = []
+    for fr in talker:
+        t = fit(fr, talker_scale)
+        canvas = np.full((height, width, 3), 25, np.uint8)
+        left, right = (t, s) if talker_left else (s, t)
+        y = (height - left.shape[0]) // 2
+        canvas[y:y + left.shape[0], 40:40 + left.shape[1]] = left
+        y = (height - right.shape[0]) // 2
+        x = width - 40 - right.shape[1]
+        canvas[y:y + right.shape[0], x:x + right.shape[1]] = right
+        out.append(canvas)
+    return out
