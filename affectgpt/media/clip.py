@@ -82,7 +82,7 @@ class Clip:
         path: the file.
         info: streams, size, rates; ``info.duration_s`` is the decoded extent (see module doc).
         audio: 16 kHz mono float32 over ``span_s`` (sample 0 = the origin), or None.
-        audio_problem: why ``audio`` is None ("no audio stream", "audio cannot be decoded ...").
+        audio_problem: why ``audio`` is None ("no audio track", "audio cannot be decoded ...").
         video_problem: why no frame can be had, or None.
         origin_s: absolute time of the clip's first timestamp (container clock).
         header_duration_s: what the container header claims.

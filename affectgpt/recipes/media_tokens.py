@@ -43,26 +43,30 @@ class TowerFeatures:
             self._tracker.close()
             self._tracker = None
 
-    def audio(self, path) -> torch.Tensor | None:
-        from affectgpt.media.audio import load_audio
+    def audio(self, clip) -> torch.Tensor | None:
+        """Speech-tower tokens of a :class:`~affectgpt.media.clip.Clip` (or a path)."""
+        from affectgpt.media.clip import Clip
         from affectgpt.model.encoders import SpeechTower
 
+        clip = clip if isinstance(clip, Clip) else Clip.open(clip)
         self._speech = self._speech or SpeechTower(self.paths["audio"], device=self.device, dtype=self.dtype)
-        audio = load_audio(path)
-        return self._speech.encode(audio) if len(audio) else None
+        audio = clip.audio
+        return self._speech.encode(audio) if audio is not None and len(audio) else None
 
-    def visual(self, path) -> torch.Tensor | None:
-        from affectgpt.media.faces import FaceTracker, align_crop, choose_speaker
-        from affectgpt.media.video import sample_frames
+    def visual(self, clip) -> torch.Tensor | None:
+        """Vision-tower tokens of the speaking face's aligned 224 px crops (the one face front end)."""
+        from affectgpt.media.clip import Clip
+        from affectgpt.media.faces import FaceFrontEnd
+        from affectgpt.media.vad import detect_speech
         from affectgpt.model.encoders import VisionTower
 
+        clip = clip if isinstance(clip, Clip) else Clip.open(clip)
         self._vision = self._vision or VisionTower(self.paths["visual"], device=self.device, dtype=self.dtype)
-        self._tracker = self._tracker or FaceTracker()
-        s = sample_frames(path, self.frames)
-        speaker, _ = choose_speaker(self._tracker.track(s.frames, s.times_s), len(s.frames))
-        if speaker is None:
+        self._tracker = self._tracker or FaceFrontEnd()
+        faces = self._tracker.analyze(clip, clip.uniform_times(self.frames), detect_speech(clip.audio))
+        if faces.speaker is None:
             return None
-        return self._vision.encode([align_crop(s.frames[o.frame], o, 224) for o in speaker.observations])
+        return self._vision.encode(faces.crops(224))
 
 
 def _model_id(path) -> str:
@@ -97,57 +101,63 @@ class MediaSample:
     error: str | None = None
 
 
-def _tokens(extractor, path: Path) -> tuple[dict, dict[str, str]]:
-    from affectgpt.media.probe import probe
-
-    info = probe(path)
+def _tokens(extractor, clip) -> tuple[dict, dict[str, str]]:
+    """Tokens of one opened clip (decoded once, shared by both modalities)."""
+    info = clip.info
     out, missing = {}, {}
     if info.has_audio:
-        out["audio"] = extractor.audio(path)
+        out["audio"] = extractor.audio(clip)
         if out["audio"] is None:
-            missing["audio"] = "silent or empty audio"
+            missing["audio"] = clip.audio_problem or "silent or empty audio"
     else:
-        missing["audio"] = "no audio stream"
+        missing["audio"] = "no audio track"
     if info.has_video:
         try:
-            out["visual"] = extractor.visual(path)
+            out["visual"] = extractor.visual(clip)
         except InputError as exc:
             out["visual"], missing["video"] = None, exc.problem
         else:
             if out["visual"] is None:
                 missing["video"] = "no face found"
     else:
-        missing["video"] = "no video stream"
+        missing["video"] = "no video track"
     return out, missing
 
 
-def media_samples(cfg: dict, paths: list[Path], cache_dir: str | Path, subtitles: dict[str, str] | None = None,
+def media_samples(cfg: dict, paths: list, cache_dir: str | Path, subtitles: dict[str, str] | None = None,
                   asr: bool = True, progress: bool = True) -> list[MediaSample]:
     """Encode ``paths`` (cached) and attach subtitles: ``subtitles[stem]`` when given, else offline
-    ASR (when ``asr``), else none. Failures are recorded per file, the rest go on."""
+    ASR (when ``asr``), else none. Failures are recorded per file, the rest go on.
+
+    An item of ``paths`` may be an opened :class:`~affectgpt.media.clip.Clip` (shared with
+    ``describe``); each file is opened and decoded once for both modalities and the ASR."""
+    from affectgpt.media.clip import Clip
+
     from tqdm.auto import tqdm
 
     extractor = token_extractor(cfg)
     cache = FeatureCache(cache_dir, extractor.signature)
     transcriber = None
     out = []
-    for path in tqdm(paths, desc="encode", disable=not progress, unit="file"):
-        path = Path(path)
+    for item_in in tqdm(paths, desc="encode", disable=not progress, unit="file"):
+        clip = item_in if isinstance(item_in, Clip) else None
+        path = clip.path if clip is not None else Path(item_in)
         item = MediaSample(path.stem, str(path))
         try:
             key = sha256_file(path)
             if key in cache:
                 tensors, missing = cache.get(key), cache.meta(key).get("missing", {})
             else:
-                tensors, missing = _tokens(extractor, path)
+                clip = clip or Clip.open(path)
+                tensors, missing = _tokens(extractor, clip)
                 cache.put(key, tensors, meta={"missing": missing, "file": path.name})
             text = (subtitles or {}).get(path.stem)
             if text is None and asr and tensors.get("audio") is not None:
                 from affectgpt.media.asr import Transcriber
-                from affectgpt.media.audio import load_audio
 
+                clip = clip or Clip.open(path)
                 transcriber = transcriber or Transcriber()
-                text = transcriber.transcribe(load_audio(path)).text
+                text = transcriber.transcribe(clip.audio).text
             item.sample = Sample(tensors.get("visual"), tensors.get("audio"), text or "")
             item.missing = missing
         except InputError as exc:

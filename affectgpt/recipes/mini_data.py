@@ -44,14 +44,16 @@ class MiniFeatures:
             self._visual[0].close()
             self._visual = None
 
-    def audio(self, path) -> torch.Tensor | None:
+    def audio(self, clip) -> torch.Tensor | None:
+        """Audio tokens of a :class:`~affectgpt.media.clip.Clip` or a file path."""
         from affectgpt.analyzers.acoustic import is_silent, normalize_level
         from affectgpt.analyzers.speech_encoder import WhisperEncoder
-        from affectgpt.media.audio import load_audio
+        from affectgpt.media.clip import Clip
 
         self._enc = self._enc or WhisperEncoder()
-        audio = load_audio(path)
-        if is_silent(audio):
+        clip = clip if isinstance(clip, Clip) else Clip.open(clip)
+        audio = clip.audio
+        if audio is None or is_silent(audio):
             return None
         states = self._enc.states(normalize_level(audio))  # 50 states per second
         per = int(CLIP_S * 50)
@@ -60,22 +62,24 @@ class MiniFeatures:
             clips = [clips[i] for i in np.linspace(0, len(clips) - 1, MAX_CLIPS).astype(int)]
         return torch.tensor(np.array(clips), dtype=torch.float32) if clips else None
 
-    def visual(self, path) -> torch.Tensor | None:
+    def visual(self, clip) -> torch.Tensor | None:
+        """Visual tokens (blendshapes + FER) of the speaking face over 8 frames (the one face front end)."""
         from affectgpt.analyzers.visual import FerModel
-        from affectgpt.media.faces import FaceTracker, align_crop, choose_speaker
-        from affectgpt.media.video import sample_frames
+        from affectgpt.media.clip import Clip
+        from affectgpt.media.faces import FaceFrontEnd
+        from affectgpt.media.vad import detect_speech
 
         if self._visual is None:
-            self._visual = (FaceTracker(), FerModel())
-        tracker, fer = self._visual
-        s = sample_frames(path, 8)
-        speaker, _ = choose_speaker(tracker.track(s.frames, s.times_s), len(s.frames))
-        if speaker is None:
+            self._visual = (FaceFrontEnd(), FerModel())
+        front, fer = self._visual
+        clip = clip if isinstance(clip, Clip) else Clip.open(clip)
+        faces = front.analyze(clip, clip.uniform_times(8), detect_speech(clip.audio) if clip.audio is not None else None)
+        if faces.speaker is None:
             return None
-        names = sorted(speaker.observations[0].blendshapes)
-        probs = fer.predict([align_crop(s.frames[o.frame], o, 96) for o in speaker.observations])
-        rows = [np.concatenate([[o.blendshapes.get(n, 0.0) for n in names], p])
-                for o, p in zip(speaker.observations, probs)]
+        obs = faces.observations()
+        names = sorted(obs[0].blendshapes)
+        probs = fer.predict(faces.crops(96))
+        rows = [np.concatenate([[o.blendshapes.get(n, 0.0) for n in names], p]) for o, p in zip(obs, probs)]
         return torch.tensor(np.array(rows), dtype=torch.float32)
 
 
@@ -99,8 +103,11 @@ def mini_samples(data_dir: str | Path, cache_dir: str | Path, split: str, meld_l
             media.append((f"crema_d/{clip.name}", clip, "", clip.stem.split("_")[2], True))
 
     def encode(key):
+        from affectgpt.media.clip import Clip
+
         _, path, _, _, has_video = next(m for m in media if m[0] == key)
-        return {"audio": feats.audio(path), "visual": feats.visual(path) if has_video else None}
+        clip = Clip.open(path)  # decoded once for both modalities
+        return {"audio": feats.audio(clip), "visual": feats.visual(clip) if has_video else None}
 
     cache.fill([m[0] for m in media], encode, progress=progress)
     for key, _, text, emo, _ in media:

@@ -98,8 +98,8 @@ def test_infer_over_raw_media_masks_missing_modalities_and_records_failures(tiny
     rows = {r["name"]: r for r in csv.DictReader(open(out, encoding="utf-8"))}
     assert list(rows) == ["face", "noface", "speech", "broken"]
     assert rows["face"]["error"] == "" and rows["face"]["missing"] == ""
-    assert "video: no face found" in rows["noface"]["missing"] and "audio: no audio stream" in rows["noface"]["missing"]
-    assert rows["speech"]["missing"] == "video: no video stream"
+    assert "video: no face found" in rows["noface"]["missing"] and "audio: no audio track" in rows["noface"]["missing"]
+    assert rows["speech"]["missing"] == "video: no video track"
     assert "broken.mp4" in rows["broken"]["error"] and rows["broken"]["text"] == ""
     # encoded once: a rerun reads the cache and gives the same answers (greedy decoding)
     cached = list((tmp_path / "cache" / "affectgpt" / "media-features").rglob("*.safetensors"))
