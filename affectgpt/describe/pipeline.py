@@ -11,6 +11,7 @@ others carry on; with nothing analysed there are no labels and the sentiment is 
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -57,6 +58,23 @@ class DescribeConfig:
     max_audio_s: float = 900.0
     data_dir: str | None = None
     weights: dict | None = None
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """Run torch on one thread inside the block: a clip's text is a handful of tokens, and on a
+    busy machine torch's spinning worker threads make such a tiny forward pass 30x slower."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def _versions() -> dict:
@@ -198,7 +216,9 @@ class Describer:
         if text_missing:
             text_res = ModalityResult("text", False, text_missing)
         else:
-            text_res = self.lexical.analyze(transcript.text, source="asr" if transcript.source == "asr" else "subtitle")
+            with _one_torch_thread():
+                text_res = self.lexical.analyze(transcript.text,
+                                                source="asr" if transcript.source == "asr" else "subtitle")
             text_res.extra.setdefault("language", transcript.language)
         timings["text"] = time.perf_counter() - t
         results = {"video": video, "audio": audio_res, "text": text_res}
@@ -307,7 +327,8 @@ class Describer:
             return []
         audio = clip.audio
         texts = [transcript.text_between(a, b) if not text_missing else "" for a, b in bounds]
-        text_probs = self.lexical.probs(texts) if any(texts) else None
+        with _one_torch_thread():
+            text_probs = self.lexical.probs(texts) if any(texts) else None
         voice = (self.acoustic.window_cues(audio, bounds, speech=speech) if audio is not None and not audio_missing
                  else [None] * len(bounds))
         windows = []

@@ -35,10 +35,19 @@ LOW_CONFIDENCE = "speech not recognised with confidence; pass --subtitle"
 
 
 def _memo_encode(model) -> None:
-    """Encode each 30 s window once: language identification and decoding share the encoder output."""
+    """Encode the first 30 s window once: language identification and decoding share it.
+
+    faster-whisper identifies the language on one encoding of the first window and decodes from
+    another of (almost) the same window; here identification uses exactly the window decoding
+    will encode first (mel frames ``[0, min(3000, n - 1))``, padded), and a one-entry memo of
+    the encoder returns it the second time. Same result, one encoder pass instead of two.
+    """
     if getattr(model, "_affectgpt_memo", False):
         return
+    from faster_whisper.audio import pad_or_trim
+
     original = model.encode
+    original_detect = model.detect_language
     memo: dict = {}
 
     def encode(features):
@@ -48,8 +57,18 @@ def _memo_encode(model) -> None:
             memo[key] = original(features)
         return memo[key]
 
+    def detect_language(audio=None, features=None, **kwargs):
+        if features is None or audio is not None:
+            return original_detect(audio=audio, features=features, **kwargs)
+        n = min(model.feature_extractor.nb_max_frames, features.shape[-1] - 1)
+        results = model.model.detect_language(encode(pad_or_trim(features[..., :n])))[0]
+        probs = [(token[2:-2], float(p)) for token, p in results]
+        return probs[0][0], probs[0][1], probs
+
     model.encode = encode
+    model.detect_language = detect_language
     model._affectgpt_memo = True
+    model._affectgpt_forget = memo.clear  # called per clip: nothing is reused across clips
 
 
 class Transcriber:
@@ -91,6 +110,7 @@ class Transcriber:
         it. Below the confidence floor the segments are dropped and ``dropped`` says why.
         """
         language = language or self.language
+        self.model._affectgpt_forget()
         meta = {"model": self.model_name}
         if audio is None or len(audio) < 1600:
             return Transcript([], "asr", **meta)
