@@ -37,7 +37,7 @@ class DescribeConfig:
         timeline: compute per-window labels and cues.
         window_s: timeline window length in seconds.
         max_timeline_windows: longer clips get proportionally longer windows.
-        frames_per_window: frames analysed inside each timeline window.
+        frames_per_window: frames analysed inside each timeline window (1 when there are over 30 windows).
         asr: transcribe speech when no subtitle is given.
         asr_model: ``base`` (multilingual Whisper base, default), ``tiny.en`` or a model folder.
         language: force the spoken language (ISO 639-1, e.g. ``zh``, ``en``); None identifies it.
@@ -193,8 +193,9 @@ class Describer:
         # frames: clip-level and timeline windows in one decode pass
         bounds = self._windows(span) if cfg.timeline else []
         times = clip.uniform_times(cfg.frames) if clip.info.has_video else []
+        per_window = cfg.frames_per_window if len(bounds) <= 30 else 1  # long clips: bound the decoding
         for a, b in bounds:
-            times += clip.uniform_times(cfg.frames_per_window, a, b)
+            times += clip.uniform_times(per_window, a, b)
         t = time.perf_counter()
         faces, video_problem = None, None
         if not clip.info.has_video:
