@@ -239,7 +239,8 @@ def _cmd_heads_train(a: argparse.Namespace) -> int:
     from affectgpt.analyzers import training
 
     out = a.out or str(Path(__file__).parent / "analyzers" / "weights" / f"{a.head}.npz")
-    fn = {"audio": training.train_audio_head, "text": training.train_text_head}[a.head]
+    fn = {"audio": training.train_audio_head, "text": training.train_text_head,
+          "text_zh": training.train_text_zh_heads}[a.head]
     card = fn(a.data_dir or _require_data_dir(), out, seed=a.seed, cache=a.cache)
     card.pop("norms", None)
     print(json.dumps(card, indent=2))
@@ -413,7 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     heads = sub.add_parser("heads", help="the small trained heads").add_subparsers(dest="heads_command", required=True)
     ht = heads.add_parser("train", help="retrain a packaged head from the data directory (seeded)")
-    ht.add_argument("head", choices=["audio", "text"])
+    ht.add_argument("head", choices=["audio", "text", "text_zh"],
+                    help="audio (RAVDESS), text (MELD + IEMOCAP sessions 1-4), text_zh (MER2023 + CH-SIMS v2 train)")
     ht.add_argument("--out", help="output .npz (default: the packaged weights)")
     ht.add_argument("--seed", type=int, default=0)
     ht.add_argument("--cache", help="feature cache folder")

