@@ -35,7 +35,8 @@ from affectgpt.errors import AffectGPTError
 from affectgpt.media.vad import SpeechActivity, detect_speech
 
 __all__ = ["AcousticAnalyzer", "egemaps", "CUE_FEATURES", "WINDOW_ONLY", "is_silent", "normalize_level",
-           "MIN_SPEECH_S", "NARROWBAND_EDGE_HZ", "audio_band", "NARROWBAND_DROPPED"]
+           "MIN_SPEECH_S", "NARROWBAND_EDGE_HZ", "audio_band", "NARROWBAND_DROPPED", "egemaps_lld",
+           "window_functionals"]
 
 SR = 16_000
 
@@ -64,6 +65,7 @@ NARROWBAND_DROPPED = {"pitch_level", "pitch_range", "jitter", "shimmer", "hnr", 
 _NEEDS_VOICING = {"pitch_level", "pitch_range", "jitter", "shimmer", "hnr"}
 _F0_MEAN = "F0semitoneFrom27.5Hz_sma3nz_amean"
 _RATE = "VoicedSegmentsPerSec"
+_WINDOW_NAMES = tuple(f for f, *_ in CUE_FEATURES.values()) + (_F0_MEAN,)
 #: languages whose speakers the packaged population norms (RAVDESS, North-American English) fit
 NORM_LANGUAGES = {"en"}
 
@@ -117,6 +119,46 @@ def egemaps(audio: np.ndarray) -> tuple[list[str], np.ndarray]:
     """eGeMAPSv02 functionals (88) of 16 kHz mono audio."""
     s = _smile("eGeMAPSv02")
     return list(s.feature_names), s.process_signal(audio, SR).values[0].astype(np.float32)
+
+
+_LLD_HOP_S = 0.01
+
+
+def egemaps_lld(audio: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """eGeMAPSv02 low-level descriptors [frames, 25] of 16 kHz mono audio (10 ms hop)."""
+    s = _smile("eGeMAPSv02", "LowLevelDescriptors")
+    return list(s.feature_names), s.process_signal(audio, SR).values.astype(np.float32)
+
+
+def window_functionals(names: list[str], lld: np.ndarray, start_s: float, end_s: float) -> tuple[list[str], np.ndarray]:
+    """The cue functionals of one window, from low-level descriptors computed once for the clip.
+
+    Follows eGeMAPS's definitions (Eyben et al. 2016): F0 (semitones from 27.5 Hz), jitter,
+    shimmer and HNR over voiced frames only ("nz"); pitch range = 80th - 20th percentile;
+    loudness mean and coefficient of variation; voiced segments per second. Used for
+    within-speaker comparisons, where every window is measured the same way.
+    """
+    a, b = int(round(start_s / _LLD_HOP_S)), int(round(end_s / _LLD_HOP_S))
+    x = lld[a:b]
+    col = {n: x[:, i] for i, n in enumerate(names)}
+    f0 = col["F0semitoneFrom27.5Hz_sma3nz"]
+    voiced = f0 > 0
+    loud = col["Loudness_sma3"]
+    out = dict.fromkeys(_WINDOW_NAMES, 0.0)
+    if voiced.any():
+        v = f0[voiced]
+        out["F0semitoneFrom27.5Hz_sma3nz_percentile50.0"] = float(np.percentile(v, 50))
+        out["F0semitoneFrom27.5Hz_sma3nz_pctlrange0-2"] = float(np.percentile(v, 80) - np.percentile(v, 20))
+        out[_F0_MEAN] = float(v.mean())
+        out["jitterLocal_sma3nz_amean"] = float(col["jitterLocal_sma3nz"][voiced].mean())
+        out["shimmerLocaldB_sma3nz_amean"] = float(col["shimmerLocaldB_sma3nz"][voiced].mean())
+        out["HNRdBACF_sma3nz_amean"] = float(col["HNRdBACF_sma3nz"][voiced].mean())
+        starts = np.flatnonzero(np.diff(np.concatenate([[0], voiced.astype(np.int8)])) == 1)
+        out[_RATE] = len(starts) / max(end_s - start_s, 1e-6)
+    if len(loud):
+        out["loudness_sma3_amean"] = float(loud.mean())
+        out["loudness_sma3_stddevNorm"] = float(loud.std() / loud.mean()) if loud.mean() > 0 else 0.0
+    return list(_WINDOW_NAMES), np.array([out[k] for k in _WINDOW_NAMES], np.float32)
 
 
 def is_silent(audio: np.ndarray, threshold_dbfs: float = -50.0) -> bool:
@@ -221,16 +263,19 @@ class AcousticAnalyzer:
             return ModalityResult("audio", False, why, extra={"audio": info}, seconds=time.perf_counter() - t0)
         audio = normalize_level(audio)
         narrow = bool(info.get("narrowband"))
-        names, feats = egemaps(audio)
-        gender = self._gender(names, feats)
         extra = {"audio": info}
         if language in NORM_LANGUAGES:
+            names, feats = egemaps(audio)
+            gender = self._gender(names, feats)
             ref = self.norms.get(gender, {})
             cues = self._cues(names, feats, ref, narrowband=narrow)
             extra["reference"] = f"RAVDESS neutral speech ({gender} voices)"
             extra["reference_kind"] = "population"
         else:
-            cues = self._speaker_cues(audio, speech, narrow, floor=self.norms.get(gender, {}))
+            lld_names, lld = egemaps_lld(audio)
+            f0 = lld[:, lld_names.index("F0semitoneFrom27.5Hz_sma3nz")]
+            gender = "female" if f0[f0 > 0].size and float(np.median(f0[f0 > 0])) > 30.5 else "male"
+            cues = self._speaker_cues(audio, speech, narrow, floor=self.norms.get(gender, {}), lld=(lld_names, lld))
             extra["reference"] = "the speaker's own voice over the clip"
             extra["reference_kind"] = "speaker"
             extra["reference_note"] = (f"no population norms for language {language!r}" if language
@@ -246,13 +291,14 @@ class AcousticAnalyzer:
         return result
 
     def _speaker_cues(self, audio: np.ndarray, speech: SpeechActivity | None, narrow: bool,
-                      window_s: float = 1.0, hop_s: float = 0.5, floor: dict | None = None) -> list[Cue]:
+                      window_s: float = 1.0, hop_s: float = 0.5, floor: dict | None = None,
+                      lld: tuple | None = None) -> list[Cue]:
         """Cues of the 1 s windows (0.5 s hop) that depart most from the speaker's median (one per cue kind)."""
         n = max(0, int((len(audio) / SR - window_s) // hop_s) + 1)
         bounds = [(i * hop_s, i * hop_s + window_s) for i in range(n)]
         if speech is not None:
             bounds = [(a, b) for a, b in bounds if speech.speech_in(a, b) >= 0.4 * window_s]
-        per = self.window_cues(audio, bounds, normalise=False, narrowband=narrow, floor=floor)
+        per = self.window_cues(audio, bounds, normalise=False, narrowband=narrow, floor=floor, lld=lld)
         best: dict[str, Cue] = {}
         for cues in per:
             for c in cues or []:
@@ -264,7 +310,7 @@ class AcousticAnalyzer:
 
     def window_cues(self, audio: np.ndarray, bounds: list[tuple[float, float]], normalise: bool = True,
                     narrowband: bool = False, speech: SpeechActivity | None = None,
-                    floor: dict | None = None) -> list[list[Cue] | None]:
+                    floor: dict | None = None, lld: tuple | None = None) -> list[list[Cue] | None]:
         """Voice cues per time window, relative to the clip's own median over its windows.
 
         The spread is the robust SD (1.4826 x median absolute deviation) of the windows, at
@@ -279,13 +325,15 @@ class AcousticAnalyzer:
         names = None
         if normalise and not is_silent(audio):
             audio = normalize_level(audio)  # one gain for the whole clip keeps windows comparable
+        if lld is None and not is_silent(audio):
+            lld = egemaps_lld(audio)  # once for the clip; every window reads its frames
         for a, b in bounds:
             seg = audio[int(a * SR):int(b * SR)]
             enough = speech.speech_in(a, b) >= 0.25 if speech is not None else True
-            if len(seg) < SR // 2 or is_silent(seg) or not enough:
+            if len(seg) < SR // 2 or is_silent(seg) or not enough or lld is None:
                 per.append(None)
                 continue
-            names, f = egemaps(seg)
+            names, f = window_functionals(lld[0], lld[1], a, b)
             per.append(f)
         valid = [p for p in per if p is not None]
         if len(valid) < 3:

@@ -107,6 +107,9 @@ class Describer:
             self.lexical = LexicalAnalyzer()
             self.visual = VisualAnalyzer()
         self._asr = None
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="affectgpt-audio")
         self.known_forms = None
         if self.config.data_dir:
             try:
@@ -126,6 +129,7 @@ class Describer:
 
     def close(self) -> None:
         self.visual.close()
+        self._pool.shutdown(wait=True)
 
     @property
     def asr(self):
@@ -196,23 +200,31 @@ class Describer:
         per_window = cfg.frames_per_window if len(bounds) <= 30 else 1  # long clips: bound the decoding
         for a, b in bounds:
             times += clip.uniform_times(per_window, a, b)
+        # the audio branch (native code: openSMILE, CTranslate2) runs beside the face branch
+        # (MediaPipe, LiteRT) on the second core; each branch uses its own models only
+        def audio_branch():
+            t0 = time.perf_counter()
+            res = self.acoustic.analyze(audio, speech=speech, language=voice_language,
+                                        native_rate=clip.info.audio_rate, channels=clip.info.audio_channels,
+                                        problem=clip.audio_problem)
+            return res, time.perf_counter() - t0
+
+        pending = self._pool.submit(audio_branch)
         t = time.perf_counter()
         faces, video_problem = None, None
-        if not clip.info.has_video:
-            video_problem = "no video track"
-        else:
-            try:
-                faces = self.visual.front.analyze(clip, sorted(set(times)), speech)
-            except InputError as exc:
-                video_problem = exc.problem
-        timings["faces"] = time.perf_counter() - t
-        video = self.visual.analyze(faces, video_problem)
-        timings["video"] = time.perf_counter() - t
-        t = time.perf_counter()
-        audio_res = self.acoustic.analyze(audio, speech=speech, language=voice_language,
-                                          native_rate=clip.info.audio_rate, channels=clip.info.audio_channels,
-                                          problem=clip.audio_problem)
-        timings["audio"] = time.perf_counter() - t
+        try:
+            if not clip.info.has_video:
+                video_problem = "no video track"
+            else:
+                try:
+                    faces = self.visual.front.analyze(clip, sorted(set(times)), speech)
+                except InputError as exc:
+                    video_problem = exc.problem
+            timings["faces"] = time.perf_counter() - t
+            video = self.visual.analyze(faces, video_problem)
+            timings["video"] = time.perf_counter() - t
+        finally:
+            audio_res, timings["audio"] = pending.result()
         t = time.perf_counter()
         if text_missing:
             text_res = ModalityResult("text", False, text_missing)
