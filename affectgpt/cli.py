@@ -151,21 +151,6 @@ def _print_description(r: dict) -> None:
     print(f"time: {r['timings_s']['total']:.2f} s")
 
 
-def _add_model_answers(records: list[dict], checkpoint: str, max_new_tokens: int, progress: bool) -> None:
-    """``describe --model``: the trained AffectGPT's answer for each described clip, given the
-    transcript the describer already has (no second ASR pass)."""
-    from affectgpt.recipes.run import answer_media
-
-    ok = [r for r in records if "error" not in r]
-    paths = [Path(r["path"]) for r in ok]
-    subs = {p.stem: r["transcript"]["text"] for p, r in zip(paths, ok)}
-    rows = answer_media(checkpoint, paths, subtitles=subs, asr=False, max_new_tokens=max_new_tokens,
-                        progress=progress)
-    for r, row in zip(ok, rows):
-        r["model"] = {"checkpoint": checkpoint, "answer": row["text"], "missing": row["missing"],
-                      "error": row["error"] or None}
-
-
 def _cmd_describe(a: argparse.Namespace) -> int:
     import json
     import tempfile
@@ -190,7 +175,7 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     subtitles = read_subtitle_table(a.subtitles, a.subtitle_column) if a.subtitles else None
     cfg = DescribeConfig(frames=a.frames, timeline=a.timeline or bool(a.srt or a.vtt), window_s=a.window,
                          asr=not a.no_asr, data_dir=a.data_dir, language=a.language, asr_model=a.asr_model,
-                         max_audio_s=a.max_seconds)
+                         max_audio_s=a.max_seconds, model=a.model, model_max_new_tokens=a.max_new_tokens)
     subtitle = a.subtitle
     paths = list(a.paths)
     if a.sample:
@@ -206,8 +191,6 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     out_jsonl = Path(a.out) / "results.jsonl" if a.out else Path(tempfile.mkdtemp()) / "results.jsonl"
     records = describe_many(inputs, out_jsonl, cfg, subtitle=subtitle, workers=a.workers, resume=a.resume,
                             progress=not a.quiet, subtitles=subtitles)
-    if a.model:
-        _add_model_answers(records, a.model, a.max_new_tokens, progress=not a.quiet)
     failures = [r for r in records if "error" in r]
     for r in records:
         if "error" in r:

@@ -45,6 +45,9 @@ class DescribeConfig:
             JSON and the description say which span was analysed.
         data_dir: data directory; with the wheel tables there, labels are kept to the benchmark vocabulary.
         weights: fusion weights per modality (default: from the heads' validation accuracy).
+        model: a trained AffectGPT run folder: each description also carries its answer, from the
+            same opened clip and transcript (``describe --model``).
+        model_max_new_tokens: answer length for ``model``.
     """
 
     frames: int = 8
@@ -58,6 +61,8 @@ class DescribeConfig:
     max_audio_s: float = 900.0
     data_dir: str | None = None
     weights: dict | None = None
+    model: str | None = None
+    model_max_new_tokens: int = 32
 
 
 @contextlib.contextmanager
@@ -130,6 +135,15 @@ class Describer:
     def close(self) -> None:
         self.visual.close()
         self._pool.shutdown(wait=True)
+
+    @property
+    def answerer(self):
+        """The trained AffectGPT of ``config.model`` (loaded on first use)."""
+        if getattr(self, "_answerer", None) is None:
+            from affectgpt.recipes.run import ClipAnswerer
+
+            self._answerer = ClipAnswerer(self.config.model, self.config.model_max_new_tokens)
+        return self._answerer
 
     @property
     def asr(self):
@@ -252,6 +266,10 @@ class Describer:
         if notes:
             out["description"] = out["description"] + " " + " ".join(notes)
             out["notes"] = notes
+        if cfg.model:
+            t = time.perf_counter()
+            out["model"] = self.answerer.answer(clip, transcript.text)
+            timings["model"] = time.perf_counter() - t
         if cfg.timeline:
             t = time.perf_counter()
             out["timeline"] = self._timeline(clip, faces, video_problem, speech, transcript, text_missing, bounds,

@@ -172,9 +172,12 @@ def answer_media(checkpoint: str, paths: list, out_csv: str | None = None, cfg: 
     frozen encoders; files that cannot be read are recorded with their error, the rest go on."""
     from affectgpt.recipes.media_tokens import media_samples
 
+    from affectgpt.media.clip import Clip
+
     if model is None:
         cfg, model = load_trained(checkpoint, cfg)
-    items = media_samples(cfg, [Path(p) for p in paths], _cache_root() / "media-features", subtitles, asr, progress)
+    items = media_samples(cfg, [p if isinstance(p, Clip) else Path(p) for p in paths], _cache_root() / "media-features",
+                          subtitles, asr, progress)
     ok = [i for i, m in enumerate(items) if m.sample is not None]
     gen = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "seed": seed, "temperature": temperature}
     generated = _generate(model, [(items[i].name, items[i].sample, "") for i in ok], batch_size, gen, progress)
@@ -187,3 +190,22 @@ def answer_media(checkpoint: str, paths: list, out_csv: str | None = None, cfg: 
     if out_csv:
         _write_answers(rows, out_csv)
     return rows
+
+
+class ClipAnswerer:
+    """A trained AffectGPT answering for clips another consumer has already opened (``describe
+    --model``): the model loads once, and each :class:`~affectgpt.media.clip.Clip` is encoded
+    from the audio and frames it already holds, with the transcript the describer already has.
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike, max_new_tokens: int = 32):
+        self.checkpoint = str(checkpoint)
+        self.max_new_tokens = max_new_tokens
+        self.cfg, self.model = load_trained(checkpoint)
+
+    def answer(self, clip, text: str) -> dict:
+        """``{checkpoint, answer, missing, error}`` for one opened clip and its transcript text."""
+        row = answer_media(self.checkpoint, [clip], cfg=self.cfg, subtitles={clip.path.stem: text or ""}, asr=False,
+                           max_new_tokens=self.max_new_tokens, progress=False, model=self.model)[0]
+        return {"checkpoint": self.checkpoint, "answer": row["text"], "missing": row["missing"],
+                "error": row["error"] or None}
