@@ -107,6 +107,15 @@ def _close_at_exit(tracker) -> None:
         atexit.register(close)
 
 
+def _same_face(a, b) -> bool:
+    """Two boxes show the same face: they overlap by more than half of the smaller one (a face cut
+    by a tile border gives a partial box whose IoU with the whole face is small)."""
+    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return small > 0 and inter / small > 0.5
+
+
 def _iou(a, b) -> float:
     x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
     inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
@@ -187,7 +196,7 @@ class FaceTracker:
             if x1 - x0 < 16 or y1 - y0 < 16:
                 continue
             for det in self._run(self.fine, frame[y0:y1, x0:x1], index, time_s, (x0, y0)):
-                if all(_iou(det.box, o.box) < 0.3 for o in out):
+                if not any(_same_face(det.box, o.box) for o in out):
                     out.append(det)
         return out
 
@@ -204,8 +213,11 @@ class FaceTracker:
         for y in ys:
             for x in xs:
                 for det in self._run(self.fine, frame[y:y + side, x:x + side], index, time_s, (x, y)):
-                    if all(_iou(det.box, o.box) < 0.3 for o in found):
+                    same = [k for k, o in enumerate(found) if _same_face(det.box, o.box)]
+                    if not same:
                         found.append(det)
+                    elif det.area > found[same[0]].area:  # keep the whole face, not a tile-cut part
+                        found[same[0]] = det
         return found
 
     def track(self, frames: list[np.ndarray], times_s: list[float], min_iou: float = 0.2,
@@ -382,8 +394,8 @@ class FaceFrontEnd:
                 seeds: list[FaceObservation] = []
                 for i in probe_idx:
                     for det in self.tracker.search_small(sample.frames[i], i, sample.times_s[i]):
-                        if all(_iou(det.box, o.box) < 0.3 for tr in tracks for o in tr.observations[:1]) and \
-                                all(_iou(det.box, s.box) < 0.3 for s in seeds):
+                        if not any(_same_face(det.box, o.box) for tr in tracks for o in tr.observations) and \
+                                not any(_same_face(det.box, s.box) for s in seeds):
                             seeds.append(det)
                 for sd in seeds:
                     x0, y0, x1, y1 = sd.box

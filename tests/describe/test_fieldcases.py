@@ -335,3 +335,4 @@ def test_small_face_in_a_wide_tv_frame_is_found(tmp_path, talker, describer):
     p = fm.encode(tmp_path / "tv.mp4", canvas, fps, audio, rate)
     r = describer.describe(p, subtitle="I'm on my way to the meeting.")
     assert r["modalities"]["video"] and r["faces"]["small_face_search"]
+    assert r["faces"]["n_faces"] == 1  # the tiles' partial views of the same face are not new faces
