@@ -336,3 +336,18 @@ def test_small_face_in_a_wide_tv_frame_is_found(tmp_path, talker, describer):
     r = describer.describe(p, subtitle="I'm on my way to the meeting.")
     assert r["modalities"]["video"] and r["faces"]["small_face_search"]
     assert r["faces"]["n_faces"] == 1  # the tiles' partial views of the same face are not new faces
+
+
+def test_third_party_log_lines_are_silenced_unless_verbose(demo, tmp_path):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in ("AFFECTGPT_VERBOSE", "GLOG_minloglevel")}
+    cmd = [sys.executable, "-m", "affectgpt.cli", "describe", str(demo), "--subtitle", "I don't know!",
+           "--json", str(tmp_path / "r.json")]
+    quiet = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert quiet.returncode == 0 and (tmp_path / "r.json").is_file()
+    for noise in ("XNNPACK", "W0000", "inference_feedback_manager", "Loading weights", "absl"):
+        assert noise not in quiet.stderr, quiet.stderr[-2000:]
+    loud = subprocess.run(cmd + ["--verbose"], capture_output=True, text=True, env=env, timeout=300)
+    assert loud.returncode == 0 and ("XNNPACK" in loud.stderr or "W0000" in loud.stderr)
