@@ -348,7 +348,7 @@ class AcousticAnalyzer:
             k = names.index(f)
             spread = float(mad[k])
             if floor and f in floor:
-                spread = max(spread, 0.5 * float(floor[f][1]))
+                spread = max(spread, 1.0 * float(floor[f][1]))
             ref[f] = (float(med[k]), spread)
         ref["_speaker"] = True
         return [None if p is None else self._cues(names, p, ref, a, b, narrowband=narrowband)
