@@ -315,7 +315,7 @@ class AcousticAnalyzer:
 
         The spread is the robust SD (1.4826 x median absolute deviation) of the windows, at
         least 5% of the median and, when ``floor`` gives population norms ``{feature: (mean,
-        sd)}``, at least half the population SD: a handful of windows cannot make an ordinary
+        sd)}``, at least the population SD: a handful of windows cannot make an ordinary
         change look extreme.
 
         Returns one list per window (None for a window without enough speech); empty lists
