@@ -134,7 +134,7 @@ def window_functionals(names: list[str], lld: np.ndarray, start_s: float, end_s:
     """The cue functionals of one window, from low-level descriptors computed once for the clip.
 
     Follows eGeMAPS's definitions (Eyben et al. 2016): F0 (semitones from 27.5 Hz), jitter,
-    shimmer and HNR over voiced frames only ("nz"); pitch range = 80th - 20th percentile;
+    shimmer and HNR over voiced frames with a non-zero value ("nz"); undefined values are NaN; pitch range = 80th - 20th percentile;
     loudness mean and coefficient of variation; voiced segments per second. Used for
     within-speaker comparisons, where every window is measured the same way.
     """
@@ -144,20 +144,28 @@ def window_functionals(names: list[str], lld: np.ndarray, start_s: float, end_s:
     f0 = col["F0semitoneFrom27.5Hz_sma3nz"]
     voiced = f0 > 0
     loud = col["Loudness_sma3"]
-    out = dict.fromkeys(_WINDOW_NAMES, 0.0)
+    # undefined features are NaN (not 0): they must not pull a speaker's median down
+    out = dict.fromkeys(_WINDOW_NAMES, float("nan"))
+    out[_RATE] = 0.0
+    out[_F0_MEAN] = 0.0
     if voiced.any():
         v = f0[voiced]
         out["F0semitoneFrom27.5Hz_sma3nz_percentile50.0"] = float(np.percentile(v, 50))
         out["F0semitoneFrom27.5Hz_sma3nz_pctlrange0-2"] = float(np.percentile(v, 80) - np.percentile(v, 20))
         out[_F0_MEAN] = float(v.mean())
-        out["jitterLocal_sma3nz_amean"] = float(col["jitterLocal_sma3nz"][voiced].mean())
-        out["shimmerLocaldB_sma3nz_amean"] = float(col["shimmerLocaldB_sma3nz"][voiced].mean())
-        out["HNRdBACF_sma3nz_amean"] = float(col["HNRdBACF_sma3nz"][voiced].mean())
+        for lld_name, func in (("jitterLocal_sma3nz", "jitterLocal_sma3nz_amean"),
+                               ("shimmerLocaldB_sma3nz", "shimmerLocaldB_sma3nz_amean"),
+                               ("HNRdBACF_sma3nz", "HNRdBACF_sma3nz_amean")):
+            vals = col[lld_name][voiced]
+            vals = vals[vals != 0]  # "nz": over the non-zero values of that descriptor
+            if len(vals):
+                out[func] = float(vals.mean())
         starts = np.flatnonzero(np.diff(np.concatenate([[0], voiced.astype(np.int8)])) == 1)
         out[_RATE] = len(starts) / max(end_s - start_s, 1e-6)
     if len(loud):
         out["loudness_sma3_amean"] = float(loud.mean())
-        out["loudness_sma3_stddevNorm"] = float(loud.std() / loud.mean()) if loud.mean() > 0 else 0.0
+        if loud.mean() > 0:
+            out["loudness_sma3_stddevNorm"] = float(loud.std() / loud.mean())
     return list(_WINDOW_NAMES), np.array([out[k] for k in _WINDOW_NAMES], np.float32)
 
 
@@ -261,12 +269,16 @@ class AcousticAnalyzer:
             info.update(audio_band(audio[_speech_index(speech, len(audio))], native_rate))
         if why:
             return ModalityResult("audio", False, why, extra={"audio": info}, seconds=time.perf_counter() - t0)
+        # measure the speech, not the music, noise or silence around it
+        audio, kept = speech_only(audio, speech)
+        info["measured_s"] = round(len(audio) / SR, 3)
         audio = normalize_level(audio)
         narrow = bool(info.get("narrowband"))
         extra = {"audio": info}
         if language in NORM_LANGUAGES:
             names, feats = egemaps(audio)
             gender = self._gender(names, feats)
+            extra["gender"] = gender
             ref = self.norms.get(gender, {})
             cues = self._cues(names, feats, ref, narrowband=narrow)
             extra["reference"] = f"RAVDESS neutral speech ({gender} voices)"
@@ -275,7 +287,9 @@ class AcousticAnalyzer:
             lld_names, lld = egemaps_lld(audio)
             f0 = lld[:, lld_names.index("F0semitoneFrom27.5Hz_sma3nz")]
             gender = "female" if f0[f0 > 0].size and float(np.median(f0[f0 > 0])) > 30.5 else "male"
-            cues = self._speaker_cues(audio, speech, narrow, floor=self.norms.get(gender, {}), lld=(lld_names, lld))
+            extra["gender"] = gender
+            cues = self._speaker_cues(audio, speech if kept is None else None, narrow, floor=self.norms.get(gender, {}),
+                                      lld=(lld_names, lld))
             extra["reference"] = "the speaker's own voice over the clip"
             extra["reference_kind"] = "speaker"
             extra["reference_note"] = (f"no population norms for language {language!r}" if language
@@ -338,14 +352,21 @@ class AcousticAnalyzer:
         valid = [p for p in per if p is not None]
         if len(valid) < 3:
             return [None if p is None else [] for p in per]
-        arr = np.array(valid)
-        med = np.median(arr, axis=0)
-        mad = np.median(np.abs(arr - med), axis=0) * 1.4826
+        arr = np.array(valid, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: the feature is never defined
+                med = np.nanmedian(arr, axis=0)
+                mad = np.nanmedian(np.abs(arr - med), axis=0) * 1.4826
         # a floor on the spread: a feature that barely moves must not make tiny changes "strong"
         mad = np.maximum(mad, 0.05 * np.abs(med) + 1e-6)
         ref = {}
         for f, *_ in CUE_FEATURES.values():
             k = names.index(f)
+            if not np.isfinite(med[k]) or np.sum(np.isfinite(arr[:, k])) < 3:
+                continue  # fewer than 3 windows define it: no baseline
             spread = float(mad[k])
             if floor and f in floor:
                 spread = max(spread, 1.0 * float(floor[f][1]))
@@ -353,6 +374,29 @@ class AcousticAnalyzer:
         ref["_speaker"] = True
         return [None if p is None else self._cues(names, p, ref, a, b, narrowband=narrowband)
                 for p, (a, b) in zip(per, bounds)]
+
+
+def speech_only(audio: np.ndarray, speech: SpeechActivity | None, pad_s: float = 1.0,
+                keep_whole: float = 0.6) -> tuple[np.ndarray, list | None]:
+    """The speech of a clip: its speech segments padded by ``pad_s`` and joined.
+
+    When they cover at least ``keep_whole`` of the clip the audio is returned whole (the heads
+    were trained on whole utterances with their short pauses). Returns ``(audio, kept)`` with
+    ``kept`` the ``(start, end)`` spans joined, or None when the audio is whole.
+    """
+    if speech is None or not speech.segments:
+        return audio, None
+    n = len(audio)
+    spans: list[list[int]] = []
+    for a, b in speech.segments:
+        lo, hi = max(0, int((a - pad_s) * SR)), min(n, int((b + pad_s) * SR))
+        if spans and lo <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], hi)
+        else:
+            spans.append([lo, hi])
+    if sum(b - a for a, b in spans) >= keep_whole * n:
+        return audio, None
+    return np.concatenate([audio[a:b] for a, b in spans]), [(a / SR, b / SR) for a, b in spans]
 
 
 def _speech_index(speech: SpeechActivity | None, n: int) -> np.ndarray:

@@ -5,7 +5,7 @@ when CJK ideographs make at least 30% of its letters):
 
 * English (and anything not Chinese): the ``text`` / ``text_sentiment`` heads read a MiniLM
   embedding of the utterance (and, in dialogues, of the previous one); trained on MELD (and
-  IEMOCAP sessions 1-4, see their card).
+  IEMOCAP sessions 1-4 for emotion, CMU-MOSI train for sentiment; see their card).
 * Chinese: the ``text_zh`` / ``text_zh_sentiment`` heads (character n-grams + multilingual-e5-small,
   trained on MER2023 and CH-SIMS v2 train); their MER2023 classes are mapped onto the English
   head's MELD classes (:data:`~affectgpt.analyzers.text_zh.ZH_TO_MELD`, disgust 0), so callers

@@ -5,9 +5,12 @@
   eGeMAPS norms of neutral/calm training speech stored for the voice cues.
 * ``text``: MiniLM sentence embedding of the utterance and of the previous utterance of the
   dialogue -> logistic regression on MELD train (+ GoEmotions train mapped to Ekman classes
-  at a reduced weight); C and the GoEmotions weight chosen on MELD dev.
+  at a reduced weight); C and the GoEmotions weight chosen on MELD dev. With it, ``text_iemocap``
+  (MELD + IEMOCAP sessions 1-4) and ``text_sentiment`` (MELD + CMU-MOSI train; a polarity shift
+  chosen on MELD val + CMU-MOSI val by the describe pipeline's binary WAF).
+* ``text_zh``: the Chinese heads ``text_zh`` and ``text_zh_sentiment`` (MER2023, CH-SIMS v2).
 
-Run ``affectgpt heads train audio|text --data-dir DIR``. Features are cached on disk.
+Run ``affectgpt heads train audio|text|text_zh --data-dir DIR``. Features are cached on disk.
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ import numpy as np
 
 from affectgpt.analyzers.heads import Head, load_head
 
-__all__ = ["train_audio_head", "train_text_head", "train_text_iemocap_head", "train_text_zh_heads", "ravdess_features", "meld_text_features", "fit_temperature"]
+__all__ = ["train_audio_head", "train_text_head", "train_text_iemocap_head", "train_text_sentiment_head",
+           "train_text_zh_heads", "mosi_text_features", "ravdess_features", "meld_text_features", "fit_temperature"]
 
 DATA_LICENCES = {
     "ravdess": "RAVDESS (Livingstone & Russo 2018, PLoS ONE 13(5):e0196391), CC BY-NC-SA 4.0",
     "meld": "MELD (Poria et al. 2019, declare-lab/MELD), GPL-3.0",
     "goemotions": "GoEmotions (Demszky et al. 2020), Apache-2.0",
+    "cmumosi": "CMU-MOSI (Zadeh et al. 2016, IEEE Intelligent Systems; subtitles and labels as released in "
+               "zeroQiaoba/MERTools MERBench), research use",
     "iemocap": "IEMOCAP (Busso et al. 2008, USC SAIL; subtitles and 4-way labels as released in zeroQiaoba/MERTools "
                "MERBench), research use under the IEMOCAP licence",
 }
@@ -256,32 +262,203 @@ def train_text_head(data_dir: str | Path, out: str | Path, seed: int = 0, cache:
     dim = X.shape[1]
     Head(classes, np.zeros(dim, np.float32), np.ones(dim, np.float32), W, b, temperature=temperature,
          card=card).save(out)
-    card["sentiment_head"] = train_text_sentiment_head(d, Path(out).with_name("text_sentiment.npz"), seed)
     card["iemocap_head"] = train_text_iemocap_head(data_dir, Path(out).with_name("text_iemocap.npz"), seed, cache,
                                                    d=d, base=load_head(out))
+    base, ie = load_head(out), load_head(Path(out).with_name("text_iemocap.npz"))
+    mix = float(ie.card["mix"])
+
+    def emotion_proba(Z):  # the analyzer's English emotion probabilities (LexicalAnalyzer.english_emotion_proba)
+        return (1 - mix) * base.predict_proba(Z) + mix * ie.predict_proba(Z)
+
+    card["sentiment_head"] = train_text_sentiment_head(d, Path(out).with_name("text_sentiment.npz"), seed,
+                                                       data_dir=data_dir, cache=cache,
+                                                       emotion=(classes, emotion_proba))
     return card
 
 
-def train_text_sentiment_head(d: dict, out: str | Path, seed: int = 0, grid_c: tuple[float, ...] = (1.0, 3.0)) -> dict:
-    """MELD utterance sentiment (negative / neutral / positive) from the same text features."""
+def mosi_text_features(data_dir: str | Path, cache: str | None = None, encoder=None) -> dict:
+    """MiniLM embeddings of the English subtitles of CMU-MOSI (train, val and test corpora).
+
+    Returns ``emb`` [n, 384], ``valence`` (-3..3), ``split`` (train / val / test) and ``name``; samples
+    with an empty subtitle are left out. The test corpus is the benchmark's test set: callers must not
+    train or select on it.
+    """
+    folder = Path(data_dir) / "merunibench" / "dataset" / "cmumosi-process"
+    subs_path = folder / "transcription-engchi-polish.csv"
+    out = _cache_dir(cache) / f"mosi-{_file_hash(subs_path)}-{_file_hash(folder / 'label.npz')}.npz"
+    if out.is_file():
+        z = np.load(out, allow_pickle=False)
+        return {k: z[k] for k in z.files}
+    subs = {r["name"].strip(): (r["english"] or "").strip() for r in csv.DictReader(open(subs_path, encoding="utf-8"))}
+    names, valence, split = [], [], []
+    with np.load(folder / "label.npz", allow_pickle=True) as z:  # upstream pickled dicts (trusted, public)
+        for k in ("train", "val", "test"):
+            for n, item in z[f"{k}_corpus"].tolist().items():
+                if subs.get(n):
+                    names.append(n), valence.append(float(item["val"])), split.append(k)
+    if encoder is None:
+        from affectgpt.analyzers.embedding import SentenceEncoder
+
+        encoder = SentenceEncoder()
+    data = {"emb": encoder.encode([subs[n] for n in names]), "valence": np.array(valence, np.float32),
+            "split": np.array(split), "name": np.array(names)}
+    np.savez(out, **data)
+    return data
+
+
+def _emotion_valence(classes: list[str], probs: np.ndarray) -> np.ndarray:
+    """Valence of the fused emotions, per row of text-only emotion probabilities (as in the describe pipeline)."""
+    from affectgpt.analyzers.base import ModalityResult, merge_to_basic
+    from affectgpt.describe.fusion import fuse
+    from affectgpt.describe.writer import sentiment_of
+
+    return np.array([sentiment_of(fuse([ModalityResult("text", True, probs=merge_to_basic(classes, p))]))[1]
+                     for p in probs], np.float32)
+
+
+def _describe_score(valence: np.ndarray, p_sent: np.ndarray, s_classes: list[str]) -> np.ndarray:
+    """The describe pipeline's sentiment score for text-only input (:func:`~affectgpt.describe.writer.sentiment_of`)."""
+    from affectgpt.describe.writer import TEXT_SENTIMENT_WEIGHT as w
+
+    t = p_sent[:, s_classes.index("positive")] - p_sent[:, s_classes.index("negative")]
+    return np.clip((1 - w) * valence + w * t, -1, 1)
+
+
+def _waf_of_score(valence_true: np.ndarray, score: np.ndarray) -> float:
+    """MER-UniBench binary sentiment WAF (%): non-zero ground truth, positive iff the score is > 0."""
+    from sklearn.metrics import f1_score
+
+    keep = valence_true != 0
+    return round(100 * f1_score(valence_true[keep] > 0, score[keep] > 0, average="weighted"), 2)
+
+
+def _softmax(s: np.ndarray) -> np.ndarray:
+    s = s - s.max(1, keepdims=True)
+    e = np.exp(s)
+    return e / e.sum(1, keepdims=True)
+
+
+#: candidate polarity shifts (added to the positive class's logit), tried smallest first
+SHIFT_GRID = tuple(sorted((float(x) + 0.0 for x in np.round(np.arange(-1.0, 1.0001, 0.1), 2)), key=abs))
+
+
+def _choose_shift(sets, s_classes: list[str], temperature: float) -> tuple[float, list[dict]]:
+    """Polarity shift of a sentiment head, chosen on validation data.
+
+    ``sets``: ``[(name, logits [n, 3] before temperature, emotion valence [n], true valence [n])]``.
+    Each shift in :data:`SHIFT_GRID` is added to the positive logit; the describe score
+    (:func:`_describe_score`) is computed and the mean binary WAF over the sets is maximised
+    (ties: the smallest shift). Returns (shift, the tried rows).
+    """
+    pos = s_classes.index("positive")
+    best, tried = None, []
+    for delta in SHIFT_GRID:
+        row = {"shift": delta}
+        for name, logits, ve, v in sets:
+            lg = logits.copy()
+            lg[:, pos] += delta
+            row[name] = _waf_of_score(v, _describe_score(ve, _softmax(lg / temperature), s_classes))
+        row["mean"] = round(float(np.mean([row[n] for n, *_ in sets])), 2)
+        tried.append(row)
+        if best is None or row["mean"] > best[0]:
+            best = (row["mean"], delta)
+    return best[1], sorted(tried, key=lambda r: r["shift"])
+
+
+def train_text_sentiment_head(d: dict, out: str | Path, seed: int = 0, grid_c: tuple[float, ...] = (1.0, 3.0),
+                              data_dir: str | Path | None = None, cache: str | None = None, emotion=None,
+                              grid_w: tuple[float, ...] = (0.0, 1.0), tolerance: float = 1.0) -> dict:
+    """English utterance sentiment (negative / neutral / positive) from the text head's features.
+
+    Trained on MELD train plus, with ``data_dir``, CMU-MOSI train (sign of the valence; utterance
+    alone, previous-utterance half zero) at sample weight ``w``. Selection: among the candidates
+    (``w`` x C) whose MELD val weighted F1 is within ``tolerance`` points of the best MELD-only
+    candidate, the best CMU-MOSI val binary WAF wins; the temperature is fitted on MELD val + MOSI val.
+    With ``emotion = (classes, proba_fn)`` (the English emotion heads), a polarity shift of the
+    positive logit is chosen on MELD val + MOSI val by the describe pipeline's binary WAF
+    (:func:`_choose_shift`) and folded into the bias. MELD test and MOSI test are scored only.
+    """
+    from sklearn.metrics import f1_score
+
     X = np.hstack([d["emb"], d["prev"]])
     y, split = d["sentiment"], d["split"]
     classes = sorted(set(y.tolist()))
     tr, va, te = split == "train", split == "val", split == "test"
-    _, C, W, b, temperature = _best_on_val([(None, X[tr], y[tr], None, C) for C in grid_c], X, y, va, classes, seed)
-    pred = lambda mask: np.array(classes)[np.argmax(X[mask] @ W + b, 1)]  # noqa: E731
+    if data_dir is not None:
+        m = mosi_text_features(data_dir, cache)
+    else:  # MELD alone
+        m = {"emb": np.zeros((0, d["emb"].shape[1]), np.float32), "valence": np.zeros(0, np.float32),
+             "split": np.array([], dtype=str)}
+        grid_w = (0.0,)
+    MX = np.hstack([m["emb"], np.zeros_like(m["emb"])])
+    mv, msplit = m["valence"], m["split"]
+    my = _sentiment3(mv)
+    mtr, mva, mte = msplit == "train", msplit == "val", msplit == "test"
+    yi = lambda labels: np.array([classes.index(c) for c in labels])  # noqa: E731
+
+    def head_waf(logits, v):  # the head alone: positive iff P(positive) > P(negative)
+        return _waf_of_score(v, logits[:, classes.index("positive")] - logits[:, classes.index("negative")])
+
+    tried = []
+    for w in grid_w:
+        Xa = np.vstack([X[tr], MX[mtr]]) if w else X[tr]
+        ya = np.concatenate([y[tr], my[mtr]]) if w else y[tr]
+        sw = np.concatenate([np.ones(tr.sum()), np.full(mtr.sum(), w)]) if w else None
+        for C in grid_c:
+            W, b = _fit_logreg(Xa, ya, classes, C, seed, sw)
+            f1 = round(100 * f1_score(y[va], np.array(classes)[np.argmax(X[va] @ W + b, 1)], average="weighted"), 2)
+            mw = head_waf(MX[mva] @ W + b, mv[mva]) if mva.any() else float("nan")
+            tried.append(({"mosi_weight": w, "C": C, "meld_val_wf1": f1, "mosi_val_binary_waf": mw}, W, b))
+    floor = max(r["meld_val_wf1"] for r, *_ in tried if r["mosi_weight"] == 0) - tolerance
+    ok = [t for t in tried if t[0]["meld_val_wf1"] >= floor]
+    best = max(ok, key=lambda t: (t[0]["mosi_val_binary_waf"] if mva.any() else 0, t[0]["meld_val_wf1"]))
+    (sel, W, b), w, C = best, best[0]["mosi_weight"], best[0]["C"]
+    Xv, yv = np.vstack([X[va], MX[mva]]), np.concatenate([y[va], my[mva]])
+    temperature = fit_temperature(Xv @ W + b, yi(yv))
+    shift, shifts = 0.0, []
+    if emotion is not None:
+        e_classes, proba = emotion
+        sets = [("meld_val", X[va] @ W + b, _emotion_valence(e_classes, proba(X[va])), _meld_valence(y[va]))]
+        if mva.any():
+            sets.append(("mosi_val", MX[mva] @ W + b, _emotion_valence(e_classes, proba(MX[mva])), mv[mva]))
+        shift, shifts = _choose_shift(sets, classes, temperature)
+        b = b.copy()
+        b[classes.index("positive")] += shift
+
+    def scores(Z, labels, v):
+        lg = Z @ W + b
+        out = {**_scores(labels, np.array(classes)[lg.argmax(1)]), "binary_waf": head_waf(lg, v)}
+        if emotion is not None:
+            out["binary_waf_describe"] = _waf_of_score(v, _describe_score(_emotion_valence(emotion[0], emotion[1](Z)),
+                                                                          _softmax(lg / temperature), classes))
+        return out
+
+    metrics = {"val": scores(X[va], y[va], _meld_valence(y[va])), "test": scores(X[te], y[te], _meld_valence(y[te]))}
+    if mva.any():
+        metrics.update(mosi_val=scores(MX[mva], my[mva], mv[mva]), mosi_test=scores(MX[mte], my[mte], mv[mte]))
     card = {
-        "name": "text_sentiment", "task": "utterance sentiment, 3 classes (MELD)",
-        "features": "as the text head (768)",
-        "model": f"multinomial logistic regression, C={C} (chosen on MELD val), temperature {temperature:.3f}",
-        "data": DATA_LICENCES["meld"],
-        "metrics": {"val": _scores(y[va], pred(va)), "test": _scores(y[te], pred(te))}, "seed": seed,
+        "name": "text_sentiment", "task": "utterance sentiment, 3 classes (MELD; CMU-MOSI sign of valence)",
+        "features": "as the text head (768; CMU-MOSI rows: utterance alone, previous-utterance half zero)",
+        "model": f"multinomial logistic regression, C={C}, CMU-MOSI train weight {w} (chosen on MELD val + CMU-MOSI val), "
+                 f"temperature {temperature:.3f} (fitted on MELD val + CMU-MOSI val), polarity shift {shift:+.1f} "
+                 f"on the positive logit (chosen on the same val sets by the describe pipeline's binary WAF)",
+        "data": DATA_LICENCES["meld"] + (f"; {DATA_LICENCES['cmumosi']}" if w else ""),
+        "split": "MELD train (+ CMU-MOSI train_corpus) for training, MELD val + CMU-MOSI val_corpus for selection; "
+                 "MELD test and CMU-MOSI test_corpus scored only",
+        "params": {"C": C, "mosi_weight": w, "tolerance": tolerance, "polarity_shift": shift},
+        "selection": [r for r, *_ in tried], "shift_selection": shifts,
+        "metrics": metrics, "seed": seed,
         "licence_note": "weights trained by the affectgpt authors on the data above; use under that data's licence",
     }
     dim = X.shape[1]
     Head(classes, np.zeros(dim, np.float32), np.ones(dim, np.float32), W, b, temperature=temperature,
          card=card).save(out)
     return card
+
+
+def _meld_valence(labels: np.ndarray) -> np.ndarray:
+    """MELD sentiment labels as valences -1 / 0 / 1 (for the binary WAF on non-neutral utterances)."""
+    return np.select([labels == "positive", labels == "negative"], [1.0, -1.0], 0.0)
 
 
 def iemocap_text_features(data_dir: str | Path, cache: str | None = None, encoder=None) -> dict:
@@ -663,7 +840,12 @@ def train_text_zh_heads(data_dir: str | Path, out_dir: str | Path, seed: int = 0
         "seed": seed,
         "licence_note": "weights trained by the affectgpt authors on the data above; use under that data's licence",
     }
-    _zh_head(classes, parts, temp, temp_ng, card).save(out_dir / "text_zh.npz")
+    emo_head = _zh_head(classes, parts, temp, temp_ng, card)
+    emo_head.save(out_dir / "text_zh.npz")
+    meld_names = [ZH_TO_MELD.get(c, c) for c in classes]
+
+    def emo_valence(split):  # valence of the describe pipeline's fused emotions for this split's Chinese text
+        return _emotion_valence(meld_names, emo_head.predict_proba(d[split][0], emb[split]))
 
     # sentiment --------------------------------------------------------------------------
     s_classes = ["negative", "neutral", "positive"]
@@ -684,20 +866,33 @@ def train_text_zh_heads(data_dir: str | Path, out_dir: str | Path, seed: int = 0
     _, tag, c1, c2, parts, ln, le = best
     vy = np.array([s_classes.index(c) for c in _sentiment3(vv)])
     temp, temp_ng = fit_temperature((ln + le) / 2, vy), fit_temperature(ln, vy)
+    # polarity shift of the positive logit, chosen on val by the describe pipeline's binary WAF; folded into
+    # both parts' biases (so it also holds for the n-gram part alone)
+    shift, shifts = _choose_shift([("simsv2_val", (ln + le) / 2, emo_valence("simsv2_val"), vv)], s_classes, temp)
+    vec, Wn, bn, mean, scale, We, be = parts
+    pos = s_classes.index("positive")
+    bn, be = bn.copy(), be.copy()
+    bn[pos] += shift
+    be[pos] += shift
+    parts = (vec, Wn, bn, mean, scale, We, be)
 
     def sscores(split):
         t, _, v = d[split]
         a, b = _zh_logits(parts, t, emb[split])
         return {**_scores(_sentiment3(v), np.array(s_classes)[(a + b).argmax(1)]),
-                "binary_waf": _binary_waf(v, soft(a + b), s_classes), "binary_waf_ngram_only": _binary_waf(v, soft(a), s_classes)}
+                "binary_waf": _binary_waf(v, soft(a + b), s_classes), "binary_waf_ngram_only": _binary_waf(v, soft(a), s_classes),
+                "binary_waf_describe": _waf_of_score(v, _describe_score(emo_valence(split), _softmax((a + b) / 2 / temp),
+                                                                        s_classes))}
 
     s_card = {
         "name": "text_zh_sentiment", "task": "utterance sentiment from Chinese text, 3 classes (sign of the CH-SIMS valence)",
         "features": features,
         "model": f"multinomial logistic regressions, n-gram C={c1}, embedding C={c2}, training data '{tag}' (chosen on "
-                 f"CH-SIMS v2 val by binary weighted F1); temperature {temp:.3f} (n-gram part alone {temp_ng:.3f}), fitted on val",
+                 f"CH-SIMS v2 val by binary weighted F1); temperature {temp:.3f} (n-gram part alone {temp_ng:.3f}), fitted on val; "
+                 f"polarity shift {shift:+.1f} on the positive logit (chosen on val by the describe pipeline's binary WAF)",
         "data": ZH_LICENCES["sims"] + ("; " + ZH_LICENCES["mer2023"] if "MER2023" in tag else ""),
-        "params": {"ngram_C": c1, "embed_C": c2, "class_weight": None,
+        "shift_selection": shifts,
+        "params": {"ngram_C": c1, "embed_C": c2, "class_weight": None, "polarity_shift": shift,
                    "training_data": "simsv2_train+mer2023_train" if "MER2023" in tag else "simsv2_train"},
         "split": "CH-SIMS v2 train_corpus (a superset of CH-SIMS v1 train) for training, val_corpus (a superset of v1 val) "
                  "for selection; v1/v2 test_corpus scored only",

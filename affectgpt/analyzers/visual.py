@@ -98,7 +98,6 @@ class VisualAnalyzer:
 
         self.front = front or FaceFrontEnd()
         self.fer = fer or FerModel()
-        self._fer_cache: dict = {}
 
     @property
     def tracker(self):
@@ -111,10 +110,7 @@ class VisualAnalyzer:
         """FER-2013 probabilities [n, 7] of the speaker's aligned 96 px crops (computed once per frame)."""
         from affectgpt.media.faces import align_crop
 
-        key = id(faces)
-        if self._fer_cache.get("key") != key:
-            self._fer_cache = {"key": key, "probs": {}}
-        cache = self._fer_cache["probs"]
+        cache = faces.expression_cache  # lives and dies with this clip's face analysis
         todo = [o for o in observations if o.frame not in cache]
         if todo:
             probs = self.fer.predict([align_crop(faces.frames.frames[o.frame], o, size=96) for o in todo])
@@ -136,9 +132,10 @@ class VisualAnalyzer:
         return cues
 
     def analyze(self, faces=None, problem: str | None = None, start_s: float | None = None,
-                end_s: float | None = None) -> ModalityResult:
-        """The ``video`` modality from a :class:`~affectgpt.media.faces.FaceAnalysis` (over
-        ``[start_s, end_s)`` when given); no video or no face gives ``present=False`` with the reason."""
+                end_s: float | None = None, at_times: list[float] | None = None) -> ModalityResult:
+        """The ``video`` modality from a :class:`~affectgpt.media.faces.FaceAnalysis`: over the
+        frames shown in ``[start_s, end_s)`` when given, or only the frames shown at ``at_times``;
+        no video or no face gives ``present=False`` with the reason."""
         t0 = time.perf_counter()
         if faces is None:
             return ModalityResult("video", False, problem or "no video track", extra={"faces": {"n_faces": 0}})
@@ -146,7 +143,7 @@ class VisualAnalyzer:
         if faces.speaker is None:
             return ModalityResult("video", False, faces.reason or "no face found in the sampled frames",
                                   extra={"faces": info}, seconds=time.perf_counter() - t0)
-        obs = faces.observations(start_s, end_s)
+        obs = faces.observations(start_s, end_s, at_times)
         if not obs:
             return ModalityResult("video", False, "the speaking face is not visible in this window",
                                   extra={"faces": info}, seconds=time.perf_counter() - t0)

@@ -43,6 +43,8 @@ _WORKER: Describer | None = None
 def _init_worker(cfg: DescribeConfig) -> None:
     global _WORKER
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if _WORKER is not None:
+        _WORKER.close()  # another configuration: free the old models and threads
     _WORKER = Describer(cfg)
 
 
@@ -77,7 +79,8 @@ def describe_many(inputs: list[Path], jsonl: str | Path, config: DescribeConfig 
     """Describe every input into ``jsonl`` (one record per line, failures as ``{"error": ...}``).
 
     ``subtitle`` is one subtitle (text or file) for every input; ``subtitles`` maps a file stem
-    to its subtitle text (a clip absent from it gets offline ASR).
+    to its subtitle (:func:`~affectgpt.media.subtitles.read_subtitle_table`; a clip absent from
+    it, or with an empty row, gets ``subtitle`` or offline ASR).
 
     With ``resume``, files that already have a successful record are skipped, so an
     interrupted run continues without duplicates. Returns the records of this run plus
@@ -104,7 +107,11 @@ def describe_many(inputs: list[Path], jsonl: str | Path, config: DescribeConfig 
             records[rec["path"]] = rec
             bar.update(1)
 
-        jobs = [(str(p), (subtitles or {}).get(p.stem, subtitle)) for p in todo]
+        def sub_for(p: Path):
+            t = (subtitles or {}).get(p.stem)
+            return t if t is not None and t.text else subtitle  # no or empty row: the common subtitle or ASR
+
+        jobs = [(str(p), sub_for(p)) for p in todo]
         if workers <= 1 or len(jobs) <= 1:
             if jobs and (_WORKER is None or _WORKER.config != cfg):
                 _init_worker(cfg)

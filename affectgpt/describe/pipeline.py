@@ -26,6 +26,8 @@ from affectgpt.errors import AffectGPTError, InputError
 __all__ = ["DescribeConfig", "Describer", "SCHEMA"]
 
 SCHEMA = "affectgpt.describe/1.0"
+#: below this language-identification probability the spoken language is treated as unknown
+MIN_LANGUAGE_PROBABILITY = 0.5
 
 
 @dataclass
@@ -48,6 +50,8 @@ class DescribeConfig:
         model: a trained AffectGPT run folder: each description also carries its answer, from the
             same opened clip and transcript (``describe --model``).
         model_max_new_tokens: answer length for ``model``.
+        subtitle_column: the column of a CSV subtitle file (default: the first of subtitle, text,
+            chinese, english).
     """
 
     frames: int = 8
@@ -63,6 +67,15 @@ class DescribeConfig:
     weights: dict | None = None
     model: str | None = None
     model_max_new_tokens: int = 32
+    subtitle_column: str | None = None
+
+    def __post_init__(self):
+        if self.frames < 1:
+            raise ValueError(f"frames must be at least 1 (got {self.frames})")
+        if self.max_audio_s <= 0:
+            raise ValueError(f"max_audio_s (--max-seconds) must be positive (got {self.max_audio_s})")
+        if self.window_s <= 0:
+            raise ValueError(f"window_s (--window) must be positive (got {self.window_s})")
 
 
 @contextlib.contextmanager
@@ -135,6 +148,8 @@ class Describer:
     def close(self) -> None:
         self.visual.close()
         self._pool.shutdown(wait=True)
+        if getattr(self, "_answerer", None) is not None:
+            self._answerer.close()
 
     @property
     def answerer(self):
@@ -191,7 +206,7 @@ class Describer:
         t = time.perf_counter()
         text_missing = None
         if subtitle:
-            transcript = read_subtitles(subtitle, name=path.stem)
+            transcript = read_subtitles(subtitle, name=path.stem, column=cfg.subtitle_column)
             if not transcript.text:
                 text_missing = "empty subtitle"
         elif cfg.asr and audio is not None and speech is not None and speech.speech_s > 0:
@@ -206,11 +221,16 @@ class Describer:
                             "no subtitle and no audio track" if audio is None else
                             "no subtitle and no speech detected")
         timings["transcribe"] = time.perf_counter() - t
-        # the language of the voice: forced, or identified by the ASR (a subtitle may be a translation)
-        voice_language = cfg.language or (transcript.language if transcript.source == "asr" else None)
+        # the language of the voice: forced, or identified by a multilingual ASR that recognised the
+        # speech with confidence (a subtitle may be a translation; an English-only model only assumes)
+        identified = (transcript.source == "asr" and not transcript.dropped and transcript.segments
+                      and transcript.language_probability is not None
+                      and transcript.language_probability >= MIN_LANGUAGE_PROBABILITY)
+        voice_language = cfg.language or (transcript.language if identified else None)
         # frames: clip-level and timeline windows in one decode pass
         bounds = self._windows(span) if cfg.timeline else []
         times = clip.uniform_times(cfg.frames) if clip.info.has_video else []
+        clip_times = list(times)
         per_window = cfg.frames_per_window if len(bounds) <= 30 else 1  # long clips: bound the decoding
         for a, b in bounds:
             times += clip.uniform_times(per_window, a, b)
@@ -235,7 +255,8 @@ class Describer:
                 except InputError as exc:
                     video_problem = exc.problem
             timings["faces"] = time.perf_counter() - t
-            video = self.visual.analyze(faces, video_problem)
+            # the clip-level result reads the clip-level frames only (the same with or without a timeline)
+            video = self.visual.analyze(faces, video_problem, at_times=clip_times)
             timings["video"] = time.perf_counter() - t
         finally:
             audio_res, timings["audio"] = pending.result()
@@ -273,7 +294,8 @@ class Describer:
         if cfg.timeline:
             t = time.perf_counter()
             out["timeline"] = self._timeline(clip, faces, video_problem, speech, transcript, text_missing, bounds,
-                                             None if audio_res.present else audio_res.reason)
+                                             None if audio_res.present else audio_res.reason,
+                                             bool(out["audio"].get("narrowband")), audio_res.extra.get("gender"))
             timings["timeline"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t_all
         out["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
@@ -352,7 +374,8 @@ class Describer:
         return [(a0 + i * win, b0 if i == n - 1 else a0 + (i + 1) * win) for i in range(n)]
 
     def _timeline(self, clip, faces, video_problem, speech, transcript, text_missing,
-                  bounds: list[tuple[float, float]], audio_missing: str | None = None) -> list[dict]:
+                  bounds: list[tuple[float, float]], audio_missing: str | None = None,
+                  narrowband: bool = False, gender: str | None = None) -> list[dict]:
         """Per-window labels and cues. Each window analyses its own audio, the frames inside it
         and the subtitle cues overlapping it; an empty window says why."""
         from affectgpt.analyzers.acoustic import MIN_SPEECH_S, normalize_level
@@ -363,8 +386,9 @@ class Describer:
         texts = [transcript.text_between(a, b) if not text_missing else "" for a, b in bounds]
         with _one_torch_thread():
             text_probs = self.lexical.probs(texts) if any(texts) else None
-        voice = (self.acoustic.window_cues(audio, bounds, speech=speech) if audio is not None and not audio_missing
-                 else [None] * len(bounds))
+        voice = (self.acoustic.window_cues(audio, bounds, speech=speech, narrowband=narrowband,
+                                           floor=self.acoustic.norms.get(gender or "", {}))
+                 if audio is not None and not audio_missing else [None] * len(bounds))
         windows = []
         for i, (a, b) in enumerate(bounds):
             parts = []
@@ -382,8 +406,8 @@ class Describer:
                     seg = clip.audio_between(a, b)
                     p = self.acoustic.probs(normalize_level(seg))
                     parts.append(ModalityResult("audio", True, probs=merge_to_basic(self.acoustic.head.classes, p)))
-                if voice[i]:
-                    entry["voice_cues"] = [f"{c.text} ({c.z:+.1f} SD vs the clip)" for c in voice[i][:3]]
+                    if voice[i]:  # only where the window's audio passed the gate
+                        entry["voice_cues"] = [f"{c.text} ({c.z:+.1f} SD vs the clip)" for c in voice[i][:3]]
             # video: the frames inside the window
             vres = self.visual.analyze(faces, video_problem, a, b)
             if vres.present:

@@ -51,6 +51,16 @@ def uniform_times(duration_s: float, n: int, start_s: float = 0.0) -> list[float
     return [start_s + (i + 0.5) * duration_s / n for i in range(n)]
 
 
+def _is_cover_art(stream) -> bool:
+    """An attached picture (album cover of an .m4a/.mp3) is not video."""
+    import av
+
+    try:
+        return bool(stream.disposition & av.stream.Disposition.attached_pic)
+    except (AttributeError, TypeError):
+        return False
+
+
 def _to_rgb(frame, max_side: int | None) -> np.ndarray:
     """RGB array of a frame, turned upright by its display matrix (counter-clockwise degrees)."""
     rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
@@ -115,14 +125,17 @@ class Clip:
 
         path = Path(path)
         with open_container(path) as c:
-            v = next((s for s in c.streams if s.type == "video"), None)
+            v = next((s for s in c.streams if s.type == "video" and not _is_cover_art(s)), None)
             a = next((s for s in c.streams if s.type == "audio"), None)
             if v is None and a is None:
                 raise InputError(path, "holds no audio or video stream")
-            header = (c.duration or 0) / 1_000_000
+            # the header duration of the streams analysed (not of other audio or subtitle tracks)
+            header = 0.0
             for s in (v, a):
                 if s is not None and s.duration and s.time_base:
                     header = max(header, float(s.duration * s.time_base))
+            if not header:
+                header = (c.duration or 0) / 1_000_000
             streams = [s for s in (v, a) if s is not None]
             if v is not None:
                 v.thread_type = "AUTO"
@@ -139,6 +152,7 @@ class Clip:
             rot_seen = False
             audio_done = video_done = False
             demux_error = None
+            audio_errors, last_audio_error = 0, None
             try:
                 for pk in c.demux(streams):
                     if pk.stream.type == "video" and pk.pts is None and pk.dts is None:
@@ -184,8 +198,8 @@ class Clip:
                                 for out in resampler.resample(fr):
                                     chunks.append(out.to_ndarray().reshape(-1))
                         except av.error.FFmpegError as exc:
-                            if not chunks:
-                                audio_problem = f"audio cannot be decoded ({exc})"
+                            audio_errors += 1  # a damaged packet (a cut mid-frame): skip it, keep going
+                            last_audio_error = str(exc)
             except av.error.FFmpegError as exc:
                 demux_error = str(exc)  # a damaged tail: keep what was read
             if resampler is not None and decode_audio and audio_problem is None:
@@ -230,7 +244,8 @@ class Clip:
                 if len(audio) == 0:
                     audio, audio_problem = None, "audio track is empty"
             else:
-                audio_problem = "audio track is empty" if demux_error is None else f"audio cannot be decoded ({demux_error})"
+                why = last_audio_error or demux_error
+                audio_problem = "audio track is empty" if why is None else f"audio cannot be decoded ({why})"
         elif a is not None and not decode_audio:
             audio_end = aend  # from packet timestamps
         ends = [audio_end]
@@ -281,7 +296,17 @@ class Clip:
             out["note"] = f"decoded {self.span_s[1]:.1f} of {self.header_duration_s:.1f} s (the file is cut or damaged)"
         elif self.partial:
             out["note"] = (f"analysed {self.span_s[0]:.0f}-{self.span_s[1]:.0f} s of {self.duration_s:.0f} s "
-                           "(raise max_audio_s to analyse more)")
+                           "(raise --max-seconds to analyse more)")
+        return out
+
+    def shown_until(self, times_s: list[float]) -> list[float]:
+        """For frames presented at ``times_s``: when the next frame replaces each (the end of the
+        clip for the last frame)."""
+        rel = self.frame_times
+        out = []
+        for t in times_s:
+            k = int(np.searchsorted(rel, t + 1e-6, side="right"))
+            out.append(float(rel[k]) if k < len(rel) else float(self.span_s[1]))
         return out
 
     def audio_between(self, start_s: float, end_s: float) -> np.ndarray | None:
@@ -374,21 +399,44 @@ class Clip:
                     if k > max(want, default=-1):
                         break
             return
-        # long clips: seek to the key frame before each target and decode up to it
+        # long clips: seek to the key frame before each target and decode up to it. Some
+        # containers (MPEG-TS) land after the target: then seek earlier, and at last decode
+        # forward from the start.
         with open_container(self.path) as c:
             stream = c.streams.video[0]
             stream.thread_type = "AUTO"
             tb = stream.time_base
+            start = float(self._video.pts_s[0])
             for target in sorted(remaining):
-                try:
-                    c.seek(int(target / tb), stream=stream, backward=True, any_frame=False)
-                    for fr in c.decode(stream):
-                        if fr.time is None:
-                            continue
-                        if abs(float(fr.time) - target) < tol:
-                            self._frame_cache[(targets[target], max_side)] = _to_rgb(fr, max_side)
-                            break
-                        if float(fr.time) > target + tol:
-                            break
-                except av.error.FFmpegError:
+                for back_s in (0.0, 2.0, 10.0, 60.0, None):
+                    got = self._seek_decode(c, stream, tb, target, start if back_s is None else target - back_s,
+                                            tol, max_side)
+                    if got is not None:
+                        self._frame_cache[(targets[target], max_side)] = got
+                        break
+                    if got is None and back_s is None:
+                        break
+
+    @staticmethod
+    def _seek_decode(c, stream, tb, target: float, seek_to: float, tol: float, max_side):
+        """Seek to ``seek_to`` (absolute s) and decode up to the frame at ``target``; None when the
+        seek landed after the target or the frame cannot be decoded."""
+        import av
+
+        try:
+            c.seek(max(0, int(seek_to / tb)), stream=stream, backward=True, any_frame=False)
+            first = True
+            for fr in c.decode(stream):
+                if fr.time is None:
                     continue
+                t = float(fr.time)
+                if first and t > target + tol:
+                    return None  # landed after the target
+                first = False
+                if abs(t - target) < tol:
+                    return _to_rgb(fr, max_side)
+                if t > target + tol:
+                    return None
+        except av.error.FFmpegError:
+            return None
+        return None

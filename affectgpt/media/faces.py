@@ -323,17 +323,37 @@ class FaceAnalysis:
     speaker: FaceTrack | None
     info: dict
     reason: str | None = None
+    shown_until: list[float] = field(default_factory=list)  # per frame: when the next frame replaces it
+    expression_cache: dict = field(default_factory=dict, repr=False)  # frame -> FER probabilities
 
     def crops(self, size: int = 96, start_s: float | None = None, end_s: float | None = None) -> list[np.ndarray]:
         """Aligned crops [size, size, 3] of the speaker in frames inside ``[start_s, end_s)``."""
         return [align_crop(self.frames.frames[o.frame], o, size) for o in self.observations(start_s, end_s)]
 
-    def observations(self, start_s: float | None = None, end_s: float | None = None) -> list[FaceObservation]:
-        """The speaker's observations inside ``[start_s, end_s)`` (all when no bounds)."""
+    def observations(self, start_s: float | None = None, end_s: float | None = None,
+                     at_times: list[float] | None = None) -> list[FaceObservation]:
+        """The speaker's observations in frames shown during ``[start_s, end_s)`` (a frame counts
+        while it is on screen, so a slow or still video still fills every window), or in the
+        frames shown at ``at_times`` (all observations when neither is given)."""
         if self.speaker is None:
             return []
-        return [o for o in self.speaker.observations
-                if (start_s is None or o.time_s >= start_s) and (end_s is None or o.time_s < end_s)]
+        obs = self.speaker.observations
+        if at_times is not None:
+            keep = {self._frame_at(t) for t in at_times}
+            obs = [o for o in obs if o.frame in keep]
+        if start_s is None and end_s is None:
+            return list(obs)
+        a = -np.inf if start_s is None else start_s
+        b = np.inf if end_s is None else end_s
+        return [o for o in obs if o.time_s < b and self._until(o.frame) > a]
+
+    def _until(self, k: int) -> float:
+        return self.shown_until[k] if k < len(self.shown_until) else self.frames.times_s[k] + 1e-3
+
+    def _frame_at(self, t: float) -> int:
+        times = self.frames.times_s
+        k = int(np.searchsorted(np.asarray(times), t, side="right")) - 1
+        return max(0, min(k, len(times) - 1))
 
 
 class FaceFrontEnd:
@@ -344,10 +364,13 @@ class FaceFrontEnd:
         small_faces: run the tiled second pass for small faces in wide frames when needed.
         sync_step_s: spacing of the extra frames sampled in speech to match mouths to the voice.
         max_sync_frames: at most this many extra frames.
+        max_side: frames are decoded at most this large (longer side, pixels): bounded memory
+            for 4K input; the tiled pass still finds faces down to about 5% of the width.
     """
 
     def __init__(self, tracker: FaceTracker | None = None, small_faces: bool = True, sync_step_s: float = 0.2,
-                 max_sync_frames: int = 16):
+                 max_sync_frames: int = 16, max_side: int | None = 1280):
+        self.max_side = max_side
         self.tracker = tracker or FaceTracker()
         self.small_faces = small_faces
         self.sync_step_s = sync_step_s
@@ -377,7 +400,7 @@ class FaceFrontEnd:
         Raises:
             InputError: the clip has no video or no frame decodes.
         """
-        sample = clip.frames_at(times_s, distinct=True)
+        sample = clip.frames_at(times_s, distinct=True, max_side=self.max_side)
         h, w = sample.height, sample.width
         tracks = self.tracker.track(sample.frames, sample.times_s)
         info_extra = {"small_face_search": False}
@@ -406,7 +429,7 @@ class FaceFrontEnd:
         if need_sync and len(tracks) >= 2:
             sync_times = self._sync_times(clip, speech)
             allt = sorted(set(sample.times_s) | set(sync_times))
-            sample = clip.frames_at(allt, distinct=True)
+            sample = clip.frames_at(allt, distinct=True, max_side=self.max_side)
             tracks = self.tracker.track(sample.frames, sample.times_s, rois=rois)
         mask = None
         if speech is not None:
@@ -415,10 +438,11 @@ class FaceFrontEnd:
         tracks = [t for t in tracks if len(t.observations) >= max(1, int(0.25 * len(sample.frames)))] or tracks
         speaker, info = choose_speaker(tracks, len(sample.frames), speech_mask=mask)
         info.update(info_extra)
+        until = clip.shown_until(sample.times_s)
         if speaker is None:
-            return FaceAnalysis(sample, tracks, None, info, "no face found in the sampled frames")
+            return FaceAnalysis(sample, tracks, None, info, "no face found in the sampled frames", until)
         info["coverage"] = round(len(speaker.observations) / len(sample.frames), 3)
-        return FaceAnalysis(sample, tracks, speaker, info)
+        return FaceAnalysis(sample, tracks, speaker, info, None, until)
 
     def _speaker_unclear(self, tracks, sample, clip, speech) -> bool:
         """Whether the faces found so far leave the voice unexplained (no mouth moving with it)."""
@@ -429,7 +453,7 @@ class FaceFrontEnd:
         sync = self._sync_times(clip, speech)[: max(6, self.max_sync_frames // 2)]
         if not sync:
             return False
-        extra = clip.frames_at(sync, distinct=True)
+        extra = clip.frames_at(sync, distinct=True, max_side=self.max_side)
         moving = 0.0
         tr = self.tracker.track(extra.frames, extra.times_s)
         for t in tr:

@@ -79,7 +79,8 @@ class Transcript:
     def text_between(self, start_s: float, end_s: float) -> str:
         """Text of the cues overlapping [start_s, end_s); untimed cues belong everywhere."""
         parts = [s.text for s in self.segments
-                 if s.start_s is None or (s.start_s < end_s and (s.end_s or s.start_s) >= start_s)]
+                 if s.start_s is None or (s.start_s < end_s and (s.end_s if s.end_s is not None else s.start_s) > start_s)
+                 or (s.start_s is not None and s.end_s is None and start_s <= s.start_s < end_s)]
         return " ".join(parts).strip()
 
     def to_dict(self) -> dict:
@@ -193,8 +194,9 @@ def _parse_cues(text: str) -> list[Segment]:
     return segments
 
 
-def read_subtitles(source: str | Path, name: str | None = None, column: str | None = None) -> Transcript:
-    """Subtitles from a file (.srt, .vtt, .txt, .csv) or, when ``source`` is not a path, the string itself.
+def read_subtitles(source, name: str | None = None, column: str | None = None) -> Transcript:
+    """Subtitles from a file (.srt, .vtt, .txt, .csv) or, when ``source`` is not a path, the string itself
+    (a :class:`Transcript` is returned as it is: text from a batch table is never taken for a path).
 
     A CSV needs a ``name`` column and a subtitle column: ``column`` when given, else the first
     of :data:`SUBTITLE_COLUMNS` present (the upstream ``name,chinese,english`` layout reads
@@ -202,11 +204,18 @@ def read_subtitles(source: str | Path, name: str | None = None, column: str | No
 
     Raises:
         InputError: ``source`` looks like a path (see :func:`looks_like_path`) but names no
-            file; an unreadable encoding; a CSV without the needed columns; SRT/VTT without cues.
+            file; an unreadable encoding; a CSV without the needed columns or without a row for
+            ``name``; SRT/VTT without cues.
     """
+    if isinstance(source, Transcript):
+        return source
     value = str(source)
     path = Path(value) if len(value) < 4096 and "\n" not in value else None
-    if path is None or not path.is_file():
+    try:
+        is_file = path is not None and path.is_file()
+    except (OSError, ValueError):  # text longer than a file name may be, or with NUL bytes: it is text
+        is_file = False
+    if not is_file:
         if path is not None and looks_like_path(value):
             if path.is_dir():
                 raise InputError(path, "subtitle path is a folder, not a file")
@@ -228,15 +237,17 @@ def read_subtitles(source: str | Path, name: str | None = None, column: str | No
         cols = [column] if column else [c for c in SUBTITLE_COLUMNS if c in fields]
         if not rows or "name" not in fields or not cols:
             raise InputError(path, "subtitle CSV needs columns name and one of " + "/".join(SUBTITLE_COLUMNS), row=1)
-        hit = [r for r in rows if r["name"] == name] if name else rows[:1]
-        body = (hit[0][cols[0]] or "").strip() if hit else ""
+        hit = [r for r in rows if (r["name"] or "").strip() == name] if name else rows[:1]
+        if name and not hit:
+            raise InputError(path, f"no row named {name!r} (the clip's file stem) in the subtitle CSV")
+        body = (hit[0][cols[0]] or "").strip()
         return Transcript([Segment(body)] if body else [], "file", encoding=enc, extra={"column": cols[0]})
     body = " ".join(text.split())
     return Transcript([Segment(body)] if body else [], "file", encoding=enc)
 
 
-def read_subtitle_table(path: str | Path, column: str | None = None) -> dict[str, str]:
-    """All rows of a subtitle CSV as ``{name: text}`` (for batch runs; column chosen as in
+def read_subtitle_table(path: str | Path, column: str | None = None) -> dict[str, Transcript]:
+    """All rows of a subtitle CSV as ``{name: Transcript}`` (for batch runs; column chosen as in
     :func:`read_subtitles`). Duplicate names are an error naming the row."""
     path = Path(path)
     if not path.is_file():
@@ -253,5 +264,6 @@ def read_subtitle_table(path: str | Path, column: str | None = None) -> dict[str
         n = (r["name"] or "").strip()
         if n in out:
             raise InputError(path, f"duplicate name {n!r}", row=i)
-        out[n] = (r[cols[0]] or "").strip()
+        body = (r[cols[0]] or "").strip()
+        out[n] = Transcript([Segment(body)] if body else [], "file", extra={"column": cols[0], "table": path.name})
     return out

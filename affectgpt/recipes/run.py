@@ -167,7 +167,7 @@ def infer_recipe(cfg: dict | None, checkpoint: str, out_csv: str, data_dir: str 
 def answer_media(checkpoint: str, paths: list, out_csv: str | None = None, cfg: dict | None = None,
                  subtitles: dict[str, str] | None = None, asr: bool = True, batch_size: int = 8,
                  max_new_tokens: int = 32, do_sample: bool = False, seed: int | None = None,
-                 temperature: float = 1.0, progress: bool = True, model=None) -> list[dict]:
+                 temperature: float = 1.0, progress: bool = True, model=None, extractor=None) -> list[dict]:
     """Answers of a trained model for raw media files (video or audio), through the recipe's
     frozen encoders; files that cannot be read are recorded with their error, the rest go on."""
     from affectgpt.recipes.media_tokens import media_samples
@@ -177,7 +177,7 @@ def answer_media(checkpoint: str, paths: list, out_csv: str | None = None, cfg: 
     if model is None:
         cfg, model = load_trained(checkpoint, cfg)
     items = media_samples(cfg, [p if isinstance(p, Clip) else Path(p) for p in paths], _cache_root() / "media-features",
-                          subtitles, asr, progress)
+                          subtitles, asr, progress, extractor=extractor)
     ok = [i for i, m in enumerate(items) if m.sample is not None]
     gen = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "seed": seed, "temperature": temperature}
     generated = _generate(model, [(items[i].name, items[i].sample, "") for i in ok], batch_size, gen, progress)
@@ -202,10 +202,17 @@ class ClipAnswerer:
         self.checkpoint = str(checkpoint)
         self.max_new_tokens = max_new_tokens
         self.cfg, self.model = load_trained(checkpoint)
+        from affectgpt.recipes.media_tokens import token_extractor
+
+        self.extractor = token_extractor(self.cfg)  # frozen encoders loaded once for all clips
+
+    def close(self) -> None:
+        self.extractor.close()
 
     def answer(self, clip, text: str) -> dict:
         """``{checkpoint, answer, missing, error}`` for one opened clip and its transcript text."""
         row = answer_media(self.checkpoint, [clip], cfg=self.cfg, subtitles={clip.path.stem: text or ""}, asr=False,
-                           max_new_tokens=self.max_new_tokens, progress=False, model=self.model)[0]
+                           max_new_tokens=self.max_new_tokens, progress=False, model=self.model,
+                           extractor=self.extractor)[0]
         return {"checkpoint": self.checkpoint, "answer": row["text"], "missing": row["missing"],
                 "error": row["error"] or None}

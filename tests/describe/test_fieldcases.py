@@ -351,3 +351,81 @@ def test_third_party_log_lines_are_silenced_unless_verbose(demo, tmp_path):
         assert noise not in quiet.stderr, quiet.stderr[-2000:]
     loud = subprocess.run(cmd + ["--verbose"], capture_output=True, text=True, env=env, timeout=300)
     assert loud.returncode == 0 and ("XNNPACK" in loud.stderr or "W0000" in loud.stderr)
+
+
+# -- review findings: each a behaviour that must hold ----------------------------------------------
+def test_long_mpegts_reaches_every_frame_by_seeking(tmp_path):
+    frames = [np.full((120, 160, 3), (i * 7) % 255, np.uint8) for i in range(65 * 5)]
+    for i, f in enumerate(frames):
+        f[:10, : i % 160] = 255
+    mp4 = fm.encode(tmp_path / "long.mp4", frames, 5, None, 16000)
+    ts = fm.remux(mp4, tmp_path / "long.ts", "mpegts", 0.0)
+    clip = Clip.open(ts)
+    assert clip._video.packets is None  # long: frames are reached by seeking
+    s = clip.frames_at(clip.uniform_times(8), distinct=True)
+    assert len(s.frames) == 8 and len({_digest(f) for f in s.frames}) == 8
+    assert s.times_s[0] < 5 and s.times_s[-1] > 60
+
+
+def test_results_do_not_depend_on_the_clip_described_before(demo, crema, describer):
+    alone = Describer(DescribeConfig(timeline=True))
+    try:
+        ref = alone.describe(crema / "1001_DFA_HAP_XX.mp4", subtitle="Don't forget a jacket.")
+    finally:
+        alone.close()
+    describer.describe(demo, subtitle="I don't know!")
+    after = describer.describe(crema / "1001_DFA_HAP_XX.mp4", subtitle="Don't forget a jacket.")
+    assert after["modality_probs"]["video"] == ref["modality_probs"]["video"]
+    assert after["description"] == ref["description"]
+
+
+def test_clip_level_result_is_the_same_with_or_without_a_timeline(demo):
+    plain, timed = Describer(DescribeConfig()), Describer(DescribeConfig(timeline=True, window_s=0.5))
+    try:
+        a = plain.describe(demo, subtitle="I don't know!")
+        b = timed.describe(demo, subtitle="I don't know!")
+    finally:
+        plain.close(), timed.close()
+    assert a["modality_probs"]["video"] == b["modality_probs"]["video"] and a["cues"]["video"] == b["cues"]["video"]
+
+
+def test_an_english_only_or_unconfident_asr_does_not_select_english_norms(demo):
+    d = Describer(DescribeConfig(asr_model="tiny.en"))
+    try:
+        r = d.describe(demo)
+    finally:
+        d.close()
+    assert r["modalities"]["text"] is False and r["transcript"].get("dropped")
+    assert r["language"]["speech"] is None and r["reference"]["audio"] == "the speaker's own voice over the clip"
+
+
+def test_subtitle_text_with_slashes_or_long_text_is_text(tmp_path):
+    from affectgpt.media.subtitles import read_subtitle_table, read_subtitles
+
+    long = "我" * 300
+    assert read_subtitles(long).text == long
+    table = tmp_path / "t.csv"
+    table.write_text("name,chinese\nclip,他说/我不知道\n", encoding="utf-8")
+    t = read_subtitle_table(table)["clip"]
+    assert read_subtitles(t).text == "他说/我不知道"  # a table row is never taken for a path
+    with pytest.raises(InputError, match="t.csv: no row named 'other'"):
+        read_subtitles(str(table), name="other")
+
+
+def test_still_video_fills_every_timeline_window(tmp_path, crema, describer):
+    frames, fps, audio, rate = fm.decode(crema / "1001_DFA_HAP_XX.mp4")
+    p = fm.encode(tmp_path / "slow.mp4", frames[::12], fps / 12, audio, rate)  # about 2.5 frames per second
+    d = Describer(DescribeConfig(timeline=True, window_s=0.25))
+    try:
+        r = d.describe(p, subtitle="Don't forget a jacket.")
+    finally:
+        d.close()
+    assert all("video" in w["modalities"] for w in r["timeline"])
+
+
+def test_vocal_measures_read_the_speech_not_the_noise_after_it(tmp_path, crema, describer):
+    _, _, audio, rate = fm.decode(crema / "1001_DFA_ANG_XX.mp4")
+    track = np.concatenate([audio, fm.noise("pink", 15.0, rate, -30)])
+    p = fm.encode(tmp_path / "speech_then_noise.wav", None, 0, _resample16k(track, rate), 16000)
+    r = describer.describe(p, subtitle="I'm on my way to the meeting.")
+    assert r["modalities"]["audio"] and r["audio"]["measured_s"] < 6.0 < r["duration_s"]
