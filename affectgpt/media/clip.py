@@ -328,12 +328,15 @@ class Clip:
         idx = np.searchsorted(rel, np.asarray(times, np.float64), side="right") - 1
         return [int(i) for i in np.clip(idx, 0, len(rel) - 1)]
 
-    def frames_at(self, times_s: list[float], max_side: int | None = None, distinct: bool = False) -> FrameSample:
+    def frames_at(self, times_s: list[float], max_side: int | None = None, distinct: bool = False,
+                  on_frame=None) -> FrameSample:
         """RGB frames shown at ``times_s`` (seconds from the origin), upright, cached.
 
         All frames not yet cached are decoded in one pass. With ``distinct``, times that fall on
         the same frame return it once (fewer frames than asked). Frame times returned are the
-        frames' own presentation times.
+        frames' own presentation times. ``on_frame(position, rgb, time_s)`` is called for each
+        frame as soon as it is available (cached ones first, then in decoding order), so a
+        consumer can work while later frames decode; ``position`` indexes the returned sample.
 
         Raises:
             InputError: no video stream, or no frame can be decoded.
@@ -345,19 +348,37 @@ class Clip:
         idx = self._nearest(list(times_s))
         if distinct:
             idx = list(dict.fromkeys(idx))
+        rel = self._video.pts_s - self.origin_s
+        emit = None
+        if on_frame is not None:
+            positions: dict[int, list[int]] = {}
+            for pos, i in enumerate(idx):
+                positions.setdefault(i, []).append(pos)
+
+            def emit(i, img):
+                for pos in positions.get(i, ()):
+                    on_frame(pos, img, float(rel[i]))
+
+            for i in dict.fromkeys(idx):
+                if (i, max_side) in self._frame_cache:
+                    emit(i, self._frame_cache[(i, max_side)])
         want = sorted({i for i in idx if (i, max_side) not in self._frame_cache})
         if want:
-            self._decode(want, max_side)
+            self._decode(want, max_side, emit)
         got = [i for i in idx if (i, max_side) in self._frame_cache]
         if not got:
             raise InputError(self.path, "no video frame could be decoded")
         frames = [self._frame_cache[(i, max_side)] for i in got]
-        rel = self._video.pts_s - self.origin_s
         h, w = frames[0].shape[:2]
         return FrameSample(frames, [float(rel[i]) for i in got], w, h)
 
-    def _decode(self, indices: list[int], max_side: int | None) -> None:
+    def _decode(self, indices: list[int], max_side: int | None, emit=None) -> None:
         import av
+
+        def keep(k: int, img: np.ndarray) -> None:
+            self._frame_cache[(k, max_side)] = img
+            if emit is not None:
+                emit(k, img)
 
         self.decode_passes += 1
         targets = {float(self._video.pts_s[i]): i for i in indices}
@@ -392,7 +413,7 @@ class Clip:
                     else:
                         k += 1
                     if k in want:
-                        self._frame_cache[(k, max_side)] = _to_rgb(fr, max_side)
+                        keep(k, _to_rgb(fr, max_side))
                         want.discard(k)
                         if not want:
                             break
@@ -412,7 +433,7 @@ class Clip:
                     got = self._seek_decode(c, stream, tb, target, start if back_s is None else target - back_s,
                                             tol, max_side)
                     if got is not None:
-                        self._frame_cache[(targets[target], max_side)] = got
+                        keep(targets[target], got)
                         break
                     if got is None and back_s is None:
                         break

@@ -223,9 +223,16 @@ class FaceTracker:
     def track(self, frames: list[np.ndarray], times_s: list[float], min_iou: float = 0.2,
               rois: list[tuple[int, int, int, int]] = ()) -> list[FaceTrack]:
         """Detect in every frame and link detections whose boxes overlap into tracks."""
+        dets = {i: self.detect(f, i, t, rois) for i, (f, t) in enumerate(zip(frames, times_s))}
+        return self.link(dets, min_iou)
+
+    @staticmethod
+    def link(detections: dict[int, list[FaceObservation]], min_iou: float = 0.2) -> list[FaceTrack]:
+        """Tracks from per-frame detections (frame position -> faces), linked in frame order by
+        box overlap (the result does not depend on the order the frames were detected in)."""
         tracks: list[FaceTrack] = []
-        for i, (f, t) in enumerate(zip(frames, times_s)):
-            dets = sorted(self.detect(f, i, t, rois), key=lambda o: -o.area)
+        for i in sorted(detections):
+            dets = sorted(detections[i], key=lambda o: (-o.area, o.box))
             used: set[int] = set()
             for det in dets:
                 best, best_iou = None, min_iou
@@ -393,16 +400,17 @@ class FaceFrontEnd:
     def analyze(self, clip, times_s: list[float], speech=None) -> FaceAnalysis:
         """Faces and the speaking face over the frames shown at ``times_s``.
 
-        ``speech`` (:class:`~affectgpt.media.vad.SpeechActivity`) enables the mouth-to-voice
-        match when several faces are seen. Frames are decoded in one pass per call to the clip
+        ``speech`` (:class:`~affectgpt.media.vad.SpeechActivity`, or a future of one) enables the
+        mouth-to-voice match when several faces are seen. Frames are decoded in one pass per call to the clip
         (the extra speech frames only when several faces, or none, are found).
 
         Raises:
             InputError: the clip has no video or no frame decodes.
         """
-        sample = clip.frames_at(times_s, distinct=True, max_side=self.max_side)
+        sample, tracks = self._detect_while_decoding(clip, times_s)
+        if hasattr(speech, "result"):  # voice activity computed elsewhere meanwhile
+            speech = speech.result()
         h, w = sample.height, sample.width
-        tracks = self.tracker.track(sample.frames, sample.times_s)
         info_extra = {"small_face_search": False}
         wide = w >= 1.3 * h
         speaking = speech is not None and speech.speech_s >= 0.5
@@ -443,6 +451,38 @@ class FaceFrontEnd:
             return FaceAnalysis(sample, tracks, None, info, "no face found in the sampled frames", until)
         info["coverage"] = round(len(speaker.observations) / len(sample.frames), 3)
         return FaceAnalysis(sample, tracks, speaker, info, None, until)
+
+    def _detect_while_decoding(self, clip, times_s: list[float]):
+        """Frames decode in a helper thread while faces are detected in those already decoded
+        (PyAV releases the GIL while decoding): the two overlap instead of running in turn."""
+        import queue
+        import threading
+
+        q: queue.Queue = queue.Queue()
+        box: dict = {}
+
+        def produce():
+            try:
+                box["sample"] = clip.frames_at(times_s, distinct=True, max_side=self.max_side,
+                                               on_frame=lambda pos, img, t: q.put((pos, img, t)))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                box["error"] = exc
+            finally:
+                q.put(None)
+
+        worker = threading.Thread(target=produce, name="affectgpt-decode", daemon=True)
+        worker.start()
+        detections: dict[int, list[FaceObservation]] = {}
+        while (item := q.get()) is not None:
+            pos, img, t = item
+            detections[pos] = self.tracker.detect(img, pos, t)
+        worker.join()
+        if "error" in box:
+            raise box["error"]
+        sample = box["sample"]
+        if sorted(detections) != list(range(len(sample.frames))):  # a frame failed to decode: redo plainly
+            return sample, self.tracker.track(sample.frames, sample.times_s)
+        return sample, self.tracker.link(detections)
 
     def _speaker_unclear(self, tracks, sample, clip, speech) -> bool:
         """Whether the faces found so far leave the voice unexplained (no mouth moving with it)."""
