@@ -175,7 +175,8 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     subtitles = read_subtitle_table(a.subtitles, a.subtitle_column) if a.subtitles else None
     cfg = DescribeConfig(frames=a.frames, timeline=a.timeline or bool(a.srt or a.vtt), window_s=a.window,
                          asr=not a.no_asr, data_dir=a.data_dir, language=a.language, asr_model=a.asr_model,
-                         max_audio_s=a.max_seconds, model=a.model, model_max_new_tokens=a.max_new_tokens)
+                         max_audio_s=a.max_seconds, model=a.model, model_max_new_tokens=a.max_new_tokens,
+                         subtitle_column=a.subtitle_column)
     subtitle = a.subtitle
     paths = list(a.paths)
     if a.sample:

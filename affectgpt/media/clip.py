@@ -30,6 +30,8 @@ SAMPLE_RATE = 16_000
 KEEP_PACKETS_BELOW_S = 60.0
 #: a header duration longer than the decoded extent by more than this (s, and 10 %) means a cut file
 TRUNCATION_TOLERANCE_S = 0.25
+#: a jump in audio timestamps longer than this (s) is filled with silence
+GAP_FILL_S = 0.1
 #: container formats whose header duration excludes the start offset
 _FROM_START_FORMATS = {"mpegts", "mpeg", "mpegtsraw", "mpegvideo"}
 
@@ -153,6 +155,7 @@ class Clip:
             audio_done = video_done = False
             demux_error = None
             audio_errors, last_audio_error = 0, None
+            have = 0  # audio samples kept so far
             try:
                 for pk in c.demux(streams):
                     if pk.stream.type == "video" and pk.pts is None and pk.dts is None:
@@ -195,8 +198,17 @@ class Clip:
                             for fr in pk.decode():
                                 if audio_start is None and fr.time is not None:
                                     audio_start = float(fr.time)
+                                elif fr.time is not None:
+                                    # a gap in the timestamps (a skipped damaged packet, a splice):
+                                    # fill it with silence so later audio stays aligned with the video
+                                    expected = int(round((float(fr.time) - audio_start) * SAMPLE_RATE))
+                                    if expected - have > GAP_FILL_S * SAMPLE_RATE:
+                                        chunks.append(np.zeros(expected - have, np.float32))
+                                        have = expected
                                 for out in resampler.resample(fr):
-                                    chunks.append(out.to_ndarray().reshape(-1))
+                                    arr = out.to_ndarray().reshape(-1)
+                                    chunks.append(arr)
+                                    have += len(arr)
                         except av.error.FFmpegError as exc:
                             audio_errors += 1  # a damaged packet (a cut mid-frame): skip it, keep going
                             last_audio_error = str(exc)

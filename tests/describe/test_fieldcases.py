@@ -429,3 +429,29 @@ def test_vocal_measures_read_the_speech_not_the_noise_after_it(tmp_path, crema, 
     p = fm.encode(tmp_path / "speech_then_noise.wav", None, 0, _resample16k(track, rate), 16000)
     r = describer.describe(p, subtitle="I'm on my way to the meeting.")
     assert r["modalities"]["audio"] and r["audio"]["measured_s"] < 6.0 < r["duration_s"]
+
+
+def test_audio_gap_keeps_later_audio_aligned(tmp_path, crema):
+    import av
+
+    src = crema / "1001_DFA_ANG_XX.mp4"
+    ref = Clip.open(src)
+    # remux the audio only, dropping its packets between 0.5 and 1.0 s (a damaged stretch)
+    dst = tmp_path / "gap.mka"
+    with av.open(str(src)) as i, av.open(str(dst), "w", format="matroska") as o:
+        a_in = i.streams.audio[0]
+        a_out = o.add_stream_from_template(a_in)
+        for pk in i.demux(a_in):
+            if pk.dts is None:
+                continue
+            if pk.pts is not None and 0.5 <= float(pk.pts * pk.time_base) < 1.0:
+                continue
+            pk.stream = a_out
+            o.mux(pk)
+    gap = Clip.open(dst)
+    assert abs(len(gap.audio) - len(ref.audio)) < 0.05 * 16000  # the gap is filled, not closed up
+    # after the gap the audio lines up again: the best lag is within 5 ms (it would be 0.5 s if closed up)
+    a, b = gap.audio[int(1.2 * 16000):int(1.8 * 16000)], ref.audio[int(1.2 * 16000):int(1.8 * 16000)]
+    lags = range(-8000, 8001, 8)
+    best = max(lags, key=lambda k: float(np.dot(a[max(0, k):len(a) + min(0, k)], b[max(0, -k):len(b) - max(0, k)])))
+    assert abs(best) <= 80
