@@ -423,9 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; bad input ends with a one-line error and exit code 2."""
+    from affectgpt.errors import NoOverlapError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except NoOverlapError as exc:  # bad data, not bad usage: no score is given
+        print(f"affectgpt: error: {exc}", file=sys.stderr)
+        return 1
     except (AffectGPTError, ValueError, FileNotFoundError) as exc:
         print(f"affectgpt: error: {exc}", file=sys.stderr)
         return 2

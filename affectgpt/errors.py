@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["AffectGPTError", "InputError", "MissingAssetError", "UntrustedPickleError"]
+__all__ = ["AffectGPTError", "InputError", "NoOverlapError", "MissingAssetError", "UntrustedPickleError"]
 
 
 class AffectGPTError(Exception):
@@ -26,6 +26,10 @@ class InputError(AffectGPTError, ValueError):
         if row is not None:
             where += f", row {row}"
         super().__init__(f"{where}: {problem}")
+
+
+class NoOverlapError(InputError):
+    """No prediction name matches the ground truth: a score would be meaningless (exit code 1)."""
 
 
 class MissingAssetError(AffectGPTError, FileNotFoundError):

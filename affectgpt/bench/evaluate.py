@@ -182,6 +182,9 @@ def score_full(settings: ScoreSettings) -> ScoreResult:
     if chosen is not None and chosen.counts.get("n_missing_predictions"):
         report["warnings"].append(f"{chosen.counts['n_missing_predictions']} ground-truth samples have no "
                                   "prediction and were scored as empty answers")
+    if chosen is not None and chosen.counts.get("names_matched_by"):
+        report["warnings"].append("prediction names are file names or paths: matched to the ground truth by "
+                                  "file stem")
     if chosen is not None and chosen.counts.get("n_extra_predictions"):
         report["warnings"].append(f"{chosen.counts['n_extra_predictions']} predictions name samples that are "
                                   "not in the ground truth and were ignored")

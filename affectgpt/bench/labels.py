@@ -6,7 +6,7 @@ import json
 import math
 import re
 
-__all__ = ["parse_label_list", "parse_sentiment", "SENTIMENT_VALUES"]
+__all__ = ["parse_label_list", "parse_sentiment", "sentiment_number", "SENTIMENT_VALUES"]
 
 _SPLIT = re.compile(r"[',\"]")
 
@@ -49,8 +49,25 @@ def parse_label_list(value) -> list[str]:
     return [p.strip().lower() for p in _SPLIT.split(text) if p.strip()]
 
 
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def sentiment_number(value) -> int | None:
+    """The sign of a numeric sentiment (MMSA-style regression output such as ``-1.280`` or
+    ``0.64``: > 0 positive +1, < 0 negative -1, 0 neutral 0), or None when ``value`` is not a number."""
+    text = str(value).strip()
+    if not _NUMBER.match(text):
+        return None
+    x = float(text)
+    return 1 if x > 0 else -1 if x < 0 else 0
+
+
 def parse_sentiment(value) -> int:
-    """Upstream sentiment value: positive +1, negative -1, anything else (neutral, mixed...) 0."""
+    """Sentiment value: positive +1, negative -1, neutral 0 (words, case-insensitive), a number by
+    its sign (the MMSA convention, see :func:`sentiment_number`); anything else (mixed, other) 0."""
     if value is None:
         return 0
+    num = sentiment_number(value)
+    if num is not None:
+        return num
     return SENTIMENT_VALUES.get(str(value).strip().lower(), 0)

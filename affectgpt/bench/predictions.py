@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from affectgpt.bench.io import check_unique, load_npz, read_csv_rows, read_jsonl, sha256_file
-from affectgpt.bench.labels import parse_label_list
+from affectgpt.bench.labels import SENTIMENT_VALUES, parse_label_list, sentiment_number
 from affectgpt.errors import InputError
 
 __all__ = ["PredictionSet", "read_predictions"]
@@ -111,7 +111,13 @@ def _from_table(path: Path) -> PredictionSet:
     if "labels" in header:
         ps.labels = {n: parse_label_list(r.get("labels")) for n, (_, r) in zip(keys, records)}
     if "sentiment" in header:
-        ps.sentiments = {n: str(r.get("sentiment") or "") for n, (_, r) in zip(keys, records)}
+        ps.sentiments = {}
+        for n, (line, r) in zip(keys, records):
+            value = str(r.get("sentiment") if r.get("sentiment") is not None else "").strip()
+            if value and value.lower() not in SENTIMENT_VALUES and sentiment_number(value) is None:
+                raise InputError(path, f"sentiment {value!r} is neither positive/negative/neutral nor a number "
+                                 "(MMSA convention: the sign gives the polarity)", row=line)
+            ps.sentiments[n] = value
     return ps
 
 

@@ -10,11 +10,11 @@ import numpy as np
 from affectgpt.bench import metrics as M
 from affectgpt.bench.datasets import DatasetSpec, GroundTruth
 from affectgpt.bench.extractors.base import LabelExtractor
-from affectgpt.bench.labels import SENTIMENT_VALUES, parse_sentiment
+from affectgpt.bench.labels import SENTIMENT_VALUES, parse_sentiment, sentiment_number
 from affectgpt.bench.predictions import PredictionSet
 from affectgpt.emotions.polarity import labels_to_sentiment
 from affectgpt.emotions.vocabulary import WHEELS, EmotionVocabulary
-from affectgpt.errors import InputError
+from affectgpt.errors import InputError, NoOverlapError
 
 __all__ = ["CheckpointScore", "score_checkpoint"]
 
@@ -44,8 +44,11 @@ class CheckpointScore:
                 "per_class": self.per_class, **self.extra, "predictions": self.sources}
 
 
-def _labels_for(gt: GroundTruth, ps: PredictionSet, extractor: LabelExtractor, trust_pickle: bool) -> list[list[str]]:
+def _labels_for(gt: GroundTruth, ps: PredictionSet, extractor: LabelExtractor, trust_pickle: bool,
+                task: str = "basic") -> list[list[str]]:
     if extractor.uses_given_labels:
+        if ps.labels is None and task == "sentiment" and ps.sentiments is not None:
+            return [[] for _ in gt.names]  # a name,sentiment file: the sentiment is given, no labels needed
         if ps.labels is None:
             where = ps.sources.get("texts") or ps.sources.get("table") or ps.checkpoint
             raise InputError(where, "no extracted labels (no -openset.npz or 'labels' column); "
@@ -71,6 +74,55 @@ def _counts(gt: GroundTruth, ps: PredictionSet, labels: list[list[str]]) -> dict
         "extra_examples": extra[:10],
         "n_empty_predictions": sum(1 for x in labels if not x),
     }
+
+
+#: file suffixes stripped when prediction names are file names (``sample_00000001.mp4``)
+_NAME_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".flv", ".wav", ".flac", ".mp3", ".m4a", ".npy", ".npz",
+                  ".txt", ".json", ".jpg", ".png")
+
+
+def _name_stem(name: str) -> str:
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    low = base.lower()
+    for suf in _NAME_SUFFIXES:
+        if low.endswith(suf):
+            return base[: -len(suf)]
+    return base
+
+
+def align_names(gt: GroundTruth, ps: PredictionSet) -> tuple[PredictionSet, str | None]:
+    """Match prediction names to the ground truth: as they are, or by file stem when the
+    predictions are keyed by file names or paths (``videos/sample_00000001.mp4``).
+
+    Returns the (possibly renamed) prediction set and ``"file stem"`` when names were matched
+    that way (None when as they are).
+
+    Raises:
+        NoOverlapError: no prediction name matches any ground-truth name (a score of 0 would be
+            a wrong result, not a score); the message shows a few names of each side.
+    """
+    pred_names: set[str] = set()
+    for d in (ps.labels, ps.texts, ps.sentiments):
+        if d:
+            pred_names.update(d)
+    if not pred_names and ps.texts is None and ps.text_path:
+        return ps, None  # answers not loaded yet (pickled upstream file): matched after loading
+    gt_names = set(gt.names)
+    direct = len(pred_names & gt_names)
+    stems = {n: _name_stem(n) for n in pred_names}
+    by_stem = len(set(stems.values()) & gt_names)
+    if by_stem > direct and len(set(stems.values())) == len(stems):
+        def rename(d):
+            return None if d is None else {stems[k]: v for k, v in d.items()}
+
+        ps = PredictionSet(ps.checkpoint, labels=rename(ps.labels), texts=rename(ps.texts),
+                           sentiments=rename(ps.sentiments), text_path=ps.text_path, sources=ps.sources)
+        return ps, "file stem"
+    if pred_names and not direct:
+        where = ps.sources.get("table") or ps.sources.get("labels") or ps.sources.get("texts") or ps.checkpoint
+        raise NoOverlapError(where, "no prediction name matches the ground truth (not even by file stem): "
+                             f"predictions {sorted(pred_names)[:3]}, ground truth {sorted(gt_names)[:3]}")
+    return ps, None
 
 
 def _wheel_mappers(vocab: EmotionVocabulary, level: int = 1):
@@ -114,8 +166,10 @@ def _score_sentiment(spec, gt, labels, sentiments, n_boot, seed):
     per_class = {name: {"precision": _pct(p[i]), "recall": _pct(r[i]), "f1": _pct(f[i]), "support": int(s[i])}
                  for i, name in enumerate(("negative", "positive"))}
     answers = Counter(str(x).strip().lower() for x in sentiments)
-    other = {k: v for k, v in sorted(answers.items()) if k not in SENTIMENT_VALUES}
+    numeric = sum(v for k, v in answers.items() if sentiment_number(k) is not None)
+    other = {k: v for k, v in sorted(answers.items()) if k not in SENTIMENT_VALUES and sentiment_number(k) is None}
     extra = {"sentiment_answers": {k: answers[k] for k in ("positive", "negative", "neutral")},
+             "sentiment_numeric_answers": numeric,
              "sentiment_other_answers": other,
              "n_excluded_zero_valence": int(np.sum(~keep))}
     rows = [{"name": n, "target": gt.targets[i], "labels": "|".join(labels[i]), "sentiment": sentiments[i],
@@ -194,8 +248,11 @@ def score_checkpoint(spec: DatasetSpec, gt: GroundTruth, ps: PredictionSet, voca
                      extractor: LabelExtractor, *, trust_pickle: bool = False, n_boot: int = 1000,
                      seed: int = 0, groups: dict | None = None) -> CheckpointScore:
     """Score one prediction set against the ground truth with the dataset's metrics."""
-    labels = _labels_for(gt, ps, extractor, trust_pickle)
+    ps, matched_by = align_names(gt, ps)
+    labels = _labels_for(gt, ps, extractor, trust_pickle, spec.task)
     counts = _counts(gt, ps, labels)
+    if matched_by:
+        counts["names_matched_by"] = matched_by
     extra: dict = {}
     if spec.task == "basic":
         res = _score_basic(spec, gt, labels, vocab, n_boot, seed)

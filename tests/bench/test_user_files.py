@@ -1,0 +1,102 @@
+"""`bench score` on the files users of the field hold: predictions keyed by file names, no name in
+common, and sentiment-only files with words or MMSA-style numbers (inputs built at test time
+from ../shared/data; see ../shared/fieldcases case13 and case15)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from affectgpt.bench import ScoreSettings, score
+from affectgpt.cli import main
+from affectgpt.errors import InputError, NoOverlapError
+
+RUN = "results-mer2023"
+
+
+def _released_labels(data_dir: Path) -> dict[str, str]:
+    base = data_dir / "released_outputs/affectgpt" / RUN
+    sub = [d for d in base.iterdir() if d.is_dir()]
+    z = np.load((sub[0] if sub else base) / "checkpoint_000050_loss_0.527-openset.npz", allow_pickle=False)
+    return dict(zip((str(n) for n in z["filenames"]), (str(x) for x in z["fileitems"])))
+
+
+def _write(path: Path, header: list[str], rows) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def _gt(data_dir: Path, name: str) -> list[dict]:
+    return list(csv.DictReader(open(data_dir / f"merunibench/gt_csv/{name}.csv", encoding="utf-8")))
+
+
+def _score(data_dir, dataset, pred):
+    return score(ScoreSettings(dataset, str(data_dir / f"merunibench/gt_csv/{dataset}.csv"), str(pred),
+                               data_dir=str(data_dir), bootstrap=0))
+
+
+@pytest.mark.parametrize("form", ["{}.mp4", "videos/{}.mp4", "C:\\\\clips\\\\{}.avi"])
+def test_file_names_match_by_stem_with_the_same_score(tmp_path, data_dir, form):
+    pred = _released_labels(data_dir)
+    names = [r["name"] for r in _gt(data_dir, "mer2023")]
+    stem = _score(data_dir, "mer2023", _write(tmp_path / "stem.csv", ["name", "labels"],
+                                              [(n, pred.get(n, "")) for n in names]))
+    assert f"{stem['score']:.2f}" == "78.54"  # paper Table 2, MER2023, released epoch 50
+    ext = _score(data_dir, "mer2023", _write(tmp_path / "ext.csv", ["name", "labels"],
+                                             [(form.format(n), pred.get(n, "")) for n in names]))
+    assert ext["score"] == stem["score"] and ext["n_scored"] == stem["n_scored"]
+    assert any("matched to the ground truth by file stem" in w for w in ext["warnings"])
+
+
+def test_no_name_in_common_is_an_error_not_a_score(tmp_path, data_dir, capsys):
+    pred = _released_labels(data_dir)
+    p = _write(tmp_path / "other.csv", ["name", "labels"], [(f"clip_{i:04d}", v) for i, v in enumerate(pred.values())])
+    with pytest.raises(NoOverlapError, match="no prediction name matches the ground truth"):
+        _score(data_dir, "mer2023", p)
+    code = main(["bench", "score", "--dataset", "mer2023", "--labels", str(data_dir / "merunibench/gt_csv/mer2023.csv"),
+                 "--predictions", str(p), "--data-dir", str(data_dir), "--bootstrap", "0"])
+    err = capsys.readouterr().err
+    assert code == 1 and "clip_0000" in err and "sample_" in err
+
+
+def _valence(data_dir: Path, dataset: str) -> list[tuple[str, float]]:
+    rows = _gt(data_dir, dataset)
+    key = "valence" if "valence" in rows[0] else "label"
+    return [(r["name"], float(r[key])) for r in rows]
+
+
+@pytest.mark.parametrize("dataset", ["cmumosi", "sims"])
+@pytest.mark.parametrize("form", ["words", "Words", "regression", "regression+labels"])
+def test_sentiment_only_files_score_perfectly_in_every_form(tmp_path, data_dir, dataset, form):
+    gold = _valence(data_dir, dataset)
+
+    def value(v):
+        if form.startswith("regression"):
+            return f"{v * 0.8:.3f}"  # an MMSA-style regression output: only its sign matters
+        w = "positive" if v > 0 else "negative" if v < 0 else "neutral"
+        return w.upper() if form == "Words" else w
+
+    header = ["name", "sentiment"] + (["labels"] if form.endswith("+labels") else [])
+    rows = [(n, value(v)) + (("[]",) if form.endswith("+labels") else ()) for n, v in gold]
+    r = _score(data_dir, dataset, _write(tmp_path / "p.csv", header, rows))
+    assert f"{r['score']:.2f}" == "100.00"
+
+
+def test_sentiment_all_neutral_is_not_perfect(tmp_path, data_dir):
+    gold = _valence(data_dir, "cmumosi")
+    r = _score(data_dir, "cmumosi", _write(tmp_path / "n.csv", ["name", "sentiment"], [(n, "neutral") for n, _ in gold]))
+    assert r["score"] < 60
+
+
+def test_a_sentiment_that_is_neither_word_nor_number_names_its_row(tmp_path, data_dir):
+    gold = _valence(data_dir, "cmumosi")
+    rows = [(n, "positive") for n, _ in gold]
+    rows[4] = (rows[4][0], "kinda good")
+    with pytest.raises(InputError, match=r"p.csv, row 6: sentiment 'kinda good' is neither"):
+        _score(data_dir, "cmumosi", _write(tmp_path / "p.csv", ["name", "sentiment"], rows))
