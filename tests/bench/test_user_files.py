@@ -100,3 +100,47 @@ def test_a_sentiment_that_is_neither_word_nor_number_names_its_row(tmp_path, dat
     rows[4] = (rows[4][0], "kinda good")
     with pytest.raises(InputError, match=r"p.csv, row 6: sentiment 'kinda good' is neither"):
         _score(data_dir, "cmumosi", _write(tmp_path / "p.csv", ["name", "sentiment"], rows))
+
+
+def _zip_of(tmp_path: Path, members: dict[str, bytes]) -> Path:
+    import zipfile
+
+    z = tmp_path / "groups.zip"
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return z
+
+
+def _npy(value) -> bytes:
+    import io
+
+    b = io.BytesIO()
+    np.save(b, value)
+    return b.getvalue()
+
+
+def test_mertools_synonym_groups_are_read_as_literals(tmp_path):
+    from affectgpt.bench.synonyms import load_synonym_groups
+
+    lit = "[['joyful', 'happy', 'relaxed'], ['complaining', 'helpless'], ['humorous']]"
+    z = _zip_of(tmp_path, {"ov/sample_00000001.npy": _npy(np.array(lit))})
+    assert load_synonym_groups(z) == {"sample_00000001": [["joyful", "happy", "relaxed"],
+                                                          ["complaining", "helpless"], ["humorous"]]}
+
+
+def test_synonym_literals_are_never_evaluated(tmp_path):
+    from affectgpt.bench.synonyms import load_synonym_groups
+
+    z = _zip_of(tmp_path, {"a.npy": _npy(np.array("__import__('os').system('echo pwned')"))})
+    with pytest.raises(InputError, match="a.npy: not a literal list of synonym groups"):
+        load_synonym_groups(z)
+
+
+def test_synonym_archive_that_expands_too_far_is_refused(tmp_path):
+    from affectgpt.bench.synonyms import MAX_MEMBER_BYTES, load_synonym_groups
+
+    z = _zip_of(tmp_path, {"big.npy": b"\0" * (MAX_MEMBER_BYTES + 1)})
+    assert z.stat().st_size < 64 * 1024  # small on disk
+    with pytest.raises(InputError, match="big.npy: .* over the"):
+        load_synonym_groups(z)
