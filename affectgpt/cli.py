@@ -31,11 +31,13 @@ def _cmd_score(a: argparse.Namespace) -> int:
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(report_json(r), encoding="utf-8")
+    from affectgpt.io import safe_row
+
     if a.per_sample and res.rows:
         with open(a.per_sample, "w", encoding="utf-8", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(res.rows[0]))
             w.writeheader()
-            w.writerows(res.rows)
+            w.writerows(safe_row(r) for r in res.rows)
     ci = r.get("ci95") or [None, None]
     print(f"{r['title']} [{r['metric']}] = {r['score']:.2f}" if r.get("score") is not None else f"{r['title']}: no score")
     if ci[0] is not None:
@@ -45,7 +47,7 @@ def _cmd_score(a: argparse.Namespace) -> int:
             print(f"  {k}: {v:.2f}")
     if "n_scored" in r:
         print(f"  scored {r['n_scored']} of {r['n_total']}; empty answers {r.get('n_empty_predictions', 0)}; "
-              f"checkpoint {r.get('checkpoint')}")
+              f"'neutral' only {r.get('n_neutral_only_predictions', 0)}; checkpoint {r.get('checkpoint')}")
     for k, w in (r.get("per_wheel") or {}).items():
         main = w.get("hit_rate", w.get("fscore"))
         print(f"  {k}: {main:.2f} on {w['n_scored']} ({w['n_excluded']} excluded)" if main is not None else f"  {k}: —")

@@ -108,13 +108,15 @@ def load_run_config(source: str | Path, data_dir: str | None = None) -> RunConfi
 
 
 def _write_rows(path: Path, rows: list[dict]) -> None:
+    from affectgpt.io import safe_row
+
     if not rows:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
-        w.writerows(rows)
+        w.writerows(safe_row(r) for r in rows)
 
 
 def run_benchmark(cfg: RunConfig, out_dir: str | Path, data_dir: str | None = None,

@@ -73,6 +73,8 @@ def _counts(gt: GroundTruth, ps: PredictionSet, labels: list[list[str]]) -> dict
         "n_extra_predictions": len(extra),
         "extra_examples": extra[:10],
         "n_empty_predictions": sum(1 for x in labels if not x),
+        # an answer whose only label is "neutral" is an answer, not an empty one: counted apart
+        "n_neutral_only_predictions": sum(1 for x in labels if x and set(x) == {"neutral"}),
     }
 
 

@@ -49,11 +49,13 @@ def write_predictions_csv(results: list[dict], path: str | Path) -> int:
     The benchmark's sentiment task is binary (positive vs. the rest), so the ``sentiment``
     column holds the polarity (sign of the sentiment score), not the 3-way label.
     """
+    from affectgpt.io import safe_row
+
     rows = [r for r in results if "description" in r]
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["name", "text", "labels", "sentiment"])
         for r in rows:
-            w.writerow([Path(r["file"]).stem, r["description"], "[" + ", ".join(r["labels"]) + "]",
-                        r["sentiment"].get("polarity", r["sentiment"]["label"])])
+            w.writerow(safe_row([Path(r["file"]).stem, r["description"], "[" + ", ".join(r["labels"]) + "]",
+                                 r["sentiment"].get("polarity", r["sentiment"]["label"])]))
     return len(rows)

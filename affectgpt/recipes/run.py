@@ -142,10 +142,12 @@ def _generate(model, items: list[tuple[str, object, str]], batch_size: int, gen:
 
 
 def _write_answers(rows: list[dict], out_csv: str | os.PathLike) -> None:
+    from affectgpt.io import safe_row
+
     with open(out_csv, "w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=ANSWER_FIELDS, extrasaction="ignore")
         w.writeheader()
-        w.writerows(rows)
+        w.writerows(safe_row(r) for r in rows)
 
 
 def infer_recipe(cfg: dict | None, checkpoint: str, out_csv: str, data_dir: str | None = None, batch_size: int = 16,

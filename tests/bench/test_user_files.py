@@ -144,3 +144,28 @@ def test_synonym_archive_that_expands_too_far_is_refused(tmp_path):
     assert z.stat().st_size < 64 * 1024  # small on disk
     with pytest.raises(InputError, match="big.npy: .* over the"):
         load_synonym_groups(z)
+
+
+@pytest.mark.parametrize("cell,safe", [("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"), ("+cmd", "'+cmd"), ("@SUM(A1)", "'@SUM(A1)"),
+                                       ("-2+3", "'-2+3"), ("-1.280", "-1.280"), ("happy", "happy"), (0.5, 0.5)])
+def test_csv_cells_are_spreadsheet_safe(cell, safe):
+    from affectgpt.io import spreadsheet_safe
+
+    assert spreadsheet_safe(cell) == safe
+
+
+def test_per_sample_csv_does_not_carry_formulas(tmp_path, data_dir):
+    names = [r["name"] for r in _gt(data_dir, "mer2023")]
+    p = _write(tmp_path / "f.csv", ["name", "labels"], [(n, "=cmd|' /C calc'!A0") for n in names])
+    out = tmp_path / "rows.csv"
+    assert main(["bench", "score", "--dataset", "mer2023", "--labels", str(data_dir / "merunibench/gt_csv/mer2023.csv"),
+                 "--predictions", str(p), "--data-dir", str(data_dir), "--bootstrap", "0", "--per-sample", str(out)]) == 0
+    cells = [c for row in csv.reader(open(out, encoding="utf-8")) for c in row]
+    assert not any(c.startswith(("=", "+", "@")) for c in cells)
+
+
+def test_neutral_only_answers_are_counted_apart_from_empty_ones(tmp_path, data_dir):
+    names = [r["name"] for r in _gt(data_dir, "mer2023")]
+    rows = [(n, "[neutral]" if i % 3 == 0 else "" if i % 3 == 1 else "[happy]") for i, n in enumerate(names)]
+    r = _score(data_dir, "mer2023", _write(tmp_path / "p.csv", ["name", "labels"], rows))
+    assert r["n_neutral_only_predictions"] == len(names[::3]) and r["n_empty_predictions"] == len(names[1::3])

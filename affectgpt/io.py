@@ -1,0 +1,26 @@
+"""Ground-floor I/O helpers shared by every writer (no feature imports)."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["spreadsheet_safe", "safe_row"]
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def spreadsheet_safe(value):
+    """A CSV cell that a spreadsheet will not run as a formula (OWASP "CSV Injection"): text that
+    starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a leading apostrophe.
+    Numbers (also numeric strings such as ``-1.280``) and other values are returned unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.match(value.strip()):
+        return "'" + value
+    return value
+
+
+def safe_row(row):
+    """:func:`spreadsheet_safe` over a dict's values or a sequence."""
+    if isinstance(row, dict):
+        return {k: spreadsheet_safe(v) for k, v in row.items()}
+    return [spreadsheet_safe(v) for v in row]
