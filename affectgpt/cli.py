@@ -433,6 +433,12 @@ def main(argv: list[str] | None = None) -> int:
     except NoOverlapError as exc:  # bad data, not bad usage: no score is given
         print(f"affectgpt: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `affectgpt ... | head`: the reader left; no traceback
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's final flush must not fail again
+        return 0
     except (AffectGPTError, ValueError, FileNotFoundError) as exc:
         print(f"affectgpt: error: {exc}", file=sys.stderr)
         return 2

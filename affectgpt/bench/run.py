@@ -143,10 +143,20 @@ def run_benchmark(cfg: RunConfig, out_dir: str | Path, data_dir: str | None = No
                            seed=cfg.seed, llm_model=cfg.llm_model, llm_url=cfg.llm_url)
         stem = f"{_slug(model.name)}__{ds}"
         report_path = out / "reports" / f"{stem}.json"
-        if report_path.is_file():
-            old = json.loads(report_path.read_text(encoding="utf-8"))
-            if old.get("settings") == _settings_view(st):
+        key_path = out / ".reuse" / f"{stem}.json"  # what the cached report was computed from
+        key = _reuse_key(st)
+        if report_path.is_file() and key_path.is_file():
+            try:
+                old = json.loads(report_path.read_text(encoding="utf-8"))
+                same = json.loads(key_path.read_text(encoding="utf-8")) == key
+            except (OSError, ValueError) as exc:
+                results.setdefault("notes", []).append(f"{report_path}: cached report unreadable ({exc}); rescored")
+                same = False
+            if same:  # same settings and byte-identical inputs: the finished pair is reused
                 results["models"][model.name][ds] = old
+                rows = _read_rows(out / "samples" / f"{stem}.csv")
+                if rows:
+                    all_rows[(model.name, ds)] = rows  # plots are rebuilt from the per-sample file
                 continue
         try:
             res = score_full(st)
@@ -158,6 +168,10 @@ def run_benchmark(cfg: RunConfig, out_dir: str | Path, data_dir: str | None = No
         tmp = report_path.with_suffix(".tmp")
         tmp.write_text(report_json(res.report), encoding="utf-8")
         tmp.replace(report_path)  # atomic: a killed run never leaves a half-written report
+        key_path.parent.mkdir(exist_ok=True)
+        ktmp = key_path.with_suffix(".tmp")
+        ktmp.write_text(json.dumps(key, sort_keys=True), encoding="utf-8")
+        ktmp.replace(key_path)  # written last: a report without its key is never reused
         results["models"][model.name][ds] = res.report
     from affectgpt.bench.report import render_markdown, render_plots
 
@@ -168,6 +182,37 @@ def run_benchmark(cfg: RunConfig, out_dir: str | Path, data_dir: str | None = No
     if plots:
         results["plots"] = render_plots(results, out, all_rows)
     return results
+
+
+def _files_of(path) -> list[Path]:
+    p = Path(path)
+    if p.is_dir():
+        return sorted(q for q in p.rglob("*") if q.is_file())
+    return [p] if p.is_file() else []
+
+
+def _reuse_key(st: ScoreSettings) -> dict:
+    """What a cached (model, dataset) report depends on: the settings and the SHA-256 of every
+    prediction, ground-truth and synonym file (a changed file means a rescore)."""
+    from affectgpt.bench.io import sha256_file
+
+    inputs = {}
+    for role, path in (("predictions", st.predictions), ("labels", st.labels), ("synonyms", st.synonyms)):
+        if path:
+            root = Path(path)
+            inputs[role] = {str(f.relative_to(root) if root.is_dir() else f.name): sha256_file(f)
+                            for f in _files_of(root)}
+    return {"settings": _settings_view(st), "inputs": inputs}
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            return list(csv.DictReader(fh))
+    except (OSError, ValueError, csv.Error):
+        return []
 
 
 def _settings_view(st: ScoreSettings) -> dict:

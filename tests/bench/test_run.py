@@ -92,3 +92,31 @@ def test_released_preset(tmp_path, data_dir):
     assert round(table["AffectGPT (released)"]["scores"]["mer2023"], 2) == 78.54
     assert {s["dataset"] for s in res["skipped"]} == {"mer2024", "ovmerdplus"}  # ground truth not public
     assert not res["failures"]
+
+
+def test_rerun_rescores_a_pair_whose_predictions_changed(tmp_path, setup):
+    cfg_path, data = setup
+    out = tmp_path / "out"
+    cfg = load_run_config(str(cfg_path), str(data))
+    first = run_benchmark(cfg, out, str(data), progress=False, plots=False)
+    before = first["models"]["model two"]["mer2023"]["score"]
+    # the same file name, now answering every sample wrongly
+    (tmp_path / "m2.jsonl").write_text(
+        "\n".join(json.dumps({"name": n, "labels": ["merry"]}) for n in "abcd"), encoding="utf-8")
+    again = run_benchmark(cfg, out, str(data), progress=False, plots=False)
+    after = again["models"]["model two"]["mer2023"]["score"]
+    fresh = run_benchmark(cfg, tmp_path / "fresh", str(data), progress=False, plots=False)
+    assert after == fresh["models"]["model two"]["mer2023"]["score"] and after != before
+
+
+def test_unreadable_cached_report_is_rescored_and_named(tmp_path, setup):
+    cfg_path, data = setup
+    out = tmp_path / "out"
+    cfg = load_run_config(str(cfg_path), str(data))
+    run_benchmark(cfg, out, str(data), progress=False, plots=False)
+    bad = out / "reports" / "model-two__mer2023.json"
+    assert bad.is_file()
+    bad.write_text("{torn", encoding="utf-8")
+    res = run_benchmark(cfg, out, str(data), progress=False, plots=False)
+    assert any("model-two__mer2023.json" in n and "rescored" in n for n in res.get("notes", []))
+    assert json.loads(bad.read_text(encoding="utf-8"))["score"] == res["models"]["model two"]["mer2023"]["score"]
