@@ -182,6 +182,11 @@ def score_full(settings: ScoreSettings) -> ScoreResult:
     if chosen is not None and chosen.counts.get("n_missing_predictions"):
         report["warnings"].append(f"{chosen.counts['n_missing_predictions']} ground-truth samples have no "
                                   "prediction and were scored as empty answers")
+    if chosen is not None and chosen.counts.get("n_unreadable_answers"):
+        langs = ", ".join(f"{k} {v}" for k, v in chosen.counts.get("answers_by_language", {}).items())
+        report["warnings"].append(f"{chosen.counts['n_unreadable_answers']} non-empty answers gave no label to the "
+                                  f"{st.extractor} extractor (answers by language: {langs}); for answers in other "
+                                  "languages or wordings, try --extractor llm")
     if chosen is not None and chosen.counts.get("names_matched_by"):
         report["warnings"].append("prediction names are file names or paths: matched to the ground truth by "
                                   "file stem")

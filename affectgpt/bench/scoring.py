@@ -58,6 +58,15 @@ def _labels_for(gt: GroundTruth, ps: PredictionSet, extractor: LabelExtractor, t
     return extractor.extract([texts.get(n, "") for n in gt.names])
 
 
+def _answer_languages(texts: list[str], labels: list[list[str]]) -> dict:
+    """Answers per detected language, and non-empty answers from which no label was read."""
+    from affectgpt.language import guess_language
+
+    langs = Counter(guess_language(t) or "empty" for t in texts)
+    unread = sum(1 for t, x in zip(texts, labels) if t.strip() and not x)
+    return {"answers_by_language": dict(sorted(langs.items())), "n_unreadable_answers": unread}
+
+
 def _counts(gt: GroundTruth, ps: PredictionSet, labels: list[list[str]]) -> dict:
     pred_names: set[str] = set()
     for d in (ps.labels, ps.texts, ps.sentiments):
@@ -253,6 +262,8 @@ def score_checkpoint(spec: DatasetSpec, gt: GroundTruth, ps: PredictionSet, voca
     ps, matched_by = align_names(gt, ps)
     labels = _labels_for(gt, ps, extractor, trust_pickle, spec.task)
     counts = _counts(gt, ps, labels)
+    if not extractor.uses_given_labels and ps.texts is not None:
+        counts.update(_answer_languages([ps.texts.get(n, "") for n in gt.names], labels))
     if matched_by:
         counts["names_matched_by"] = matched_by
     extra: dict = {}

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from affectgpt.errors import InputError
+from affectgpt.language import guess_language
 
 __all__ = ["Segment", "Transcript", "read_subtitles", "read_subtitle_table", "decode_text_file", "guess_language", "SUBTITLE_SUFFIXES",
            "SUBTITLE_COLUMNS", "looks_like_path"]
@@ -95,19 +96,6 @@ class Transcript:
             if v not in (None, False):
                 out[k] = v
         return out
-
-
-def guess_language(text: str) -> str | None:
-    """``zh`` when CJK ideographs make up at least 30% of the letters, ``en`` when the letters
-    are mostly ASCII Latin, else ``und`` (None for empty text). A heuristic for subtitles."""
-    letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
-        return None
-    cjk = sum(1 for ch in letters if _CJK.match(ch))
-    if cjk >= 0.3 * len(letters):
-        return "zh"
-    ascii_latin = sum(1 for ch in letters if ch.isascii())
-    return "en" if ascii_latin >= 0.9 * len(letters) else "und"
 
 
 def looks_like_path(value: str) -> bool:

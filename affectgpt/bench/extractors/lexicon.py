@@ -6,6 +6,10 @@ dropped; hedged mentions ("may be anxious", "slightly tense") are kept by defaul
 dropped with ``hedges="drop"``. Framing words that are also vocabulary forms but in
 descriptions almost never name a felt emotion ("emotional state", "facial expression",
 "the content of the text") are ignored. Output order is the order of first mention.
+
+Answers in Chinese are read through the project's Chinese word table
+(:data:`affectgpt.emotions.zh_words.ZH_EMOTION_WORDS`: longest word first, a word right after a
+negator such as 不 / 没有 dropped); each Chinese word yields its English vocabulary word.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from collections.abc import Sequence
 from affectgpt.bench.extractors.base import LabelExtractor, register_extractor
 from affectgpt.emotions.polarity import labels_to_sentiment
 from affectgpt.emotions.vocabulary import EmotionVocabulary, load_vocabulary
+from affectgpt.emotions.zh_words import ZH_EMOTION_WORDS, ZH_NEGATORS
 
 __all__ = ["LexiconExtractor", "NEGATORS", "HEDGES", "STOP_FORMS"]
 
+_HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
 _TOKEN = re.compile(r"[a-z]+(?:['’\-][a-z]+)*|[.!?;:,()\"]")
 
 #: Tokens that open a negation scope.
@@ -80,9 +86,32 @@ class LexiconExtractor(LabelExtractor):
         for entries in self._index.values():
             entries.sort(key=lambda e: -len(e[0]))
         self._max_len = max((len(t) for e in self._index.values() for t, _ in e), default=1)
+        known = {f for e in self._index.values() for _, f in e}
+        # Chinese words whose English word this extractor knows (all of them with the vocabulary)
+        self._zh = {zh: en for zh, en in ZH_EMOTION_WORDS.items() if en in known}
+        self._zh_max = max((len(w) for w in self._zh), default=1)
+
+    def _extract_zh(self, text: str) -> list[str]:
+        """English labels of the Chinese emotion words in ``text``, in order of first mention."""
+        out: list[str] = []
+        i, n = 0, len(text)
+        while i < n:
+            hit = next((text[i:i + k] for k in range(min(self._zh_max, n - i), 1, -1) if text[i:i + k] in self._zh),
+                       None)
+            if hit is None:
+                i += 1
+                continue
+            before = text[max(0, i - 3):i]
+            negated = any(before.endswith(neg) or before[:-1].endswith(neg) for neg in ZH_NEGATORS)
+            en = self._zh[hit]
+            if not negated and en not in out:
+                out.append(en)
+            i += len(hit)
+        return out
 
     def extract_one(self, text: str) -> list[str]:
-        """Labels found in one text, in order of first mention."""
+        """Labels found in one text, in order of first mention (English words, then Chinese)."""
+        zh = self._extract_zh(text) if text and _HAS_CJK.search(text) else []
         toks = _tokens(text or "")
         out: list[str] = []
         seen: set[str] = set()
@@ -117,6 +146,10 @@ class LexiconExtractor(LabelExtractor):
                 seen.add(form)
                 out.append(form)
             i += len(cand)
+        for w in zh:
+            if w not in seen:
+                seen.add(w)
+                out.append(w)
         return out
 
     def extract(self, texts: Sequence[str]) -> list[list[str]]:
@@ -129,4 +162,4 @@ class LexiconExtractor(LabelExtractor):
 
     def signature(self) -> dict:
         return {"name": self.name, "hedges": self.hedges, "negation_window": NEGATION_WINDOW,
-                "n_forms": sum(len(e) for e in self._index.values())}
+                "n_forms": sum(len(e) for e in self._index.values()), "n_zh_words": len(self._zh)}
