@@ -87,6 +87,11 @@ def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
     return out
 
 
+#: an .npz member that expands beyond this (bytes) is refused before it is read (the largest
+#: released MER-UniBench output array is well under 10 MB)
+MAX_NPZ_MEMBER_BYTES = 256 << 20
+
+
 def load_npz(path: str | Path, trust_pickle: bool = False) -> dict[str, np.ndarray]:
     """Load every array of an ``.npz``; pickled (object) arrays need ``trust_pickle``.
 
@@ -100,6 +105,15 @@ def load_npz(path: str | Path, trust_pickle: bool = False) -> dict[str, np.ndarr
         raise InputError(path, "file is empty (0 bytes)")
     if not zipfile.is_zipfile(path):
         raise InputError(path, "not an .npz archive (no zip directory found; truncated or wrong format?)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            big = [(i.filename, i.file_size) for i in zf.infolist() if i.file_size > MAX_NPZ_MEMBER_BYTES]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(path, f"corrupt .npz archive: {exc}") from exc
+    if big:
+        name, size = big[0]
+        raise InputError(path, f"array {name} expands to {size} bytes, over the {MAX_NPZ_MEMBER_BYTES}-byte limit "
+                         "for benchmark outputs (refused before expanding)")
     try:
         with np.load(path, allow_pickle=trust_pickle) as z:
             return {k: z[k] for k in z.files}

@@ -169,3 +169,17 @@ def test_neutral_only_answers_are_counted_apart_from_empty_ones(tmp_path, data_d
     rows = [(n, "[neutral]" if i % 3 == 0 else "" if i % 3 == 1 else "[happy]") for i, n in enumerate(names)]
     r = _score(data_dir, "mer2023", _write(tmp_path / "p.csv", ["name", "labels"], rows))
     assert r["n_neutral_only_predictions"] == len(names[::3]) and r["n_empty_predictions"] == len(names[1::3])
+
+
+def test_npz_that_expands_too_far_is_refused_before_reading(tmp_path, monkeypatch):
+    import zipfile
+
+    from affectgpt.bench import io as bio
+
+    monkeypatch.setattr(bio, "MAX_NPZ_MEMBER_BYTES", 1 << 20)
+    p = tmp_path / "bomb-openset.npz"
+    with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("filenames.npy", _npy(np.zeros(1 << 19, np.float32)))  # 2 MB of zeros, tiny on disk
+    assert p.stat().st_size < 64 * 1024
+    with pytest.raises(InputError, match="filenames.npy expands to .* refused before expanding"):
+        bio.load_npz(p)
