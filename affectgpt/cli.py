@@ -298,7 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     bench = sub.add_parser("bench", help="MER-UniBench scoring").add_subparsers(dest="bench_command", required=True)
-    s = bench.add_parser("score", help="score one dataset's predictions")
+    s = bench.add_parser(
+        "score", help="score one dataset's predictions", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""examples:
+  affectgpt bench score --dataset mer2023 --labels gt/mer2023.csv --predictions preds.csv --extractor lexicon
+  affectgpt bench score --dataset cmumosi --labels gt/cmumosi.csv --predictions sentiment.csv   # name,sentiment
+  affectgpt bench score --dataset sims --labels gt/sims.csv --predictions results-sims/ --select best --trust-pickle
+
+exit codes: 0 scored, 1 bad data (e.g. no prediction name matches the ground truth), 2 usage or unreadable input""")
     from affectgpt.bench.datasets import DATASETS
 
     s.add_argument("--dataset", required=True, choices=list(DATASETS), metavar="NAME",
@@ -320,7 +327,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(s)
     s.set_defaults(func=_cmd_score)
 
-    r = bench.add_parser("run", help="score many models and datasets from a YAML config (or preset 'released')")
+    r = bench.add_parser(
+        "run", help="score many models and datasets from a YAML config (or preset 'released')",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""examples:
+  affectgpt bench run released --data-dir ../shared/data          # the paper's released outputs
+  affectgpt bench run my_models.yaml --out reports/mine            # rerun: unchanged pairs are reused
+
+exit codes: 0 all pairs scored, 1 a pair failed (recorded in results.json), 2 usage""")
     r.add_argument("config", help="YAML config path, or a preset name: released")
     r.add_argument("--out", help="report folder (default reports/<name>)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -409,7 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
     ht.set_defaults(func=_cmd_heads_train)
 
     data = sub.add_parser("data", help="external data").add_subparsers(dest="data_command", required=True)
-    c = data.add_parser("check", help="list every external asset and whether it is found")
+    c = data.add_parser(
+        "check", help="list every external asset and whether it is found",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""examples:
+  affectgpt data check --data-dir ../shared/data
+  affectgpt data check | head                                      # a closed pipe is not an error
+
+exit codes: 0 everything required found, 1 something required missing""")
     _add_data_dir(c)
     c.set_defaults(func=_cmd_data_check)
 
