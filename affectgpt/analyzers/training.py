@@ -48,6 +48,25 @@ def _cache_dir(cache: str | os.PathLike | None) -> Path:
     return d
 
 
+def _subtitle_feature_cache(data_dir, folder_name: str, label_file: str, prefix: str, cache):
+    """(MER-UniBench process folder, cache file keyed by its subtitle and label hashes, the cached
+    arrays or None)."""
+    folder = Path(data_dir) / "merunibench" / "dataset" / folder_name
+    subs_path = folder / "transcription-engchi-polish.csv"
+    out = _cache_dir(cache) / f"{prefix}-{_file_hash(subs_path)}-{_file_hash(folder / label_file)}.npz"
+    if out.is_file():
+        with np.load(out, allow_pickle=False) as z:
+            return folder, out, {k: z[k] for k in z.files}
+    return folder, out, None
+
+
+def _english_subtitles(folder: Path, column: str = "english") -> dict[str, str]:
+    """name -> subtitle (``english`` or ``chinese`` column) of a process folder (a repeated name
+    keeps its last row)."""
+    with open(folder / "transcription-engchi-polish.csv", encoding="utf-8") as fh:
+        return {r["name"].strip(): (r[column] or "").strip() for r in csv.DictReader(fh)}
+
+
 def _file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
@@ -283,13 +302,10 @@ def mosi_text_features(data_dir: str | Path, cache: str | None = None, encoder=N
     with an empty subtitle are left out. The test corpus is the benchmark's test set: callers must not
     train or select on it.
     """
-    folder = Path(data_dir) / "merunibench" / "dataset" / "cmumosi-process"
-    subs_path = folder / "transcription-engchi-polish.csv"
-    out = _cache_dir(cache) / f"mosi-{_file_hash(subs_path)}-{_file_hash(folder / 'label.npz')}.npz"
-    if out.is_file():
-        z = np.load(out, allow_pickle=False)
-        return {k: z[k] for k in z.files}
-    subs = {r["name"].strip(): (r["english"] or "").strip() for r in csv.DictReader(open(subs_path, encoding="utf-8"))}
+    folder, out, cached = _subtitle_feature_cache(data_dir, "cmumosi-process", "label.npz", "mosi", cache)
+    if cached is not None:
+        return cached
+    subs = _english_subtitles(folder)
     names, valence, split = [], [], []
     with np.load(folder / "label.npz", allow_pickle=True) as z:  # upstream pickled dicts (trusted, public)
         for k in ("train", "val", "test"):
@@ -468,13 +484,10 @@ def iemocap_text_features(data_dir: str | Path, cache: str | None = None, encode
     (``Ses01``..``Ses05``) and ``name``. Session 5 is the benchmark's test set: callers must not train
     on it. The subtitle file repeats a few names; the last row wins (as in the benchmark).
     """
-    folder = Path(data_dir) / "merunibench" / "dataset" / "iemocap-process"
-    subs_path = folder / "transcription-engchi-polish.csv"
-    out = _cache_dir(cache) / f"iemocap-{_file_hash(subs_path)}-{_file_hash(folder / 'label_4way.npz')}.npz"
-    if out.is_file():
-        z = np.load(out, allow_pickle=False)
-        return {k: z[k] for k in z.files}
-    subs = {r["name"].strip(): (r["english"] or "").strip() for r in csv.DictReader(open(subs_path, encoding="utf-8"))}
+    folder, out, cached = _subtitle_feature_cache(data_dir, "iemocap-process", "label_4way.npz", "iemocap", cache)
+    if cached is not None:
+        return cached
+    subs = _english_subtitles(folder)
     with np.load(folder / "label_4way.npz", allow_pickle=True) as z:  # upstream pickled dict (trusted, public)
         labels = z["whole_corpus"].tolist()
     names = sorted(n for n in labels if subs.get(n))
@@ -663,8 +676,7 @@ _ZH_FOLDERS = {"mer2023": "mer2023-dataset-process", "sims": "sims-process", "si
 
 
 def _zh_subtitles(folder: Path) -> dict[str, str]:
-    rows = csv.DictReader(open(folder / "transcription-engchi-polish.csv", encoding="utf-8"))
-    return {r["name"].strip(): (r["chinese"] or "").strip() for r in rows}
+    return _english_subtitles(folder, "chinese")
 
 
 def zh_text_data(data_dir: str | Path) -> dict:
