@@ -60,7 +60,7 @@ def _subtitle_feature_cache(data_dir, folder_name: str, label_file: str, prefix:
     return folder, out, None
 
 
-def _english_subtitles(folder: Path, column: str = "english") -> dict[str, str]:
+def _process_subtitles(folder: Path, column: str = "english") -> dict[str, str]:
     """name -> subtitle (``english`` or ``chinese`` column) of a process folder (a repeated name
     keeps its last row)."""
     with open(folder / "transcription-engchi-polish.csv", encoding="utf-8") as fh:
@@ -305,7 +305,7 @@ def mosi_text_features(data_dir: str | Path, cache: str | None = None, encoder=N
     folder, out, cached = _subtitle_feature_cache(data_dir, "cmumosi-process", "label.npz", "mosi", cache)
     if cached is not None:
         return cached
-    subs = _english_subtitles(folder)
+    subs = _process_subtitles(folder)
     names, valence, split = [], [], []
     with np.load(folder / "label.npz", allow_pickle=True) as z:  # upstream pickled dicts (trusted, public)
         for k in ("train", "val", "test"):
@@ -487,7 +487,7 @@ def iemocap_text_features(data_dir: str | Path, cache: str | None = None, encode
     folder, out, cached = _subtitle_feature_cache(data_dir, "iemocap-process", "label_4way.npz", "iemocap", cache)
     if cached is not None:
         return cached
-    subs = _english_subtitles(folder)
+    subs = _process_subtitles(folder)
     with np.load(folder / "label_4way.npz", allow_pickle=True) as z:  # upstream pickled dict (trusted, public)
         labels = z["whole_corpus"].tolist()
     names = sorted(n for n in labels if subs.get(n))
@@ -676,7 +676,7 @@ _ZH_FOLDERS = {"mer2023": "mer2023-dataset-process", "sims": "sims-process", "si
 
 
 def _zh_subtitles(folder: Path) -> dict[str, str]:
-    return _english_subtitles(folder, "chinese")
+    return _process_subtitles(folder, "chinese")
 
 
 def zh_text_data(data_dir: str | Path) -> dict:
