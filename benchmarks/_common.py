@@ -28,3 +28,11 @@ def print_table(rows: list[tuple[str, float, str, bool]]) -> bool:
     for name, value, target, ok in rows:
         print(f"{name:<46} {value:>12.2f}  {target:<14} {'yes' if ok else 'NO'}")
     return all(ok for *_, ok in rows)
+
+
+def ravdess_rows(d: Path, split: str = "test") -> list[dict]:
+    """Rows of the RAVDESS manifest in ``split`` (speaker-independent: test = actors 21-24)."""
+    import csv
+
+    with open(d / "ravdess/manifest.csv", encoding="utf-8") as fh:
+        return [r for r in csv.DictReader(fh) if r["split"] == split]

@@ -17,7 +17,7 @@ import csv
 import sys
 import time
 
-from _common import data_dir, print_table
+from _common import data_dir, print_table, ravdess_rows
 
 
 def main() -> int:
@@ -33,7 +33,7 @@ def main() -> int:
     from affectgpt.media.audio import load_audio
 
     ac = AcousticAnalyzer()
-    rows = [r for r in csv.DictReader(open(d / "ravdess/manifest.csv", encoding="utf-8")) if r["split"] == "test"]
+    rows = ravdess_rows(d)
     t0 = time.perf_counter()
     probs = np.array([ac.probs(normalize_level(load_audio(d / "ravdess" / r["file"]))) for r in rows])
     pred = np.array(ac.head.classes)[probs.argmax(1)]

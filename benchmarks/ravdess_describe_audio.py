@@ -11,11 +11,10 @@ Usage: python benchmarks/ravdess_describe_audio.py [--data-dir DIR]; exits 1 on 
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 
-from _common import data_dir, print_table
+from _common import data_dir, print_table, ravdess_rows
 
 
 def main() -> int:
@@ -30,7 +29,7 @@ def main() -> int:
     from affectgpt.media.clip import Clip
 
     ac = AcousticAnalyzer()
-    rows = [r for r in csv.DictReader(open(d / "ravdess/manifest.csv", encoding="utf-8")) if r["split"] == "test"]
+    rows = ravdess_rows(d)
     t0 = time.perf_counter()
     pred, gated = [], []
     for r in rows:
