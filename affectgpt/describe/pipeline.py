@@ -153,7 +153,14 @@ class Describer:
         self.weights = w
         self.load_seconds = time.perf_counter() - t0
 
+    def __enter__(self) -> Describer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Free the models and the audio thread (also at the end of a ``with`` block)."""
         self.visual.close()
         self._pool.shutdown(wait=True)
         if getattr(self, "_answerer", None) is not None:

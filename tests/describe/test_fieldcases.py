@@ -45,6 +45,12 @@ def crema(data_dir) -> Path:
     return data_dir / "crema_d" / "video_mp4"
 
 
+def _describe_once(config: DescribeConfig, path, subtitle=None) -> dict:
+    """Describe one clip with a describer of its own settings (closed afterwards)."""
+    with Describer(config) as d:
+        return d.describe(path, subtitle=subtitle)
+
+
 def _digest(a: np.ndarray) -> str:
     return hashlib.md5(a.tobytes()).hexdigest()
 
@@ -89,11 +95,7 @@ def test_truncated_file_is_reported_and_no_frame_repeats(tmp_path, demo, describ
 
 
 def test_long_input_analysed_in_part_says_which_span(demo):
-    d = Describer(DescribeConfig(timeline=True, window_s=0.5, max_audio_s=2.0))
-    try:
-        r = d.describe(demo, subtitle="I don't know!")
-    finally:
-        d.close()
+    r = _describe_once(DescribeConfig(timeline=True, window_s=0.5, max_audio_s=2.0), demo, subtitle="I don't know!")
     assert r["timing"]["partial"] and r["timing"]["analysed_span_s"] == [0.0, 2.0]
     assert "only 0-2 s" in r["description"]
     assert r["timeline"][-1]["end_s"] <= 2.0 + 1e-6
@@ -157,11 +159,7 @@ def test_telephone_band_is_recorded_and_distorted_cues_dropped(tmp_path, crema, 
     _, _, audio, rate = fm.decode(crema / "1001_DFA_ANG_XX.mp4")
     tel, tel_rate = fm.telephone(audio, rate)
     p = fm.encode(tmp_path / "phone.wav", None, 0, tel, tel_rate)
-    d = Describer(DescribeConfig(language="en"))
-    try:
-        r = d.describe(p, subtitle="I'm on the phone.")
-    finally:
-        d.close()
+    r = _describe_once(DescribeConfig(language="en"), p, subtitle="I'm on the phone.")
     assert r["audio"]["sample_rate"] == 8000 and r["audio"]["channels"] == 1 and r["audio"]["narrowband"]
     names = {c["name"] for c in r["cues"]["audio"]}
     assert not names & {"pitch_level", "pitch_range", "jitter", "shimmer", "hnr", "loudness"}
@@ -205,11 +203,7 @@ def test_english_only_model_below_the_confidence_floor_is_dropped(demo):
 
 
 def test_forced_language(demo):
-    d = Describer(DescribeConfig(language="zh"))
-    try:
-        r = d.describe(demo)
-    finally:
-        d.close()
+    r = _describe_once(DescribeConfig(language="zh"), demo)
     assert r["transcript"]["language"] == "zh" and r["transcript"].get("language_forced")
     assert r["language"]["speech_source"] == "forced"
 
@@ -368,11 +362,7 @@ def test_long_mpegts_reaches_every_frame_by_seeking(tmp_path):
 
 
 def test_results_do_not_depend_on_the_clip_described_before(demo, crema, describer):
-    alone = Describer(DescribeConfig(timeline=True))
-    try:
-        ref = alone.describe(crema / "1001_DFA_HAP_XX.mp4", subtitle="Don't forget a jacket.")
-    finally:
-        alone.close()
+    ref = _describe_once(DescribeConfig(timeline=True), crema / "1001_DFA_HAP_XX.mp4", subtitle="Don't forget a jacket.")
     describer.describe(demo, subtitle="I don't know!")
     after = describer.describe(crema / "1001_DFA_HAP_XX.mp4", subtitle="Don't forget a jacket.")
     assert after["modality_probs"]["video"] == ref["modality_probs"]["video"]
@@ -380,21 +370,13 @@ def test_results_do_not_depend_on_the_clip_described_before(demo, crema, describ
 
 
 def test_clip_level_result_is_the_same_with_or_without_a_timeline(demo):
-    plain, timed = Describer(DescribeConfig()), Describer(DescribeConfig(timeline=True, window_s=0.5))
-    try:
-        a = plain.describe(demo, subtitle="I don't know!")
-        b = timed.describe(demo, subtitle="I don't know!")
-    finally:
-        plain.close(), timed.close()
+    a = _describe_once(DescribeConfig(), demo, subtitle="I don't know!")
+    b = _describe_once(DescribeConfig(timeline=True, window_s=0.5), demo, subtitle="I don't know!")
     assert a["modality_probs"]["video"] == b["modality_probs"]["video"] and a["cues"]["video"] == b["cues"]["video"]
 
 
 def test_an_english_only_or_unconfident_asr_does_not_select_english_norms(demo):
-    d = Describer(DescribeConfig(asr_model="tiny.en"))
-    try:
-        r = d.describe(demo)
-    finally:
-        d.close()
+    r = _describe_once(DescribeConfig(asr_model="tiny.en"), demo)
     assert r["modalities"]["text"] is False and r["transcript"].get("dropped")
     assert r["language"]["speech"] is None and r["reference"]["audio"] == "the speaker's own voice over the clip"
 
@@ -415,11 +397,7 @@ def test_subtitle_text_with_slashes_or_long_text_is_text(tmp_path):
 def test_still_video_fills_every_timeline_window(tmp_path, crema, describer):
     frames, fps, audio, rate = fm.decode(crema / "1001_DFA_HAP_XX.mp4")
     p = fm.encode(tmp_path / "slow.mp4", frames[::12], fps / 12, audio, rate)  # about 2.5 frames per second
-    d = Describer(DescribeConfig(timeline=True, window_s=0.25))
-    try:
-        r = d.describe(p, subtitle="Don't forget a jacket.")
-    finally:
-        d.close()
+    r = _describe_once(DescribeConfig(timeline=True, window_s=0.25), p, subtitle="Don't forget a jacket.")
     assert all("video" in w["modalities"] for w in r["timeline"])
 
 
