@@ -205,7 +205,6 @@ class Describer:
     def describe_clip(self, clip, subtitle: str | None = None) -> dict:
         """Describe an opened :class:`~affectgpt.media.clip.Clip` (shared with other consumers)."""
         from affectgpt.media.subtitles import Transcript, read_subtitles
-        from affectgpt.media.vad import detect_speech
 
         cfg = self.config
         timings: dict[str, float] = {}
@@ -218,9 +217,9 @@ class Describer:
         # faces are detected; the ASR needs it first.
         t = time.perf_counter()
         if subtitle or audio is None:
-            speech = self._pool.submit(detect_speech, audio) if audio is not None else None
+            speech = self._pool.submit(clip.speech) if audio is not None else None
         else:
-            speech = detect_speech(audio)
+            speech = clip.speech()
         timings["vad"] = time.perf_counter() - t
         t = time.perf_counter()
         text_missing = None

@@ -113,6 +113,7 @@ class Clip:
     span_s: tuple[float, float]
     _video: _VideoIndex | None = None
     _frame_cache: dict = field(default_factory=dict, repr=False)
+    _speech: object = field(default=None, repr=False)
     decode_passes: int = 0
 
     # -- opening --------------------------------------------------------------------------
@@ -310,6 +311,17 @@ class Clip:
             out["note"] = (f"analysed {self.span_s[0]:.0f}-{self.span_s[1]:.0f} s of {self.duration_s:.0f} s "
                            "(raise --max-seconds to analyse more)")
         return out
+
+    def speech(self):
+        """Voice activity of the clip's audio (:class:`~affectgpt.media.vad.SpeechActivity`),
+        computed once and shared by every consumer; None without audio."""
+        if self.audio is None:
+            return None
+        if self._speech is None:
+            from affectgpt.media.vad import detect_speech
+
+            self._speech = detect_speech(self.audio)
+        return self._speech
 
     def shown_until(self, times_s: list[float]) -> list[float]:
         """For frames presented at ``times_s``: when the next frame replaces each (the end of the

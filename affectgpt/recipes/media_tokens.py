@@ -57,13 +57,12 @@ class TowerFeatures:
         """Vision-tower tokens of the speaking face's aligned 224 px crops (the one face front end)."""
         from affectgpt.media.clip import Clip
         from affectgpt.media.faces import FaceFrontEnd
-        from affectgpt.media.vad import detect_speech
         from affectgpt.model.encoders import VisionTower
 
         clip = clip if isinstance(clip, Clip) else Clip.open(clip)
         self._vision = self._vision or VisionTower(self.paths["visual"], device=self.device, dtype=self.dtype)
         self._tracker = self._tracker or FaceFrontEnd()
-        faces = self._tracker.analyze(clip, clip.uniform_times(self.frames), detect_speech(clip.audio))
+        faces = self._tracker.analyze(clip, clip.uniform_times(self.frames), clip.speech())
         if faces.speaker is None:
             return None
         return self._vision.encode(faces.crops(224))

@@ -67,13 +67,12 @@ class MiniFeatures:
         from affectgpt.analyzers.visual import FerModel
         from affectgpt.media.clip import Clip
         from affectgpt.media.faces import FaceFrontEnd
-        from affectgpt.media.vad import detect_speech
 
         if self._visual is None:
             self._visual = (FaceFrontEnd(), FerModel())
         front, fer = self._visual
         clip = clip if isinstance(clip, Clip) else Clip.open(clip)
-        faces = front.analyze(clip, clip.uniform_times(8), detect_speech(clip.audio) if clip.audio is not None else None)
+        faces = front.analyze(clip, clip.uniform_times(8), clip.speech())
         if faces.speaker is None:
             return None
         obs = faces.observations()
