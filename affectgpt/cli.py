@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -10,6 +11,28 @@ from affectgpt import __version__
 from affectgpt.errors import AffectGPTError
 
 __all__ = ["main", "build_parser"]
+
+log = logging.getLogger("affectgpt.cli")
+
+
+def _add_log_options(parser: argparse.ArgumentParser, top: bool) -> None:
+    """``-v/--verbose`` and ``-q/--quiet``, accepted before or after the subcommand."""
+    default = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug messages and third-party log "
+                        "lines (MediaPipe, TFLite, pooch, ...)", **({"default": False} if top else default))
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only; no progress bars",
+                        **({"default": False} if top else default))
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser):
+    """Every subcommand parser that has no subcommands of its own."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield parser
+        return
+    for action in subs:
+        for child in dict.fromkeys(action.choices.values()):
+            yield from _leaf_parsers(child)
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -82,22 +105,34 @@ def _cmd_datasets(a: argparse.Namespace) -> int:
 
 
 def _cmd_data_check(a: argparse.Namespace) -> int:
-    from affectgpt.config import check_assets, resolve_data_dir
+    from affectgpt.config import asset_dir, check_assets, fetch_hint, resolve_data_dir
 
     root = resolve_data_dir(a.data_dir)
     print(f"data directory: {root if root else '(not configured)'}")
+    print(f"asset cache:    {asset_dir()}  (filled by `affectgpt data fetch`)")
     missing_required = 0
-    for asset, _path, ok in check_assets(a.data_dir):
-        status = "found" if ok else ("MISSING" if asset.required else "missing (optional)")
+    for asset, path, where in check_assets(a.data_dir):
+        ok = path is not None
+        status = where if ok else ("MISSING" if asset.required else "missing (optional)")
         missing_required += (not ok) and asset.required
-        print(f"  [{asset.feature:<8}] {asset.key:<18} {status:<20} {asset.relpath}")
+        print(f"  [{asset.feature:<8}] {asset.key:<18} {status:<20} {path if ok else asset.relpath}")
         if not ok:
-            print(f"             public original: {asset.origin}")
+            print(f"             {fetch_hint(asset.relpath)}; public original: {asset.origin}")
     print("models (shipped inside PyPI wheels or this package):")
     for name, ok, where in _model_assets():
         missing_required += not ok
         print(f"  [describe] {name:<22} {'found' if ok else 'MISSING':<20} {where}")
     return 1 if missing_required else 0
+
+
+def _cmd_data_fetch(a: argparse.Namespace) -> int:
+    from affectgpt.fetch import fetch_assets
+
+    res = fetch_assets(a.groups, base_url=a.base_url, retries=a.retries, timeout=a.timeout,
+                       progress=not a.quiet)
+    print(f"{len(res.downloaded)} downloaded, {len(res.present)} already cached, "
+          f"{len(res.written)} tables written -> {res.root}")
+    return 0
 
 
 def _model_assets() -> list[tuple[str, bool, str]]:
@@ -164,10 +199,6 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     from affectgpt.errors import InputError
     from affectgpt.media.subtitles import looks_like_path, read_subtitle_table
 
-    if a.verbose:
-        import os
-
-        os.environ["AFFECTGPT_VERBOSE"] = "1"
     # fail on what the command line names before any model loads
     if a.subtitle and looks_like_path(a.subtitle) and not Path(a.subtitle).is_file():
         raise InputError(a.subtitle, "subtitle file not found (pass the text itself, or an existing .srt/.vtt/.txt/.csv)")
@@ -197,7 +228,7 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     failures = [r for r in records if "error" in r]
     for r in records:
         if "error" in r:
-            print(f"affectgpt: error: {r['error']}", file=sys.stderr)
+            log.error("%s", r["error"])
         elif single or not a.quiet:
             _print_description(r)
     if a.json:
@@ -282,7 +313,7 @@ def _cmd_infer(a: argparse.Namespace) -> int:
                             batch_size=a.batch_size, max_new_tokens=a.max_new_tokens, progress=not a.quiet, **gen)
         failed = [r for r in rows if r["error"]]
         for r in failed:
-            print(f"affectgpt: error: {r['error']}", file=sys.stderr)
+            log.error("%s", r["error"])
         print(f"wrote {len(rows) - len(failed)} answers ({len(failed)} failed) to {a.out}")
         return 1 if failed and len(failed) == len(rows) else 0
     rows = infer_recipe(cfg, a.checkpoint, a.out, a.data_dir, a.batch_size, a.max_new_tokens, a.limit,
@@ -293,7 +324,9 @@ def _cmd_infer(a: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for docs and tests)."""
-    p = argparse.ArgumentParser(prog="affectgpt", description=__doc__)
+    p = argparse.ArgumentParser(prog="affectgpt", description=__doc__, epilog="exit codes: 0 done, 1 bad data or "
+                                "a failed run, 2 usage or unreadable input")
+    _add_log_options(p, top=True)
     p.add_argument("--version", action="version", version=f"affectgpt {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -302,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
         "score", help="score one dataset's predictions", formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="""examples:
   affectgpt bench score --dataset mer2023 --labels gt/mer2023.csv --predictions preds.csv --extractor lexicon
+  affectgpt bench score --dataset meld --predictions preds.csv --extractor lexicon     # fetched ground truth
   affectgpt bench score --dataset cmumosi --labels gt/cmumosi.csv --predictions sentiment.csv   # name,sentiment
   affectgpt bench score --dataset sims --labels gt/sims.csv --predictions results-sims/ --select best --trust-pickle
 
@@ -310,7 +344,8 @@ exit codes: 0 scored, 1 bad data (e.g. no prediction name matches the ground tru
 
     s.add_argument("--dataset", required=True, choices=list(DATASETS), metavar="NAME",
                    help="one of: " + " ".join(DATASETS))
-    s.add_argument("--labels", required=True, help="ground truth: <name>-process folder, ovlabel.csv or CSV")
+    s.add_argument("--labels", help="ground truth: <name>-process folder, ovlabel.csv or CSV (default: the "
+                   "dataset's public test split from the data directory or `affectgpt data fetch merunibench`)")
     s.add_argument("--predictions", required=True, help="output file or folder of checkpoint outputs")
     s.add_argument("--select", default="single", choices=["single", "best", "last", "all"])
     s.add_argument("--extractor", default="given", choices=["given", "lexicon", "llm"])
@@ -331,13 +366,13 @@ exit codes: 0 scored, 1 bad data (e.g. no prediction name matches the ground tru
         "run", help="score many models and datasets from a YAML config (or preset 'released')",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="""examples:
-  affectgpt bench run released --data-dir ../shared/data          # the paper's released outputs
+  affectgpt data fetch all && affectgpt bench run released        # the paper's released outputs
+  affectgpt bench run released --data-dir ../shared/data          # the same from a data directory
   affectgpt bench run my_models.yaml --out reports/mine            # rerun: unchanged pairs are reused
 
 exit codes: 0 all pairs scored, 1 a pair failed (recorded in results.json), 2 usage""")
     r.add_argument("config", help="YAML config path, or a preset name: released")
     r.add_argument("--out", help="report folder (default reports/<name>)")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--no-plots", action="store_true")
     _add_data_dir(r)
     r.set_defaults(func=_cmd_run)
@@ -367,7 +402,6 @@ exit codes: 0 all pairs scored, 1 a pair failed (recorded in results.json), 2 us
     ds.add_argument("--language", help="force the spoken language (ISO 639-1: zh, en, ...); default: identified")
     ds.add_argument("--asr-model", default="base", help="base (multilingual, default), tiny.en, or a model folder")
     ds.add_argument("--max-seconds", type=float, default=900.0, help="analyse at most this much of each clip")
-    ds.add_argument("--verbose", action="store_true", help="show third-party log lines (MediaPipe, TFLite, ...)")
     ds.add_argument("--json", help="write the result (one file) or all results (several) as JSON")
     ds.add_argument("--out", help="folder for results.jsonl (batch runs; needed for --resume)")
     ds.add_argument("--predictions", help="also write name,text,labels,sentiment CSV for affectgpt bench")
@@ -381,14 +415,12 @@ exit codes: 0 all pairs scored, 1 a pair failed (recorded in results.json), 2 us
     ds.add_argument("--no-asr", action="store_true", help="do not transcribe speech when no subtitle is given")
     ds.add_argument("--model", metavar="RUN", help="also answer with a trained AffectGPT (run folder of affectgpt train)")
     ds.add_argument("--max-new-tokens", type=int, default=32, help="--model: answer length")
-    ds.add_argument("--quiet", action="store_true")
     _add_data_dir(ds)
     ds.set_defaults(func=_cmd_describe)
 
     tr = sub.add_parser("train", help="train the AffectGPT model from a recipe (mini, paper, paper-qformer or a YAML)")
     tr.add_argument("config")
     tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.max_steps=100")
-    tr.add_argument("--quiet", action="store_true")
     _add_data_dir(tr)
     tr.set_defaults(func=_cmd_train)
 
@@ -408,7 +440,6 @@ exit codes: 0 all pairs scored, 1 a pair failed (recorded in results.json), 2 us
     inf.add_argument("--temperature", type=float, default=1.0)
     inf.add_argument("--seed", type=int, default=0)
     inf.add_argument("--limit", type=int)
-    inf.add_argument("--quiet", action="store_true")
     _add_data_dir(inf)
     inf.set_defaults(func=_cmd_infer)
 
@@ -433,6 +464,31 @@ exit codes: 0 all pairs scored, 1 a pair failed (recorded in results.json), 2 us
 exit codes: 0 everything required found, 1 something required missing""")
     _add_data_dir(c)
     c.set_defaults(func=_cmd_data_check)
+    from affectgpt.config import ASSET_GROUPS
+
+    f = data.add_parser(
+        "fetch", help="download the public benchmark assets (pinned commits, SHA-256 checked) into the cache",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""groups:
+  wheels       emotion-wheel tables (AffectGPT AffectGPT/emotion_wheel/, MERTools 2026 format.csv)
+  merunibench  MERBench ground truth and subtitles (MERTools MERBench/dataset/)
+  ovmerd       OV-MERD OV labels and EMER descriptions
+  outputs      AffectGPT's released outputs and the OV-MER zero-shot baselines
+  all          every group
+
+examples:
+  affectgpt data fetch all                 # then: affectgpt bench run released
+  affectgpt data fetch wheels merunibench --base-url http://mirror.example/raw
+
+The cache is $AFFECTGPT_ASSET_DIR or the user data folder (e.g. ~/.local/share/affectgpt/assets).
+exit codes: 0 fetched, 1 a download or checksum failed (nothing unverified is kept), 2 usage""")
+    f.add_argument("groups", nargs="+", choices=[*ASSET_GROUPS, "all"], metavar="GROUP",
+                   help="one or more of: " + " ".join([*ASSET_GROUPS, "all"]))
+    f.add_argument("--base-url", help="raw-file host replacing https://raw.githubusercontent.com; the path "
+                   "stays <owner>/<repo>/<commit>/<path> (default: $AFFECTGPT_ASSET_BASE_URL)")
+    f.add_argument("--retries", type=int, default=3, help="extra attempts per file (default 3)")
+    f.add_argument("--timeout", type=float, default=60.0, help="seconds without data before a retry (default 60)")
+    f.set_defaults(func=_cmd_data_fetch)
 
     emo = sub.add_parser("emotions", help="emotion vocabulary").add_subparsers(dest="emo_command", required=True)
     m = emo.add_parser("map", help="show how labels map onto the five emotion wheels")
@@ -441,19 +497,20 @@ exit codes: 0 everything required found, 1 something required missing""")
     m.add_argument("--level", type=int, default=1, choices=[1, 2])
     _add_data_dir(m)
     m.set_defaults(func=_cmd_map)
+    for leaf in _leaf_parsers(p):
+        _add_log_options(leaf, top=False)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; bad input ends with a one-line error and exit code 2."""
-    from affectgpt.errors import NoOverlapError
+    """Entry point. Exit codes: 0 done, 1 bad data or a failed run, 2 usage or unreadable input;
+    every error is one line on stderr, never a traceback (``-v`` adds one for debugging)."""
+    from affectgpt.logs import setup_logging
 
     args = build_parser().parse_args(argv)
+    setup_logging(verbose=args.verbose, quiet=args.quiet)
     try:
         return args.func(args)
-    except NoOverlapError as exc:  # bad data, not bad usage: no score is given
-        print(f"affectgpt: error: {exc}", file=sys.stderr)
-        return 1
     except BrokenPipeError:  # `affectgpt ... | head`: the reader left; no traceback
         import os
 
@@ -461,8 +518,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())  # Python's final flush must not fail again
         return 0
     except (AffectGPTError, ValueError, FileNotFoundError) as exc:
-        print(f"affectgpt: error: {exc}", file=sys.stderr)
-        return 2
+        log.error("%s", exc, exc_info=args.verbose)
+        return getattr(exc, "exit_code", 2)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,8 +1,16 @@
 """Where external data lives, and the registry of external assets the package reads.
 
-Third-party tables and datasets are never bundled. They are read from a *data directory*
-chosen, in order, by: an explicit argument (``--data-dir`` on the CLI), the environment
-variable ``AFFECTGPT_DATA_DIR``, or ``data_dir`` in ``$XDG_CONFIG_HOME/affectgpt/config.yaml``.
+Third-party tables and datasets are never bundled. Each is looked up, in order, in:
+
+1. the *data directory*, chosen by an explicit argument (``--data-dir`` on the CLI), the
+   environment variable ``AFFECTGPT_DATA_DIR``, or ``data_dir`` in
+   ``$XDG_CONFIG_HOME/affectgpt/config.yaml``;
+2. the *asset cache* that ``affectgpt data fetch`` fills (``$AFFECTGPT_ASSET_DIR``, else the
+   platformdirs user data folder + ``assets``, e.g. ``~/.local/share/affectgpt/assets``), which
+   has the same layout.
+
+A missing asset raises :class:`MissingAssetError` naming the ``affectgpt data fetch GROUP`` that
+brings it.
 """
 
 from __future__ import annotations
@@ -13,9 +21,19 @@ from pathlib import Path
 
 from affectgpt.errors import MissingAssetError
 
-__all__ = ["ENV_DATA_DIR", "Asset", "ASSETS", "resolve_data_dir", "asset_path", "check_assets", "locate_packaged_file"]
+__all__ = ["ENV_DATA_DIR", "ENV_ASSET_DIR", "ASSET_GROUPS", "Asset", "ASSETS", "resolve_data_dir", "asset_dir",
+           "asset_group", "locate", "asset_path", "check_assets", "locate_packaged_file"]
 
 ENV_DATA_DIR = "AFFECTGPT_DATA_DIR"
+ENV_ASSET_DIR = "AFFECTGPT_ASSET_DIR"
+
+#: ``affectgpt data fetch`` groups and the data-directory folders each one fills.
+ASSET_GROUPS: dict[str, tuple[str, ...]] = {
+    "wheels": ("emotion_wheel/",),
+    "merunibench": ("merunibench/",),
+    "ovmerd": ("ovmerd/",),
+    "outputs": ("released_outputs/",),
+}
 
 _WHEEL_ORIGIN = "https://github.com/zeroQiaoba/AffectGPT (folder AffectGPT/emotion_wheel/)"
 _WHEEL_2026_ORIGIN = (
@@ -90,33 +108,73 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
     return None
 
 
-def asset_path(key: str, data_dir: str | os.PathLike | None = None) -> Path:
-    """Path of a registered asset; raises :class:`MissingAssetError` naming it and its origin."""
-    asset = ASSETS[key]
-    root = resolve_data_dir(data_dir)
-    if root is None:
-        raise MissingAssetError(
-            f"{asset.relpath}: no data directory is configured. Pass --data-dir, set "
-            f"{ENV_DATA_DIR}, or put data_dir in ~/.config/affectgpt/config.yaml. "
-            f"The public original is at {asset.origin}."
-        )
-    path = root / asset.relpath
-    if not path.exists():
-        raise MissingAssetError(
-            f"{path}: not found (asset '{key}', needed by '{asset.feature}'). "
-            f"The public original is at {asset.origin}."
-        )
+def asset_dir(create: bool = False) -> Path:
+    """The asset cache: ``$AFFECTGPT_ASSET_DIR``, else platformdirs' user data folder + ``assets``."""
+    base = os.environ.get(ENV_ASSET_DIR)
+    if base:
+        path = Path(base).expanduser()
+    else:
+        import platformdirs
+
+        path = Path(platformdirs.user_data_dir("affectgpt", appauthor=False)) / "assets"
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def check_assets(data_dir: str | os.PathLike | None = None) -> list[tuple[Asset, Path | None, bool]]:
-    """List every registered asset with its resolved path and whether it exists."""
+def asset_group(relpath: str) -> str | None:
+    """The ``data fetch`` group that brings a data-directory path, or ``None`` (not fetchable)."""
+    rel = relpath.replace(os.sep, "/").lstrip("./")
+    for group, prefixes in ASSET_GROUPS.items():
+        if any(rel.startswith(p) for p in prefixes):
+            return group
+    return None
+
+
+def fetch_hint(relpath: str) -> str:
+    """How to get a missing data-directory path: the ``data fetch`` command, or ``--data-dir``."""
+    group = asset_group(relpath)
+    if group:
+        return f"run `affectgpt data fetch {group}` (or pass --data-dir)"
+    return f"pass --data-dir (or set {ENV_DATA_DIR}) to a data directory that has it"
+
+
+def locate(relpath: str, data_dir: str | os.PathLike | None = None) -> tuple[Path | None, str]:
+    """Find a data-directory path: ``(path, "data dir" | "cache")`` or ``(None, "missing")``."""
     root = resolve_data_dir(data_dir)
-    rows = []
-    for asset in ASSETS.values():
-        path = None if root is None else root / asset.relpath
-        rows.append((asset, path, bool(path is not None and path.exists())))
-    return rows
+    if root is not None and (root / relpath).exists():
+        return root / relpath, "data dir"
+    cached = asset_dir() / relpath
+    if cached.exists():
+        return cached, "cache"
+    return None, "missing"
+
+
+def missing_message(relpath: str, data_dir: str | os.PathLike | None = None, what: str = "") -> str:
+    """The message for a path found neither in the data directory nor in the asset cache."""
+    root = resolve_data_dir(data_dir)
+    where = f"data directory {root}" if root is not None else "no data directory configured"
+    return (f"{relpath}: not found{f' ({what})' if what else ''}; looked in: {where}; asset cache "
+            f"{asset_dir()}. To get it, {fetch_hint(relpath)}.")
+
+
+def asset_path(key: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """Path of a registered asset (data directory first, then the asset cache).
+
+    Raises :class:`MissingAssetError` naming where it looked, the public origin and the
+    ``affectgpt data fetch`` command that brings it."""
+    asset = ASSETS[key]
+    path, _where = locate(asset.relpath, data_dir)
+    if path is None:
+        raise MissingAssetError(missing_message(asset.relpath, data_dir, f"asset '{key}', needed by "
+                                                f"'{asset.feature}'; public original: {asset.origin}"))
+    return path
+
+
+def check_assets(data_dir: str | os.PathLike | None = None) -> list[tuple[Asset, Path | None, str]]:
+    """Every registered asset with its resolved path and where it was found
+    (``data dir``, ``cache`` or ``missing``)."""
+    return [(asset, *locate(asset.relpath, data_dir)) for asset in ASSETS.values()]
 
 
 def locate_packaged_file(explicit, env_var: str, package: str, relpath: str, install_hint: str) -> Path:

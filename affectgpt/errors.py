@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["AffectGPTError", "InputError", "NoOverlapError", "MissingAssetError", "UntrustedPickleError"]
+__all__ = ["AffectGPTError", "InputError", "NoOverlapError", "MissingAssetError", "UntrustedPickleError", "FetchError"]
 
 
 class AffectGPTError(Exception):
-    """Base class for every error this package raises on purpose."""
+    """Base class for every error this package raises on purpose.
+
+    ``exit_code`` is the command line's exit status for it: 2 (usage or unreadable input) unless a
+    subclass says 1 (bad data or a failed run)."""
+
+    exit_code = 2
 
 
 class InputError(AffectGPTError, ValueError):
@@ -31,6 +36,8 @@ class InputError(AffectGPTError, ValueError):
 class NoOverlapError(InputError):
     """No prediction name matches the ground truth: a score would be meaningless (exit code 1)."""
 
+    exit_code = 1
+
 
 class MissingAssetError(AffectGPTError, FileNotFoundError):
     """An external asset (third-party table, dataset file) was not found in the data directory."""
@@ -46,3 +53,9 @@ class UntrustedPickleError(AffectGPTError):
             "loaded. Pass --trust-pickle (CLI) or trust_pickle=True (API) only for files from a "
             "source you trust."
         )
+
+
+class FetchError(AffectGPTError):
+    """A download failed (network, checksum) or a downloaded file could not be converted (exit 1)."""
+
+    exit_code = 1

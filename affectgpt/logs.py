@@ -9,10 +9,11 @@ TensorFlow Lite XNNPACK delegate", absl warnings) where Python logging cannot re
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 
-__all__ = ["ENV_VERBOSE", "quiet_native", "quiet_libraries", "verbose"]
+__all__ = ["ENV_VERBOSE", "quiet_native", "quiet_libraries", "verbose", "setup_logging"]
 
 ENV_VERBOSE = "AFFECTGPT_VERBOSE"
 
@@ -63,3 +64,38 @@ def quiet_libraries() -> None:
 
     for name in ("faster_whisper", "transformers", "absl", "mediapipe"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+class _CliFormatter(logging.Formatter):
+    """``affectgpt: error: ...`` / ``affectgpt: warning: ...`` / ``affectgpt: ...`` (info)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.getMessage()
+        if record.exc_info and record.levelno <= logging.DEBUG:
+            msg += "\n" + self.formatException(record.exc_info)
+        if record.levelno >= logging.WARNING:
+            return f"affectgpt: {record.levelname.lower()}: {msg}"
+        if record.levelno <= logging.DEBUG:
+            return f"affectgpt: debug [{record.name}]: {msg}"
+        return f"affectgpt: {msg}"
+
+
+def setup_logging(verbose: int = 0, quiet: bool = False, stream=None) -> logging.Logger:
+    """The command line's one logging setup: the ``affectgpt`` logger writes to stderr.
+
+    ``quiet``: warnings and errors only; default: info; ``verbose`` >= 1: debug, and third-party
+    native output is shown (``AFFECTGPT_VERBOSE``). Calling it again replaces the handler.
+    """
+    logger = logging.getLogger("affectgpt")
+    for h in list(logger.handlers):
+        if getattr(h, "_affectgpt_cli", False):
+            logger.removeHandler(h)
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler._affectgpt_cli = True  # type: ignore[attr-defined]
+    handler.setFormatter(_CliFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO))
+    logger.propagate = False
+    if verbose:
+        os.environ[ENV_VERBOSE] = "1"
+    return logger

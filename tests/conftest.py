@@ -17,6 +17,19 @@ def _real_data_dir() -> Path | None:
     return None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _empty_asset_cache(tmp_path_factory):
+    """Tests never see the user's asset cache (``affectgpt data fetch``): each session gets an
+    empty one; tests that fetch point ``AFFECTGPT_ASSET_DIR`` at their own folder."""
+    old = os.environ.get("AFFECTGPT_ASSET_DIR")
+    os.environ["AFFECTGPT_ASSET_DIR"] = str(tmp_path_factory.mktemp("asset-cache"))
+    yield
+    if old is None:
+        os.environ.pop("AFFECTGPT_ASSET_DIR", None)
+    else:
+        os.environ["AFFECTGPT_ASSET_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The shared third-party data (../shared/data or $AFFECTGPT_DATA_DIR); skips when absent."""

@@ -17,7 +17,7 @@ from affectgpt.bench.labels import parse_label_list
 from affectgpt.errors import InputError
 
 __all__ = ["DatasetSpec", "GroundTruth", "DATASETS", "UNIBENCH", "get_dataset", "load_ground_truth", "load_subtitles",
-           "TASK_METRIC"]
+           "default_labels", "TASK_METRIC"]
 
 Task = Literal["basic", "sentiment", "ov"]
 
@@ -98,6 +98,23 @@ def get_dataset(name: str) -> DatasetSpec:
     close = difflib.get_close_matches(key, DATASETS, n=2)
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
     raise ValueError(f"unknown dataset {name!r}.{hint} Known: {', '.join(DATASETS)}")
+
+
+def default_labels(spec: DatasetSpec | str, data_dir=None) -> Path:
+    """The public test-split ground truth of a dataset: the data directory's copy, else the one
+    ``affectgpt data fetch merunibench`` (or ``ovmerd``) cached.
+
+    Raises:
+        MissingAssetError: not found; the message names the ``data fetch`` command.
+        InputError: the dataset's ground truth is not public (MER2024, OV-MERD+): pass labels.
+    """
+    from affectgpt.config import asset_path
+
+    spec = get_dataset(spec) if isinstance(spec, str) else spec
+    if spec.gt_asset is None:
+        raise InputError(None, f"the ground truth of {spec.title} is not public ({spec.notes}); pass --labels "
+                         "with your copy")
+    return asset_path(spec.gt_asset, data_dir)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 
 from affectgpt import __version__
-from affectgpt.bench.datasets import get_dataset, load_ground_truth
+from affectgpt.bench.datasets import default_labels, get_dataset, load_ground_truth
 from affectgpt.bench.extractors import get_extractor
 from affectgpt.bench.io import sha256_file
 from affectgpt.bench.predictions import read_predictions
@@ -41,7 +41,8 @@ class ScoreSettings:
 
     Attributes:
         dataset: registry name (``mer2023`` ... ``ovmerd``).
-        labels: ground truth: upstream ``<name>-process`` folder, ``ovlabel.csv`` or CSV.
+        labels: ground truth: upstream ``<name>-process`` folder, ``ovlabel.csv`` or CSV; ``None``:
+            the dataset's public test split (data directory, else ``affectgpt data fetch``).
         predictions: one output file or a folder of per-checkpoint outputs.
         select: ``single`` (exactly one output set), ``best`` (upstream: best on the test
             set), ``last`` (highest epoch) or ``all`` (every checkpoint; score = their mean).
@@ -57,7 +58,7 @@ class ScoreSettings:
     """
 
     dataset: str
-    labels: str
+    labels: str | None
     predictions: str
     select: Select = "single"
     extractor: str = "given"
@@ -135,7 +136,8 @@ def score_full(settings: ScoreSettings) -> ScoreResult:
     """Score predictions on one dataset; returns the report and per-sample rows."""
     st = settings
     spec = get_dataset(st.dataset)
-    gt = load_ground_truth(spec, st.labels, trust_pickle=st.trust_pickle)
+    labels = st.labels or default_labels(spec, st.data_dir)
+    gt = load_ground_truth(spec, labels, trust_pickle=st.trust_pickle)
     vocab = load_vocabulary(st.profile, st.data_dir)
     extractor = _build_extractor(st, vocab)
     groups = load_synonym_groups(st.synonyms, st.trust_pickle) if st.synonyms else None

@@ -20,8 +20,8 @@ import yaml
 
 from affectgpt.bench.datasets import DATASETS, UNIBENCH, get_dataset
 from affectgpt.bench.evaluate import ScoreSettings, report_json, score_full
-from affectgpt.config import resolve_data_dir
-from affectgpt.errors import AffectGPTError, InputError
+from affectgpt.config import locate, missing_message, resolve_data_dir
+from affectgpt.errors import AffectGPTError, InputError, MissingAssetError
 
 __all__ = ["RunConfig", "ModelEntry", "load_run_config", "run_benchmark", "PRESETS"]
 
@@ -76,6 +76,13 @@ def load_run_config(source: str | Path, data_dir: str | None = None) -> RunConfi
     root = resolve_data_dir(data_dir or raw.get("data_dir"))
 
     def resolve(p: str) -> str:
+        # "{data_dir}/REL": the data directory's REL, else the asset cache's (affectgpt data fetch)
+        if p.startswith("{data_dir}/"):
+            rel = p[len("{data_dir}/"):]
+            found, _where = locate(rel, root)
+            if found is None:
+                raise MissingAssetError(f"{where}: " + missing_message(rel, root))
+            return str(found)
         if "{data_dir}" in p:
             if root is None:
                 raise InputError(where, "uses {data_dir} but no data directory is set (--data-dir or AFFECTGPT_DATA_DIR)")

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from affectgpt.config import asset_path, resolve_data_dir
+from affectgpt.config import asset_dir, asset_path, resolve_data_dir
 from affectgpt.emotions.profiles import Profile, get_profile
 from affectgpt.emotions.tables import (
     WheelRow,
@@ -194,7 +194,7 @@ class EmotionVocabulary:
 
 
 @lru_cache(maxsize=8)
-def _load_cached(profile_name: str, root: str | None) -> EmotionVocabulary:
+def _load_cached(profile_name: str, root: str | None, cache: str) -> EmotionVocabulary:
     profile = get_profile(profile_name)
     paths = {f"wheel{k}": asset_path(f"wheel{k}", root) for k in WHEELS}
     paths["synonym"] = asset_path("synonym", root)
@@ -210,6 +210,8 @@ def _load_cached(profile_name: str, root: str | None) -> EmotionVocabulary:
 
 
 def load_vocabulary(profile: str = "paper", data_dir: str | os.PathLike | None = None) -> EmotionVocabulary:
-    """Load (and cache) the vocabulary of a profile from the data directory."""
+    """Load (and cache) the vocabulary of a profile from the data directory, else the asset cache
+    (``affectgpt data fetch wheels``). Raises :class:`MissingAssetError` naming a missing table."""
     root = resolve_data_dir(data_dir)
-    return _load_cached(get_profile(profile).name, None if root is None else str(Path(root).resolve()))
+    return _load_cached(get_profile(profile).name, None if root is None else str(Path(root).resolve()),
+                        str(asset_dir()))
