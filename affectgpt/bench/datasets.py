@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from affectgpt.bench.io import check_unique, load_npz, read_csv_rows, sha256_file
+from affectgpt.bench.io import check_array, check_unique, load_npz, read_csv_rows, sha256_file
 from affectgpt.bench.labels import parse_label_list
 from affectgpt.errors import InputError
 
@@ -144,8 +144,7 @@ def _from_npz(spec: DatasetSpec, path: Path, trust_pickle: bool) -> tuple[list[s
     arrays = load_npz(path, trust_pickle=trust_pickle)
     if spec.split_key not in arrays:
         raise InputError(path, f"no split {spec.split_key!r}; found {sorted(arrays)}")
-    corpus = arrays[spec.split_key]
-    corpus = corpus.item() if getattr(corpus, "shape", None) == () else corpus
+    corpus = check_array(path, spec.split_key, arrays[spec.split_key], "O", 0).item()
     if not isinstance(corpus, dict):
         raise InputError(path, f"split {spec.split_key!r} is not a name -> label dict")
     names, targets = [], []

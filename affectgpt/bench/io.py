@@ -13,7 +13,7 @@ import numpy as np
 
 from affectgpt.errors import InputError, UntrustedPickleError
 
-__all__ = ["sha256_file", "read_csv_rows", "read_jsonl", "load_npz", "check_unique"]
+__all__ = ["sha256_file", "read_csv_rows", "read_jsonl", "load_npz", "check_array", "check_unique"]
 
 
 def sha256_file(path: str | Path) -> str:
@@ -123,6 +123,31 @@ def load_npz(path: str | Path, trust_pickle: bool = False) -> dict[str, np.ndarr
         raise InputError(path, f"cannot read array: {exc}") from exc
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise InputError(path, f"corrupt .npz archive: {exc}") from exc
+
+
+_KIND_NAMES = {"U": "unicode text", "S": "bytes", "O": "Python objects", "f": "floats", "i": "integers",
+               "u": "unsigned integers", "b": "booleans"}
+
+
+def check_array(path: str | Path, name: str, arr, kinds: str, ndim: int) -> np.ndarray:
+    """Refuse an array of unexpected dtype kind or number of dimensions, naming the file and array.
+
+    Args:
+        kinds: accepted ``dtype.kind`` letters, e.g. ``"USO"`` (text or objects).
+        ndim: expected dimensions (0 for a pickled dict, 1 for a per-sample vector).
+
+    Raises:
+        InputError: ``"<file>: array 'fileitems' has shape (3, 4) ..."``.
+    """
+    if not isinstance(arr, np.ndarray):
+        raise InputError(path, f"array {name!r} is not an array")
+    want = " or ".join(_KIND_NAMES.get(k, k) for k in kinds)
+    if arr.dtype.kind not in kinds:
+        raise InputError(path, f"array {name!r} holds {_KIND_NAMES.get(arr.dtype.kind, str(arr.dtype))} "
+                         f"({arr.dtype}); expected {want}")
+    if arr.ndim != ndim:
+        raise InputError(path, f"array {name!r} has shape {arr.shape}; expected {ndim} dimension(s)")
+    return arr
 
 
 def check_unique(path: str | Path, names: list[tuple[int | str, str]]) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from affectgpt.bench.io import check_unique, load_npz, read_csv_rows, read_jsonl, sha256_file
+from affectgpt.bench.io import check_array, check_unique, load_npz, read_csv_rows, read_jsonl, sha256_file
 from affectgpt.bench.labels import SENTIMENT_VALUES, parse_label_list, sentiment_number
 from affectgpt.errors import InputError
 
@@ -67,8 +67,7 @@ def _read_name2reason(path: Path, trust_pickle: bool) -> dict[str, str]:
     arrays = load_npz(path, trust_pickle=trust_pickle)
     if "name2reason" not in arrays:
         raise InputError(path, f"no 'name2reason' entry; found {sorted(arrays)}")
-    obj = arrays["name2reason"]
-    obj = obj.item() if getattr(obj, "shape", None) == () else obj
+    obj = check_array(path, "name2reason", arrays["name2reason"], "O", 0).item()
     if not isinstance(obj, dict):
         raise InputError(path, "'name2reason' is not a name -> text dict")
     return {str(k): "" if v is None else str(v) for k, v in obj.items()}
@@ -79,7 +78,8 @@ def _read_items(path: Path) -> dict[str, str]:
     missing = [k for k in ("filenames", "fileitems") if k not in arrays]
     if missing:
         raise InputError(path, f"missing array(s) {missing}; found {sorted(arrays)}")
-    names, items = arrays["filenames"], arrays["fileitems"]
+    names = check_array(path, "filenames", arrays["filenames"], "USO", 1)
+    items = check_array(path, "fileitems", arrays["fileitems"], "USO", 1)
     if len(names) != len(items):
         raise InputError(path, f"{len(names)} filenames but {len(items)} fileitems")
     names = [str(n) for n in np.asarray(names).tolist()]

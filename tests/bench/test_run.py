@@ -120,3 +120,28 @@ def test_unreadable_cached_report_is_rescored_and_named(tmp_path, setup):
     res = run_benchmark(cfg, out, str(data), progress=False, plots=False)
     assert any("model-two__mer2023.json" in n and "rescored" in n for n in res.get("notes", []))
     assert json.loads(bad.read_text(encoding="utf-8"))["score"] == res["models"]["model two"]["mer2023"]["score"]
+
+
+def test_kill_mid_run_then_rerun_leaves_every_plot(tmp_path, data_dir):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-c", "from affectgpt.cli import main; raise SystemExit(main())",
+           "bench", "run", "released", "--data-dir", str(data_dir), "--out", str(out), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if list((out / "reports").glob("*.json")):  # the first pair is written: kill now
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    res = run_benchmark(load_run_config("released", str(data_dir)), out, str(data_dir), progress=False)
+    assert res["table"]["AffectGPT (released)"]["scores"]["mer2023"] == pytest.approx(78.54, abs=0.005)
+    assert "plots/scores.png" in res["plots"] and "plots/confusion_AffectGPT--released-__mer2023.png" in res["plots"]
+    for rel in res["plots"]:
+        assert (out / rel).stat().st_size > 1000, rel

@@ -183,3 +183,26 @@ def test_npz_that_expands_too_far_is_refused_before_reading(tmp_path, monkeypatc
     assert p.stat().st_size < 64 * 1024
     with pytest.raises(InputError, match="filenames.npy expands to .*refused before expanding"):
         bio.load_npz(p)
+
+
+@pytest.mark.parametrize("arrays,problem", [
+    ({"filenames": np.array(["a", "b"]), "fileitems": np.zeros((2, 3), np.float32)}, "'fileitems' holds floats"),
+    ({"filenames": np.array([["a", "b"]]), "fileitems": np.array(["[happy]", "[sad]"])}, "'filenames' has shape"),
+    ({"filenames": np.array(["a", "b"]), "fileitems": np.array([["[happy]"], ["[sad]"]])}, "'fileitems' has shape"),
+])
+def test_output_arrays_of_unexpected_dtype_or_shape_are_refused_naming_the_file(tmp_path, arrays, problem):
+    from affectgpt.bench.predictions import read_predictions
+
+    p = tmp_path / "checkpoint_000001-openset.npz"
+    np.savez(p, **arrays)
+    with pytest.raises(InputError, match=rf"checkpoint_000001-openset\.npz: array {problem}"):
+        read_predictions(p)[0].labels  # noqa: B018 (reading is the test)
+
+
+def test_label_npz_whose_split_is_not_a_dict_is_refused(tmp_path):
+    from affectgpt.bench.datasets import load_ground_truth
+
+    p = tmp_path / "label.npz"
+    np.savez(p, test_corpus=np.arange(5.0))
+    with pytest.raises(InputError, match=r"label\.npz: array 'test_corpus' holds floats"):
+        load_ground_truth("cmumosi", p, trust_pickle=True)
