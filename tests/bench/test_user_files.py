@@ -206,3 +206,28 @@ def test_label_npz_whose_split_is_not_a_dict_is_refused(tmp_path):
     np.savez(p, test_corpus=np.arange(5.0))
     with pytest.raises(InputError, match=r"label\.npz: array 'test_corpus' holds floats"):
         load_ground_truth("cmumosi", p, trust_pickle=True)
+
+
+def test_mer2024_metric_on_a_mertools_synonym_zip_matches_a_hand_computation(tmp_path, tiny_data):
+    import json
+
+    # MERTools layout: openset-synonym/<name>.npy, each a 0-d unicode array holding a list literal
+    groups = {"a": [["happy", "joyful", "glad"], ["sad"], ["angry"]],
+              "c": [["worried", "anxious", "nervous"]],
+              "d": [["angry", "furious"], ["sad", "down"]]}
+    z = _zip_of(tmp_path, {f"openset-synonym/{n}.npy": _npy(np.array(repr(g))) for n, g in groups.items()})
+    gt = _write(tmp_path / "ov.csv", ["name", "openset"],
+                [("a", "['joyful', 'sad']"), ("c", "['worried']"), ("d", "['angry', 'sad']")])
+    preds = _write(tmp_path / "p.csv", ["name", "labels"],
+                   [("a", "[glad, angry]"), ("c", "[nervous]"), ("d", "[down]")])
+    out = tmp_path / "r.json"
+    assert main(["bench", "score", "--dataset", "ovmerd", "--labels", str(gt), "--predictions", str(preds),
+                 "--synonyms", str(z), "--data-dir", str(tiny_data), "--bootstrap", "0", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    # by hand, labels replaced by their group's first member:
+    #   a: gold {happy, sad}, answer {happy, angry} -> P 1/2, R 1/2
+    #   c: gold {worried},    answer {worried}      -> P 1,   R 1
+    #   d: gold {angry, sad}, answer {sad}          -> P 1,   R 1/2
+    p, rc = (0.5 + 1 + 1) / 3, (0.5 + 1 + 0.5) / 3
+    assert r["metric"] == "synonym_group_fscore"
+    assert r["score"] == pytest.approx(100 * 2 * p * rc / (p + rc))
