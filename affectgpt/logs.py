@@ -71,7 +71,7 @@ class _CliFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         msg = record.getMessage()
-        if record.exc_info and record.levelno <= logging.DEBUG:
+        if record.exc_info:  # only passed with -v
             msg += "\n" + self.formatException(record.exc_info)
         if record.levelno >= logging.WARNING:
             return f"affectgpt: {record.levelname.lower()}: {msg}"
@@ -80,7 +80,19 @@ class _CliFormatter(logging.Formatter):
         return f"affectgpt: {msg}"
 
 
-def setup_logging(verbose: int = 0, quiet: bool = False, stream=None) -> logging.Logger:
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record (not the one at set-up)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def setup_logging(verbose: int = 0, quiet: bool = False) -> logging.Logger:
     """The command line's one logging setup: the ``affectgpt`` logger writes to stderr.
 
     ``quiet``: warnings and errors only; default: info; ``verbose`` >= 1: debug, and third-party
@@ -90,7 +102,7 @@ def setup_logging(verbose: int = 0, quiet: bool = False, stream=None) -> logging
     for h in list(logger.handlers):
         if getattr(h, "_affectgpt_cli", False):
             logger.removeHandler(h)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = _StderrHandler()
     handler._affectgpt_cli = True  # type: ignore[attr-defined]
     handler.setFormatter(_CliFormatter())
     logger.addHandler(handler)

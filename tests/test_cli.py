@@ -28,3 +28,15 @@ def test_emotions_map(tiny_data, capsys):
     assert main(["emotions", "map", "sorrow", "zzz", "--data-dir", str(tiny_data)]) == 0
     out = capsys.readouterr().out
     assert "W1:down" in out and "zzz" in out
+
+
+def test_log_options_go_before_or_after_the_subcommand(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AFFECTGPT_VERBOSE", "")  # -v sets it; restored after the test
+    missing = str(tmp_path / "none.csv")
+    for argv in (["-q", "bench", "score", "--dataset", "meld", "--predictions", missing, "--labels", missing],
+                 ["bench", "score", "--dataset", "meld", "--predictions", missing, "--labels", missing, "--quiet"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("affectgpt: error: ") and "none.csv" in err and "Traceback" not in err
+    assert main(["bench", "score", "--dataset", "meld", "--predictions", missing, "--labels", missing, "-v"]) == 2
+    assert "Traceback" in capsys.readouterr().err  # -v adds the traceback for debugging
