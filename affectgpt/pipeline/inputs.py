@@ -1,0 +1,112 @@
+"""Input entries: folders, globs and file lists expanded into records, with every entry that is not
+readable media kept as a failure record that says why (never silently skipped)."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from affectgpt.errors import InputError
+
+__all__ = ["MEDIA_SUFFIXES", "collect_inputs", "check_inputs", "entry_problem", "identity", "media_records"]
+
+MEDIA_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp",
+                  ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".ts", ".mts"}
+
+
+def _is_media_name(p: Path) -> bool:
+    return p.suffix.lower() in MEDIA_SUFFIXES
+
+
+def collect_inputs(items: Iterable[str | os.PathLike]) -> list[Path]:
+    """Expand files, folders (recursively) and glob patterns; keep order, drop repeats.
+
+    Inside folders and globs every entry with a media suffix is kept, also when it is a dangling
+    link, a directory named like a file or unreadable, so that it gets a failure record
+    (:func:`entry_problem`) instead of vanishing. Repeats are detected on the resolved path, so
+    ``clips/a.mp4`` and ``/abs/clips/a.mp4`` are one entry.
+    """
+    out: list[Path] = []
+    for item in items:
+        text = str(item)
+        p = Path(text)
+        if p.is_dir() and not _is_media_name(p):
+            out.extend(sorted(q for q in p.rglob("*") if _is_media_name(q)))
+        elif any(ch in text for ch in "*?[") and not p.exists():
+            out.extend(sorted(Path(q) for q in glob.glob(text, recursive=True)
+                              if _is_media_name(Path(q)) or Path(q).is_file()))
+        else:
+            out.append(p)
+    seen, unique = set(), []
+    for p in out:
+        key = os.path.realpath(p)
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def check_inputs(inputs: list[Path]) -> None:
+    """Raise when nothing matched (a typo in a glob should not look like success)."""
+    if not inputs:
+        raise InputError(None, "no input files matched")
+
+
+def entry_problem(path: str | os.PathLike) -> str | None:
+    """Why an input entry cannot be read as media, or ``None`` when it can be opened.
+
+    Checks, in order: a dangling symbolic link, a missing path, a directory, an unreadable file
+    (permissions), an empty file."""
+    p = Path(path)
+    if p.is_symlink() and not p.exists():
+        return f"dangling symbolic link (points to {os.readlink(p)})"
+    if not p.exists():
+        return "file not found"
+    if p.is_dir():
+        return "is a directory, not a media file"
+    if not p.is_file():
+        return "not a regular file"
+    if not os.access(p, os.R_OK):
+        return "not readable (permission denied)"
+    if p.stat().st_size == 0:
+        return "empty file (0 bytes)"
+    return None
+
+
+def identity(path: str | os.PathLike, content_hash: bool = False) -> str:
+    """What a file *is*, for caching: SHA-256 of its content (``content_hash``), else of its
+    resolved path, size and modification time (ns). The same file named two ways has one identity;
+    an edited file gets a new one."""
+    p = Path(path)
+    if content_hash:
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        return "sha256:" + h.hexdigest()
+    st = p.stat()
+    return hashlib.sha256(f"{os.path.realpath(p)}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
+
+
+def media_records(paths: Iterable[str | os.PathLike], extra: dict[str, dict] | None = None) -> list[dict]:
+    """Records ``{"id", "path", "identity", ...}`` for media paths, in order; an entry that cannot
+    be read gets ``error`` and ``reason: "unreadable input"`` instead of an identity. ``extra``
+    maps a path (as given) to more fields of its record (e.g. its subtitle)."""
+    out = []
+    for p in paths:
+        key = str(p)
+        rec: dict = {"id": key, "path": key}
+        problem = entry_problem(p)
+        if problem is None:
+            try:
+                rec["identity"] = identity(p)
+            except OSError as exc:
+                problem = f"cannot stat: {exc.strerror or exc}"
+        if problem is not None:
+            rec.update(error=f"{key}: {problem}", reason="unreadable input")
+        rec.update((extra or {}).get(key, {}))
+        out.append(rec)
+    return out
