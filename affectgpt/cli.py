@@ -278,6 +278,9 @@ def _cmd_train(a: argparse.Namespace) -> int:
     from affectgpt.recipes.run import load_recipe, train_recipe
 
     res = train_recipe(load_recipe(a.config, a.set), a.data_dir, progress=not a.quiet)
+    if res.get("already_finished"):
+        print(res["message"])
+        return 0
     print(f"trained {res['steps']} steps; last loss {res['losses'][-1] if res['losses'] else None}; "
           f"checkpoints in {res['output_dir']}")
     return 0

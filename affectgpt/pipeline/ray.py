@@ -38,6 +38,9 @@ class _StepActor:
         self.step = step
         self.step.setup()
 
+    def ready(self) -> bool:
+        return True
+
     def map(self, batch: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
         return [(i, process_one(self.step, r)) for i, r in batch]
 
@@ -73,6 +76,13 @@ class RayExecutor:
                       **self.init_kwargs}
             if self.address:
                 kwargs["address"] = self.address
+            else:  # a local instance sees the driver's modules, as spawned local workers do
+                import os
+                import sys
+
+                path = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+                env = kwargs.setdefault("runtime_env", {}).setdefault("env_vars", {})
+                env.setdefault("PYTHONPATH", path)
             ray.init(**kwargs)
             self._started = self.address is None
         return ray
@@ -105,6 +115,10 @@ class RayExecutor:
         idle = [actor_cls.remote(step) for _ in range(n)]
         running: dict = {}
         try:
+            try:  # a step that cannot be set up stops the run with its reason, not as N deaths
+                ray.get([a.ready.remote() for a in idle])
+            except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
+                raise AffectGPTError(f"step {step.name}: Ray worker could not start: {exc}") from None
             while batches or singles or running:
                 while idle and (singles or batches):
                     actor = idle.pop()

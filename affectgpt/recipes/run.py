@@ -76,12 +76,23 @@ def _feature_samples(manifest: str) -> list:
     return out
 
 
+def _resolve_data_dir(cfg: dict, data_dir: str | os.PathLike | None) -> str | None:
+    """The data directory: ``data_dir``, else ``$AFFECTGPT_DATA_DIR``, else ``data_dir`` in the
+    config file; a ValueError when the recipe needs one (``mini``) and none is set."""
+    from affectgpt.config import ENV_DATA_DIR, resolve_data_dir
+
+    root = resolve_data_dir(data_dir)
+    if root is None and cfg.get("recipe") == "mini":
+        raise ValueError(f"the mini recipe reads RAVDESS, MELD and CREMA-D from a data directory: pass --data-dir "
+                         f"or set {ENV_DATA_DIR} (or data_dir in ~/.config/affectgpt/config.yaml)")
+    return None if root is None else str(root)
+
+
 def _samples(cfg: dict, split: str, data_dir: str | None) -> list:
     if cfg.get("recipe") == "mini":
         from affectgpt.recipes.mini_data import mini_samples
 
-        if not data_dir:
-            raise ValueError("the mini recipe reads RAVDESS, MELD and CREMA-D: pass --data-dir")
+        data_dir = _resolve_data_dir(cfg, data_dir)
         limit = cfg.get("data", {}).get("meld_train" if split == "train" else "meld_test")
         return mini_samples(data_dir, _cache_root() / "features", split, meld_limit=limit)
     manifest = cfg.get("data", {}).get("manifest")
@@ -91,10 +102,18 @@ def _samples(cfg: dict, split: str, data_dir: str | None) -> list:
 
 
 def train_recipe(cfg: dict, data_dir: str | None = None, progress: bool = True) -> dict:
-    from affectgpt.recipes.train import TrainConfig, train
+    """Train a recipe (resuming its output folder); returns :func:`~affectgpt.recipes.train.train`'s
+    summary (``finished`` True and nothing trained when the run was already complete).
 
-    model = build_model(cfg)
+    The data directory is ``data_dir``, else ``$AFFECTGPT_DATA_DIR``, else the config file's. The
+    random generators are seeded from ``train.seed`` before the model is built, so runs with the
+    same seed start from the same weights and give the same losses."""
+    from affectgpt.recipes.train import TrainConfig, seed_everything, train
+
+    data_dir = _resolve_data_dir(cfg, data_dir)
     samples = [s for _, s, _ in _samples(cfg, "train", data_dir)]
+    seed_everything(int(cfg.get("train", {}).get("seed", TrainConfig.seed)))
+    model = build_model(cfg)
     model.fit_feature_stats(samples)  # no-op unless model.feature_norm
     out = Path(cfg["train"]["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
@@ -155,11 +174,12 @@ def infer_recipe(cfg: dict | None, checkpoint: str, out_csv: str, data_dir: str 
                  do_sample: bool = False, seed: int | None = None, temperature: float = 1.0,
                  manifest: str | None = None) -> list[dict]:
     """Generate label answers for the recipe's test split (``mini``), its feature manifest, or
-    ``manifest`` when given; writes the answers CSV (:data:`ANSWER_FIELDS`)."""
+    ``manifest`` when given; writes the answers CSV (:data:`ANSWER_FIELDS`). The data directory
+    (``mini``) is ``data_dir``, else ``$AFFECTGPT_DATA_DIR``, else the config file's."""
     cfg, model = load_trained(checkpoint, cfg)
     if manifest:
         cfg = {**cfg, "recipe": "features", "data": {**cfg.get("data", {}), "manifest": manifest}}
-    data = _samples(cfg, "test", data_dir)[:limit]
+    data = _samples(cfg, "test", _resolve_data_dir(cfg, data_dir))[:limit]
     gen = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "seed": seed, "temperature": temperature}
     rows = _generate(model, data, batch_size, gen, progress)
     _write_answers(rows, out_csv)

@@ -4,13 +4,19 @@ Features: bf16/fp16/fp32, gradient accumulation and checkpointing, prompt-token 
 the model), length-grouped batches, checkpoints of the trainable weights only
 (safetensors) plus optimiser/scheduler/RNG state for an exact resume after a kill, and
 metrics in JSONL (optional TensorBoard).
+
+Resuming is safe as well as exact: checkpoint state is read with ``torch.load(weights_only=True)``
+(a planted pickle is refused, naming the file), a torn last line of ``metrics.jsonl`` (a kill
+mid-write) is dropped and the file rewritten atomically, and rerunning a finished run does nothing.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import pickle
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -20,8 +26,21 @@ import numpy as np
 import torch
 
 from affectgpt.model.modeling_affectgpt import AffectGPTModel, Sample
+from affectgpt.pipeline.store import atomic_write_text
 
-__all__ = ["TrainConfig", "train", "latest_checkpoint", "load_trainable"]
+__all__ = ["TrainConfig", "train", "latest_checkpoint", "load_trainable", "seed_everything"]
+
+logger = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python ``random``, numpy's global generator and torch (CPU and every CUDA device).
+
+    Call it before the model is built, so that freshly initialised weights (LoRA, projections,
+    fusion) are the same for the same seed."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
 
 @dataclass
@@ -109,6 +128,111 @@ def _trainable_state(acc, wrapped, model) -> dict:
     return {k: v for k, v in full.items() if k in names}
 
 
+def _numpy_numeric_globals() -> list:
+    """The numpy globals an older rng file (``np.random.get_state()`` pickled as an ndarray)
+    needs: array reconstruction and numeric dtypes only, nothing that runs code."""
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct
+    return [_reconstruct, (_reconstruct, "numpy.core.multiarray._reconstruct"),
+            (_reconstruct, "numpy._core.multiarray._reconstruct"), np.ndarray, np.dtype,
+            type(np.dtype(np.uint32))]
+
+
+def _load_plain(path: Path, legacy_numpy: bool = False) -> dict:
+    """``torch.load(path, weights_only=True)``: tensors, numbers and plain containers only.
+
+    Anything else (a pickled object, which could run code when loaded) is refused with an
+    :class:`~affectgpt.errors.InputError` naming the file. ``legacy_numpy`` also admits the
+    numeric numpy arrays that rng files of older versions hold."""
+    from affectgpt.errors import InputError
+
+    try:
+        if legacy_numpy:
+            with torch.serialization.safe_globals(_numpy_numeric_globals()):
+                obj = torch.load(path, map_location="cpu", weights_only=True)
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError) as e:
+        detail = next((ln.strip() for ln in str(e).splitlines() if "Unsupported" in ln or "error" in ln.lower()),
+                      str(e).splitlines()[0] if str(e) else type(e).__name__)
+        raise InputError(path, "refused to load this checkpoint file: it is not plain tensors/numbers "
+                               "(torch.load weights_only=True) and could run code if unpickled, or it is "
+                               f"damaged ({detail[:300]}). Delete the checkpoint folder to resume from an "
+                               "earlier one, or start the run afresh.") from e
+    if not isinstance(obj, dict):
+        raise InputError(path, f"expected a dict of checkpoint state, found {type(obj).__name__}")
+    return obj
+
+
+def _rng_state() -> dict:
+    """This process's RNG states as tensors / plain python values (loadable with weights_only)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    state = {"torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
+             "numpy_rng": {"bit_generator": str(name), "keys": torch.from_numpy(keys.astype(np.int64)),
+                           "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}}
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state()
+    return state
+
+
+def _set_rng_state(rng: dict) -> None:
+    """Restore what :func:`_rng_state` saved (or the numpy-array form of older versions)."""
+    torch.set_rng_state(rng["torch_rng"])
+    version, internal, gauss = rng["python_rng"]
+    random.setstate((version, tuple(internal), gauss))
+    n = rng["numpy_rng"]
+    if isinstance(n, dict):
+        keys = n["keys"].numpy() if isinstance(n["keys"], torch.Tensor) else np.asarray(n["keys"])
+        np.random.set_state((n["bit_generator"], keys.astype(np.uint32), n["pos"], n["has_gauss"],
+                             n["cached_gaussian"]))
+    else:  # older checkpoints: the tuple of np.random.get_state()
+        np.random.set_state(tuple(n))
+    if "cuda_rng" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state(rng["cuda_rng"])
+
+
+def _read_metrics(path: Path) -> tuple[list[dict], list[str], bool]:
+    """(records, their lines, clean) of a metrics file; lines that are not a JSON record with a
+    ``step`` (a torn last line after a kill mid-write) are left out, and ``clean`` is False."""
+    if not path.exists():
+        return [], [], True
+    text = path.read_text(encoding="utf-8", errors="replace")
+    records, lines, clean = [], [], text == "" or text.endswith("\n")
+    for ln in text.splitlines():
+        if not ln.strip():
+            continue
+        try:
+            rec = json.loads(ln)
+        except ValueError:
+            rec = None
+        if isinstance(rec, dict) and isinstance(rec.get("step"), int):
+            records.append(rec)
+            lines.append(ln)
+        else:
+            clean = False
+    return records, lines, clean
+
+
+def _repair_metrics(path: Path, step: int) -> None:
+    """Make ``metrics.jsonl`` hold steps 1..``step`` once each before resuming from checkpoint
+    ``step``: torn/unparseable lines, records after the checkpoint and repeated steps are dropped;
+    the file is rewritten atomically when anything changed."""
+    records, lines, clean = _read_metrics(path)
+    keep, last = [], 0
+    for rec, ln in zip(records, lines):
+        if last < rec["step"] <= step:
+            keep.append(ln)
+            last = rec["step"]
+    if clean and len(keep) == len(lines):
+        return
+    dropped = sum(1 for ln in path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()) - len(keep)
+    logger.warning("%s: dropped %d torn, unparseable or later-than-step-%d line(s) before resuming",
+                   path, dropped, step)
+    atomic_write_text(path, "".join(k + "\n" for k in keep), fsync=True)
+
+
 def _save(acc, wrapped, model, optimizer, scheduler, step: int, epoch: int, batch_in_epoch: int, out: Path) -> Path:
     """Checkpoint: trainable weights + optimiser/scheduler (main process), RNG state per process;
     ``COMPLETE`` is written last, so an interrupted save is never resumed from."""
@@ -122,8 +246,7 @@ def _save(acc, wrapped, model, optimizer, scheduler, step: int, epoch: int, batc
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
                     "epoch": epoch, "batch_in_epoch": batch_in_epoch}, ck / "state.pt")
     acc.wait_for_everyone()
-    torch.save({"torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
-                "numpy_rng": np.random.get_state()}, ck / f"rng-{acc.process_index}.pt")
+    torch.save(_rng_state(), ck / f"rng-{acc.process_index}.pt")
     acc.wait_for_everyone()
     if acc.is_main_process:
         (ck / "COMPLETE").write_text("ok")
@@ -134,19 +257,33 @@ def train(model: AffectGPTModel, samples: list[Sample], cfg: TrainConfig, resume
           stop_after_steps: int | None = None, progress: bool = True) -> dict:
     """Train the trainable weights of ``model`` on ``samples``; returns a summary.
 
-    ``stop_after_steps`` ends the run early as if killed (used to test resuming).
+    With ``resume`` (the default) the run continues from the newest complete checkpoint in
+    ``cfg.output_dir``; a run whose checkpoint already reached the last step is left untouched
+    (``finished`` is True in the summary, nothing is trained or written). ``stop_after_steps``
+    ends the run early as if killed (used to test resuming).
     """
     from accelerate import Accelerator
     from tqdm.auto import tqdm
 
     out = Path(cfg.output_dir)
+    seed_everything(cfg.seed)
+    acc = Accelerator(mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum)
+    n_proc = acc.num_processes
+    steps_per_epoch = math.ceil(len(samples) / cfg.batch_size / n_proc / cfg.grad_accum)
+    total = cfg.max_steps or steps_per_epoch * cfg.epochs
+    metrics_path = out / "metrics.jsonl"
+    ck = latest_checkpoint(out) if resume else None
+    state = _load_plain(ck / "state.pt") if ck is not None else None
+    if state is not None and state["step"] >= total:
+        load_trainable(model, ck / "trainable.safetensors")  # the caller's model holds the trained weights
+        msg = f"{out}: run already finished ({ck.name}, {total} steps); nothing to do"
+        logger.info(msg)
+        return {"steps": state["step"], "stopped_early": False, "finished": True, "already_finished": True,
+                "message": msg,
+                "output_dir": str(out), "losses": [r["loss"] for r in _read_metrics(metrics_path)[0]]}
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.json").write_text(json.dumps({"train": asdict(cfg), "model": model.config.to_dict()},
                                                       indent=2), encoding="utf-8")
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    acc = Accelerator(mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum)
     if cfg.gradient_checkpointing:
         model.llm.gradient_checkpointing_enable()
     groups: dict[tuple[bool, bool], list] = {}
@@ -157,9 +294,6 @@ def train(model: AffectGPTModel, samples: list[Sample], cfg: TrainConfig, resume
         [{"params": ps, "weight_decay": cfg.weight_decay if decay else 0.0,
           "lr": cfg.lr if lora or cfg.lr_modules is None else cfg.lr_modules}
          for (lora, decay), ps in sorted(groups.items())], lr=cfg.lr)  # LoRA groups last
-    n_proc = acc.num_processes
-    steps_per_epoch = math.ceil(len(samples) / cfg.batch_size / n_proc / cfg.grad_accum)
-    total = cfg.max_steps or steps_per_epoch * cfg.epochs
 
     def lr_lambda(step):
         if cfg.warmup_steps and step < cfg.warmup_steps:
@@ -171,22 +305,16 @@ def train(model: AffectGPTModel, samples: list[Sample], cfg: TrainConfig, resume
     # already counted in optimiser steps
     model, optimizer = acc.prepare(model, optimizer)
     step, start_epoch, skip = 0, 0, 0
-    ck = latest_checkpoint(out) if resume else None
-    metrics_path = out / "metrics.jsonl"
     if ck is not None:
+        rng_file = ck / f"rng-{acc.process_index}.pt"
+        rng = _load_plain(rng_file if rng_file.exists() else ck / "rng-0.pt", legacy_numpy=True)
         load_trainable(acc.unwrap_model(model), ck / "trainable.safetensors")
-        state = torch.load(ck / "state.pt", weights_only=False)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, start_epoch, skip = state["step"], state["epoch"], state["batch_in_epoch"]
-        rng_file = ck / f"rng-{acc.process_index}.pt"
-        rng = torch.load(rng_file if rng_file.exists() else ck / "rng-0.pt", weights_only=False)
-        torch.set_rng_state(rng["torch_rng"])
-        random.setstate(rng["python_rng"])
-        np.random.set_state(rng["numpy_rng"])
-        if metrics_path.exists() and acc.is_main_process:  # drop records after the checkpoint: no duplicates
-            keep = [ln for ln in metrics_path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
-            metrics_path.write_text("".join(k + "\n" for k in keep))
+        _set_rng_state(rng)
+        if acc.is_main_process:  # torn lines and records after the checkpoint go: each step once
+            _repair_metrics(metrics_path, step)
     elif metrics_path.exists() and acc.is_main_process:
         metrics_path.unlink()
     acc.wait_for_everyone()
@@ -246,5 +374,5 @@ def train(model: AffectGPTModel, samples: list[Sample], cfg: TrainConfig, resume
     bar.close()
     if writer:
         writer.close()
-    return {"steps": step, "stopped_early": stopped, "output_dir": str(out),
-            "losses": [json.loads(ln)["loss"] for ln in metrics_path.read_text().splitlines() if ln]}
+    return {"steps": step, "stopped_early": stopped, "finished": step >= total, "output_dir": str(out),
+            "losses": [r["loss"] for r in _read_metrics(metrics_path)[0]]}
