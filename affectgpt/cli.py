@@ -40,6 +40,31 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
                    "(default: $AFFECTGPT_DATA_DIR or data_dir in ~/.config/affectgpt/config.yaml)")
 
 
+def _add_executor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (or Ray actors)")
+    p.add_argument("--executor", default="local", choices=["local", "ray"],
+                   help="local processes (default) or Ray (pip install 'affectgpt[ray]')")
+    p.add_argument("--ray-address", help="Ray cluster address (default: start a local instance)")
+
+
+class _executor:
+    """The executor the command line asks for, closed (a Ray instance it started shut down) at exit."""
+
+    def __init__(self, a: argparse.Namespace):
+        from affectgpt.pipeline import make_executor
+
+        self.ex = make_executor(getattr(a, "executor", "local"), getattr(a, "workers", 1),
+                                getattr(a, "ray_address", None))
+
+    def __enter__(self):
+        return self.ex
+
+    def __exit__(self, *exc) -> None:
+        close = getattr(self.ex, "close", None)
+        if close is not None:
+            close()
+
+
 def _cmd_score(a: argparse.Namespace) -> int:
     import csv
 
@@ -192,7 +217,7 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     import json
     import tempfile
 
-    from affectgpt.describe.batch import check_inputs, collect_inputs, describe_many
+    from affectgpt.describe.batch import check_inputs, collect_inputs
     from affectgpt.describe.export import timeline_to_srt, timeline_to_vtt, write_predictions_csv
     from affectgpt.describe.pipeline import DescribeConfig
 
@@ -223,9 +248,13 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     check_inputs(inputs)
     single = len(inputs) == 1 and not a.out
     out_jsonl = Path(a.out) / "results.jsonl" if a.out else Path(tempfile.mkdtemp()) / "results.jsonl"
-    records = describe_many(inputs, out_jsonl, cfg, subtitle=subtitle, workers=a.workers, resume=a.resume,
-                            progress=not a.quiet, subtitles=subtitles)
-    failures = [r for r in records if "error" in r]
+    from affectgpt.describe.batch import describe_run
+
+    with _executor(a) as executor:
+        run = describe_run(inputs, out_jsonl, cfg, subtitle=subtitle, executor=executor, resume=a.resume,
+                           progress=not a.quiet, subtitles=subtitles)
+    records = run.records
+    failures = run.failures
     for r in records:
         if "error" in r:
             log.error("%s", r["error"])
@@ -245,8 +274,10 @@ def _cmd_describe(a: argparse.Namespace) -> int:
         n = write_predictions_csv(ok, a.predictions)
         print(f"wrote {n} predictions to {a.predictions} (score with: affectgpt bench score --predictions "
               f"{a.predictions} --extractor given ...)")
-    if a.out:
-        print(f"{len(ok)} described, {len(failures)} failed; records in {out_jsonl}")
+    if a.out or failures:
+        reasons = ", ".join(f"{k}: {v}" for k, v in run.stats["failures_by_reason"].items())
+        print(f"{len(ok)} described ({run.stats['cached']} from the cache), {len(failures)} failed"
+              + (f" ({reasons})" if reasons else "") + f"; records in {out_jsonl}")
     return 1 if failures else 0  # failures are recorded; the rest were described
 
 
@@ -312,8 +343,10 @@ def _cmd_infer(a: argparse.Namespace) -> int:
         paths = collect_inputs(a.data)
         if not paths:
             raise ValueError(f"no media files found in {' '.join(a.data)}")
-        rows = answer_media(a.checkpoint, paths, a.out, cfg, _subtitle_map(a, paths), asr=not a.no_asr,
-                            batch_size=a.batch_size, max_new_tokens=a.max_new_tokens, progress=not a.quiet, **gen)
+        with _executor(a) as executor:
+            rows = answer_media(a.checkpoint, paths, a.out, cfg, _subtitle_map(a, paths), asr=not a.no_asr,
+                                batch_size=a.batch_size, max_new_tokens=a.max_new_tokens, progress=not a.quiet,
+                                executor=executor, **gen)
         failed = [r for r in rows if r["error"]]
         for r in failed:
             log.error("%s", r["error"])
@@ -418,8 +451,9 @@ exit codes: 0 every input described, 1 some inputs failed (each recorded with it
     ds.add_argument("--srt", help="write the timeline as SubRip")
     ds.add_argument("--vtt", help="write the timeline as WebVTT")
     ds.add_argument("--frames", type=int, default=8, help="frames sampled for the visual analysis")
-    ds.add_argument("--workers", type=int, default=1, help="parallel processes")
-    ds.add_argument("--resume", action="store_true", help="skip files already described in --out")
+    _add_executor_options(ds)
+    ds.add_argument("--resume", action="store_true", help="reuse the records already made in --out (by file "
+                    "identity, subtitle and settings) and describe only the rest")
     ds.add_argument("--no-asr", action="store_true", help="do not transcribe speech when no subtitle is given")
     ds.add_argument("--model", metavar="RUN", help="also answer with a trained AffectGPT (run folder of affectgpt train)")
     ds.add_argument("--max-new-tokens", type=int, default=32, help="--model: answer length")
@@ -458,6 +492,7 @@ exit codes: 0 answered, 1 some inputs failed (recorded in the CSV), 2 usage or u
     inf.add_argument("--temperature", type=float, default=1.0)
     inf.add_argument("--seed", type=int, default=0)
     inf.add_argument("--limit", type=int)
+    _add_executor_options(inf)
     _add_data_dir(inf)
     inf.set_defaults(func=_cmd_infer)
 

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from affectgpt.analyzers.heads import Head, load_head
+from affectgpt.errors import AffectGPTError
+from affectgpt.pipeline import FunctionStep, run_map
 
 __all__ = ["train_audio_head", "train_text_head", "train_text_iemocap_head", "train_text_sentiment_head",
            "train_text_zh_heads", "mosi_text_features", "ravdess_features", "meld_text_features", "fit_temperature"]
@@ -71,12 +73,6 @@ def _file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def _progress(it, desc, total=None):
-    from tqdm.auto import tqdm
-
-    return tqdm(it, desc=desc, total=total, unit="clip", mininterval=2.0)
-
-
 def ravdess_features(data_dir: str | Path, cache: str | None = None) -> dict:
     """Whisper-encoder embeddings and eGeMAPS functionals of every RAVDESS clip (cached by manifest hash).
 
@@ -92,15 +88,23 @@ def ravdess_features(data_dir: str | Path, cache: str | None = None) -> dict:
     if out.is_file():
         z = np.load(out, allow_pickle=False)
         return {k: z[k] for k in z.files}
-    rows = list(csv.DictReader(open(manifest, encoding="utf-8")))
+    with open(manifest, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
     encoder = WhisperEncoder()
-    emb, eg = [], []
-    names = None
-    for r in _progress(rows, "RAVDESS features"):
-        audio = normalize_level(load_audio(root / r["file"]))
+
+    def features(record: dict) -> dict:
+        audio = normalize_level(load_audio(root / record["id"]))
         names, e = egemaps(audio)
-        eg.append(e)
-        emb.append(encoder.embed(audio))
+        return {"id": record["id"], "names": names, "egemaps": e, "whisper": encoder.embed(audio)}
+
+    res = run_map(FunctionStep(features, name="ravdess-features"), [{"id": r["file"]} for r in rows],
+                  progress=True, desc="RAVDESS features")
+    if res.failures:
+        raise AffectGPTError(f"{manifest}: {len(res.failures)} clips could not be read; first: "
+                             f"{res.failures[0]['error']}")
+    names = res.records[0]["names"] if res.records else None
+    eg = [r["egemaps"] for r in res.records]
+    emb = [r["whisper"] for r in res.records]
     data = {"whisper": np.array(emb, np.float32), "egemaps": np.array(eg, np.float32),
             "egemaps_names": np.array(names), "emotion": np.array([r["emotion"] for r in rows]),
             "split": np.array([r["split"] for r in rows]), "gender": np.array([r["gender"] for r in rows]),

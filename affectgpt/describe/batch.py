@@ -1,140 +1,98 @@
-"""Describe many files: folders and globs, a progress bar, failures recorded, resumable JSONL output."""
+"""Describe many files: one :mod:`affectgpt.pipeline` run of :class:`DescribeStep`.
+
+Folders and globs are expanded (:func:`~affectgpt.pipeline.inputs.collect_inputs`); every entry
+that is not readable media gets a failure record; successful records are cached per input under
+``<out>/.cache`` (keyed by the file's resolved identity, its subtitle and the describe settings),
+so ``--resume`` after a kill, or with the folder spelled another way, describes only what is left;
+``results.jsonl`` is rewritten whole and atomically (every 10 s while running, and at the end), so it
+never holds a torn line or a duplicate.
+"""
 
 from __future__ import annotations
 
-import glob
-import json
-import os
-from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 
 from affectgpt.describe.pipeline import DescribeConfig, Describer
-from affectgpt.errors import AffectGPTError, InputError
+from affectgpt.pipeline import MapStep, collect_inputs, check_inputs, media_records, run_map, write_jsonl
+from affectgpt.pipeline.inputs import MEDIA_SUFFIXES
+from affectgpt.pipeline.run import MapResult, write_stats
+from affectgpt.pipeline.store import remove_stale_temporaries
 
-__all__ = ["MEDIA_SUFFIXES", "collect_inputs", "describe_many"]
+__all__ = ["MEDIA_SUFFIXES", "DescribeStep", "collect_inputs", "check_inputs", "describe_many", "describe_run"]
 
-MEDIA_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp",
-                  ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus"}
-
-
-def collect_inputs(items: Iterable[str]) -> list[Path]:
-    """Expand files, folders (recursively, media files only) and glob patterns; keep order, drop repeats."""
-    out: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in MEDIA_SUFFIXES))
-        elif any(ch in item for ch in "*?["):
-            out.extend(sorted(Path(q) for q in glob.glob(item, recursive=True) if Path(q).is_file()))
-        else:
-            out.append(p)
-    seen, unique = set(), []
-    for p in out:
-        key = str(p.resolve()) if p.exists() else str(p)
-        if key not in seen:
-            seen.add(key)
-            unique.append(p)
-    return unique
+_WORKER: Describer | None = None  # one loaded describer per process, reused across batches
 
 
-_WORKER: Describer | None = None
+class DescribeStep(MapStep):
+    """``record["path"]`` (+ ``record["subtitle"]``) -> the describe record (JSON schema of
+    :meth:`~affectgpt.describe.pipeline.Describer.describe`, plus ``path``)."""
+
+    name = "describe"
+
+    def __init__(self, config: DescribeConfig | None = None):
+        self.config = config or DescribeConfig()
+
+    def settings(self) -> dict:
+        from affectgpt import __version__
+
+        return {"config": asdict(self.config), "affectgpt": __version__}
+
+    def setup(self) -> None:
+        global _WORKER
+        if _WORKER is None or _WORKER.config != self.config:
+            if _WORKER is not None:
+                _WORKER.close()  # another configuration: free the old models and threads
+            _WORKER = Describer(self.config)
+
+    def process(self, record: dict) -> dict:
+        rec = _WORKER.describe(record["path"], record.get("subtitle"))
+        rec["path"] = record["path"]
+        return rec
 
 
-def _init_worker(cfg: DescribeConfig) -> None:
-    global _WORKER
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if _WORKER is not None:
-        _WORKER.close()  # another configuration: free the old models and threads
-    _WORKER = Describer(cfg)
+def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig | None = None,
+                 subtitle: str | None = None, executor=None, resume: bool = False, progress: bool = True,
+                 subtitles: dict | None = None) -> MapResult:
+    """Describe every input into ``jsonl`` (one record per input, in input order; failures as
+    ``{"path", "error", "reason"}``) and return the records and the run statistics (also written
+    to ``stats.json`` beside ``jsonl``).
 
+    ``subtitle`` is one subtitle (text or file) for every input; ``subtitles`` maps a file stem to
+    its subtitle (:func:`~affectgpt.media.subtitles.read_subtitle_table`; a clip absent from it, or
+    with an empty row, gets ``subtitle`` or offline ASR). ``resume`` reuses the records cached in
+    ``<folder of jsonl>/.cache``; without it that cache is cleared first.
+    """
+    jsonl = Path(jsonl)
+    jsonl.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(jsonl.parent)
 
-def _one(args: tuple[str, str | None]) -> dict:
-    path, subtitle = args
-    try:
-        return _WORKER.describe(path, subtitle)
-    except (AffectGPTError, OSError, ValueError) as exc:
-        return {"file": Path(path).name, "path": path, "error": str(exc)}
-    except Exception as exc:  # noqa: BLE001 - a batch records any failure and goes on
-        return {"file": Path(path).name, "path": path, "error": f"{path}: {type(exc).__name__}: {exc}"}
+    def sub_for(p: Path):
+        t = (subtitles or {}).get(p.stem)
+        return t if t is not None and getattr(t, "text", t) else subtitle  # no or empty row: the common one
 
+    records = media_records(inputs, {str(p): {"subtitle": sub_for(p)} for p in inputs})
+    for rec in records:
+        if rec.get("subtitle") is None:
+            rec.pop("subtitle", None)
 
-def _done(jsonl: Path) -> dict[str, dict]:
-    """Records already written (by path); a half-written last line from a kill is ignored."""
-    done: dict[str, dict] = {}
-    if not jsonl.is_file():
-        return done
-    for line in jsonl.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if "path" in rec and "error" not in rec:
-            done[rec["path"]] = rec
-    return done
+    def partial(out):
+        write_jsonl(jsonl, [r for r in out if r is not None])
+
+    res = run_map(DescribeStep(config), records, executor, store=jsonl.parent / ".cache", resume=resume,
+                  progress=progress, desc="describe", on_progress=partial, every_s=10.0)
+    write_jsonl(jsonl, res.records)
+    write_stats(jsonl.parent / "stats.json", res.stats)
+    return res
 
 
 def describe_many(inputs: list[Path], jsonl: str | Path, config: DescribeConfig | None = None,
                   subtitle: str | None = None, workers: int = 1, resume: bool = False,
-                  progress: bool = True, subtitles: dict[str, str] | None = None) -> list[dict]:
-    """Describe every input into ``jsonl`` (one record per line, failures as ``{"error": ...}``).
+                  progress: bool = True, subtitles: dict | None = None, executor=None) -> list[dict]:
+    """:func:`describe_run` with a local executor of ``workers`` processes (or ``executor``);
+    returns the records only."""
+    from affectgpt.pipeline import make_executor
 
-    ``subtitle`` is one subtitle (text or file) for every input; ``subtitles`` maps a file stem
-    to its subtitle (:func:`~affectgpt.media.subtitles.read_subtitle_table`; a clip absent from
-    it, or with an empty row, gets ``subtitle`` or offline ASR).
+    executor = executor or make_executor("local", workers)
+    return describe_run(inputs, jsonl, config, subtitle, executor, resume, progress, subtitles).records
 
-    With ``resume``, files that already have a successful record are skipped, so an
-    interrupted run continues without duplicates. Returns the records of this run plus
-    the kept ones, in input order.
-    """
-    from tqdm.auto import tqdm
-
-    jsonl = Path(jsonl)
-    jsonl.parent.mkdir(parents=True, exist_ok=True)
-    done = _done(jsonl) if resume else {}
-    if not resume and jsonl.exists():
-        jsonl.unlink()
-    todo = [p for p in inputs if str(p) not in done]
-    records: dict[str, dict] = dict(done)
-    if resume and jsonl.exists():
-        # rewrite without failed or torn lines, so retried files do not appear twice
-        jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()), encoding="utf-8")
-    cfg = config or DescribeConfig()
-    bar = tqdm(total=len(todo), desc="describe", unit="file", disable=not progress or len(todo) < 2)
-    with open(jsonl, "a", encoding="utf-8") as fh:
-        def emit(rec: dict) -> None:
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            fh.flush()
-            records[rec["path"]] = rec
-            bar.update(1)
-
-        def sub_for(p: Path):
-            t = (subtitles or {}).get(p.stem)
-            return t if t is not None and t.text else subtitle  # no or empty row: the common subtitle or ASR
-
-        jobs = [(str(p), sub_for(p)) for p in todo]
-        if workers <= 1 or len(jobs) <= 1:
-            if jobs and (_WORKER is None or _WORKER.config != cfg):
-                _init_worker(cfg)
-            for job in jobs:
-                rec = _one(job)
-                rec["path"] = job[0]
-                emit(rec)
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            # "spawn": forking a process that already runs torch/MediaPipe threads can deadlock
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(cfg,)) as ex:
-                for job, rec in zip(jobs, ex.map(_one, jobs)):
-                    rec["path"] = job[0]
-                    emit(rec)
-    bar.close()
-    return [records[str(p)] for p in inputs if str(p) in records]
-
-
-def check_inputs(inputs: list[Path]) -> None:
-    """Raise when nothing matched (a typo in a glob should not look like success)."""
-    if not inputs:
-        raise InputError(None, "no input files matched")

@@ -33,6 +33,10 @@ class FeatureCache:
         safe = hashlib.sha256(sample_id.encode()).hexdigest()[:24]
         return self.root / safe[:2] / f"{safe}.safetensors"
 
+    def file_of(self, sample_id: str) -> Path:
+        """The safetensors file that holds (or will hold) a sample."""
+        return self._path(sample_id)
+
     def __contains__(self, sample_id: str) -> bool:
         return self._path(sample_id).is_file()
 
@@ -42,7 +46,7 @@ class FeatureCache:
 
         p = self._path(sample_id)
         p.parent.mkdir(exist_ok=True)
-        tmp = p.with_suffix(".tmp")
+        tmp = p.with_suffix(f".{os.getpid()}.tmp")  # one per process: workers may write the same sample
         save_file({k: v.contiguous().float() for k, v in tensors.items() if v is not None}, str(tmp),
                   metadata={"id": sample_id, "meta": json.dumps(meta or {})})
         tmp.replace(p)
@@ -59,11 +63,26 @@ class FeatureCache:
         with safe_open(str(self._path(sample_id)), framework="pt") as fh:
             return json.loads((fh.metadata() or {}).get("meta", "{}"))
 
-    def fill(self, ids: Iterable[str], encode: Callable[[str], dict], progress: bool = True) -> int:
-        """Encode every id not cached yet; returns how many were encoded now."""
-        from tqdm.auto import tqdm
+    def fill(self, ids: Iterable[str], encode: Callable[[str], dict], progress: bool = True, executor=None) -> int:
+        """Encode every id not cached yet (an :mod:`affectgpt.pipeline` run; in this process by
+        default, since ``encode`` is usually a closure); returns how many were encoded now.
+
+        Raises:
+            AffectGPTError: some ids could not be encoded (after the others were stored), naming
+                how many and the first failure.
+        """
+        from affectgpt.errors import AffectGPTError
+        from affectgpt.pipeline import FunctionStep, run_map
 
         todo = [i for i in ids if i not in self]
-        for sample_id in tqdm(todo, desc="encode", disable=not progress or not todo, unit="sample"):
-            self.put(sample_id, encode(sample_id))
+
+        def one(record: dict) -> dict:
+            self.put(record["id"], encode(record["id"]))
+            return {"id": record["id"]}
+
+        res = run_map(FunctionStep(one, name="encode"), [{"id": i} for i in todo], executor, progress=progress,
+                      desc="encode")
+        if res.failures:
+            raise AffectGPTError(f"{len(res.failures)} of {len(todo)} samples could not be encoded "
+                                 f"(the rest are cached); first: {res.failures[0]['error']}")
         return len(todo)

@@ -72,7 +72,7 @@ def entry_problem(path: str | os.PathLike) -> str | None:
     if not os.access(p, os.R_OK):
         return "not readable (permission denied)"
     if p.stat().st_size == 0:
-        return "empty file (0 bytes)"
+        return "file is empty (0 bytes)"
     return None
 
 

@@ -21,8 +21,9 @@ from affectgpt.bench.io import sha256_file
 from affectgpt.errors import InputError
 from affectgpt.model.cache import FeatureCache
 from affectgpt.model.modeling_affectgpt import Sample
+from affectgpt.pipeline.base import MapStep
 
-__all__ = ["TowerFeatures", "MediaSample", "token_extractor", "media_samples"]
+__all__ = ["TowerFeatures", "MediaSample", "TokenStep", "token_extractor", "media_samples"]
 
 
 class TowerFeatures:
@@ -123,54 +124,100 @@ def _tokens(extractor, clip) -> tuple[dict, dict[str, str]]:
     return out, missing
 
 
+class TokenStep(MapStep):
+    """Raw media -> the recipe's frozen-encoder tokens, stored in a :class:`FeatureCache` keyed by
+    the file's content hash (encoded once, ever), plus the subtitle or offline ASR transcript.
+
+    Output record: ``{"id", "path", "name", "tokens_file", "missing", "text"}``. ``record["clip"]``
+    may hold an opened :class:`~affectgpt.media.clip.Clip` (in-process runs only) to reuse its
+    decoded audio and frames."""
+
+    name = "tokens"
+
+    def __init__(self, cfg: dict, cache_dir: str | Path, subtitles: dict[str, str] | None = None,
+                 asr: bool = True, extractor=None):
+        self.cfg, self.cache_dir, self.subtitles, self.asr = cfg, str(cache_dir), dict(subtitles or {}), asr
+        self._extractor, self._own = extractor, extractor is None
+        self._transcriber = self._cache = None
+
+    def __getstate__(self) -> dict:  # workers build their own models
+        state = dict(self.__dict__)
+        state.update(_extractor=None, _own=True, _transcriber=None, _cache=None)
+        return state
+
+    def settings(self) -> dict:
+        return {"recipe": self.cfg.get("recipe"), "encoders": self.cfg.get("encoders"), "asr": self.asr}
+
+    def setup(self) -> None:
+        if self._extractor is None:
+            self._extractor, self._own = token_extractor(self.cfg), True
+        self._cache = FeatureCache(self.cache_dir, self._extractor.signature)
+
+    def close(self) -> None:
+        if self._own and self._extractor is not None:
+            self._extractor.close()
+            self._extractor = None
+
+    def process(self, record: dict) -> dict:
+        from affectgpt.media.clip import Clip
+
+        clip = record.get("clip")
+        path = clip.path if clip is not None else Path(record["path"])
+        key = sha256_file(path)
+        if key in self._cache:
+            missing = self._cache.meta(key).get("missing", {})
+            has_audio = "audio" in self._cache.get(key)
+        else:
+            clip = clip or Clip.open(path)
+            tensors, missing = _tokens(self._extractor, clip)
+            self._cache.put(key, tensors, meta={"missing": missing, "file": path.name})
+            has_audio = tensors.get("audio") is not None
+        text = self.subtitles.get(path.stem)
+        if text is None and self.asr and has_audio:
+            from affectgpt.media.asr import Transcriber
+
+            clip = clip or Clip.open(path)
+            self._transcriber = self._transcriber or Transcriber()
+            text = self._transcriber.transcribe(clip.audio).text
+        return {"id": record["id"], "path": str(path), "name": path.stem, "tokens_file": str(self._cache.file_of(key)),
+                "missing": missing, "text": text or ""}
+
+
 def media_samples(cfg: dict, paths: list, cache_dir: str | Path, subtitles: dict[str, str] | None = None,
-                  asr: bool = True, progress: bool = True, extractor=None) -> list[MediaSample]:
+                  asr: bool = True, progress: bool = True, extractor=None, executor=None) -> list[MediaSample]:
     """Encode ``paths`` (cached) and attach subtitles: ``subtitles[stem]`` when given, else offline
-    ASR (when ``asr``), else none. Failures are recorded per file, the rest go on.
+    ASR (when ``asr``), else none. One :mod:`affectgpt.pipeline` run of :class:`TokenStep`: an entry
+    that is not readable media, or fails, is recorded with its error and the rest go on.
 
     An item of ``paths`` may be an opened :class:`~affectgpt.media.clip.Clip` (shared with
-    ``describe``); each file is opened and decoded once for both modalities and the ASR.
-    ``extractor`` (from :func:`token_extractor`) is reused and left open when given; otherwise one
-    is built for this call and closed at its end."""
-    own = extractor is None
-    extractor = extractor or token_extractor(cfg)
-    try:
-        return _media_samples(cfg, extractor, paths, cache_dir, subtitles, asr, progress)
-    finally:
-        if own:
-            extractor.close()
-
-
-def _media_samples(cfg, extractor, paths, cache_dir, subtitles, asr, progress) -> list[MediaSample]:
-    from tqdm.auto import tqdm
+    ``describe``; in-process only); each file is opened and decoded once for both modalities and
+    the ASR. ``extractor`` (from :func:`token_extractor`) is reused and left open when given;
+    otherwise one is built per worker and closed at its end. ``executor``: a local (default, in
+    this process) or Ray executor from :func:`affectgpt.pipeline.make_executor`.
+    """
+    from safetensors.torch import load_file
 
     from affectgpt.media.clip import Clip
+    from affectgpt.pipeline import media_records, run_map
 
-    cache = FeatureCache(cache_dir, extractor.signature)
-    transcriber = None
+    clips = [p for p in paths if isinstance(p, Clip)]
+    if clips and len(clips) != len(paths):
+        raise ValueError("media_samples: pass either paths or opened clips, not both")
+    if clips:
+        records = [{"id": str(c.path), "path": str(c.path), "clip": c} for c in clips]
+    else:
+        records = media_records([Path(p) for p in paths])
+    step = TokenStep(cfg, cache_dir, subtitles, asr, extractor=extractor)
+    res = run_map(step, records, executor, progress=progress, desc="encode")
     out = []
-    for item_in in tqdm(paths, desc="encode", disable=not progress, unit="file"):
-        clip = item_in if isinstance(item_in, Clip) else None
-        path = clip.path if clip is not None else Path(item_in)
+    for rec, given in zip(res.records, records):
+        path = Path(given["path"])
         item = MediaSample(path.stem, str(path))
-        try:
-            key = sha256_file(path)
-            if key in cache:
-                tensors, missing = cache.get(key), cache.meta(key).get("missing", {})
-            else:
-                clip = clip or Clip.open(path)
-                tensors, missing = _tokens(extractor, clip)
-                cache.put(key, tensors, meta={"missing": missing, "file": path.name})
-            text = (subtitles or {}).get(path.stem)
-            if text is None and asr and tensors.get("audio") is not None:
-                from affectgpt.media.asr import Transcriber
-
-                clip = clip or Clip.open(path)
-                transcriber = transcriber or Transcriber()
-                text = transcriber.transcribe(clip.audio).text
-            item.sample = Sample(tensors.get("visual"), tensors.get("audio"), text or "")
-            item.missing = missing
-        except InputError as exc:
-            item.error = str(exc)
+        if "error" in rec:
+            item.error = rec["error"]
+        else:
+            tensors = load_file(rec["tokens_file"])
+            item.sample = Sample(tensors.get("visual"), tensors.get("audio"), rec["text"])
+            item.missing = rec["missing"]
         out.append(item)
     return out

@@ -189,9 +189,12 @@ def infer_recipe(cfg: dict | None, checkpoint: str, out_csv: str, data_dir: str 
 def answer_media(checkpoint: str, paths: list, out_csv: str | None = None, cfg: dict | None = None,
                  subtitles: dict[str, str] | None = None, asr: bool = True, batch_size: int = 8,
                  max_new_tokens: int = 32, do_sample: bool = False, seed: int | None = None,
-                 temperature: float = 1.0, progress: bool = True, model=None, extractor=None) -> list[dict]:
+                 temperature: float = 1.0, progress: bool = True, model=None, extractor=None,
+                 executor=None) -> list[dict]:
     """Answers of a trained model for raw media files (video or audio), through the recipe's
-    frozen encoders; files that cannot be read are recorded with their error, the rest go on."""
+    frozen encoders; files that cannot be read are recorded with their error, the rest go on.
+    ``executor`` runs the encoding (:func:`affectgpt.pipeline.make_executor`; default: in this
+    process); generation runs here."""
     from affectgpt.recipes.media_tokens import media_samples
 
     from affectgpt.media.clip import Clip
@@ -199,7 +202,7 @@ def answer_media(checkpoint: str, paths: list, out_csv: str | None = None, cfg: 
     if model is None:
         cfg, model = load_trained(checkpoint, cfg)
     items = media_samples(cfg, [p if isinstance(p, Clip) else Path(p) for p in paths], _cache_root() / "media-features",
-                          subtitles, asr, progress, extractor=extractor)
+                          subtitles, asr, progress, extractor=extractor, executor=executor)
     ok = [i for i, m in enumerate(items) if m.sample is not None]
     gen = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "seed": seed, "temperature": temperature}
     generated = _generate(model, [(items[i].name, items[i].sample, "") for i in ok], batch_size, gen, progress)

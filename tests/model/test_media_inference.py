@@ -93,10 +93,12 @@ def test_infer_over_raw_media_masks_missing_modalities_and_records_failures(tiny
     broken.write_bytes(b"not a video")
     out = tmp_path / "answers.csv"
     args = ["infer", "--checkpoint", str(run), "--data", str(face), str(noface), str(speech), str(broken),
+            str(tmp_path / "missing.mp4"),
             "--out", str(out), "--subtitle", "I can't believe we won!", "--max-new-tokens", "4", "--quiet"]
     assert main(args) == 1  # one input failed: recorded, the rest answered
     rows = {r["name"]: r for r in csv.DictReader(open(out, encoding="utf-8"))}
-    assert list(rows) == ["face", "noface", "speech", "broken"]
+    assert list(rows) == ["face", "noface", "speech", "broken", "missing"]
+    assert "missing.mp4: file not found" in rows["missing"]["error"]
     assert rows["face"]["error"] == "" and rows["face"]["missing"] == ""
     assert "video: no face found" in rows["noface"]["missing"] and "audio: no audio track" in rows["noface"]["missing"]
     assert rows["speech"]["missing"] == "video: no video track"

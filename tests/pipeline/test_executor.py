@@ -62,7 +62,7 @@ def test_every_entry_that_is_not_readable_media_gets_a_record(tmp_path):
     assert "identity" in by_name["good.mp4"] and "error" not in by_name["good.mp4"]
     assert "is a directory" in by_name["x.mp4"]["error"]
     assert "dangling symbolic link" in by_name["gone.mp4"]["error"]
-    assert "empty file" in by_name["empty.wav"]["error"]
+    assert "file is empty" in by_name["empty.wav"]["error"]
     res = run_map(EchoStep(), recs, progress=False)
     assert res.stats["failures_by_reason"] == {"unreadable input": 3} and res.stats["processed"] == 1
 
