@@ -55,8 +55,9 @@ def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig |
                  subtitle: str | None = None, executor=None, resume: bool = False, progress: bool = True,
                  subtitles: dict | None = None) -> MapResult:
     """Describe every input into ``jsonl`` (one record per input, in input order; failures as
-    ``{"path", "error", "reason"}``) and return the records and the run statistics (also written
-    to ``stats.json`` beside ``jsonl``).
+    ``{"path", "error", "reason"}``) and return the records and the run statistics. ``stats.json``
+    beside ``jsonl`` (counts, failures by reason, seconds, settings) is the completion marker: it is
+    removed when a run starts and written, atomically, only when every input has a record.
 
     ``subtitle`` is one subtitle (text or file) for every input; ``subtitles`` maps a file stem to
     its subtitle (:func:`~affectgpt.media.subtitles.read_subtitle_table`; a clip absent from it, or
@@ -66,6 +67,8 @@ def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig |
     jsonl = Path(jsonl)
     jsonl.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(jsonl.parent)
+    marker = jsonl.parent / "stats.json"  # the completion marker: present only after a finished run
+    marker.unlink(missing_ok=True)
 
     def sub_for(p: Path):
         t = (subtitles or {}).get(p.stem)
@@ -82,7 +85,7 @@ def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig |
     res = run_map(DescribeStep(config), records, executor, store=jsonl.parent / ".cache", resume=resume,
                   progress=progress, desc="describe", on_progress=partial, every_s=10.0)
     write_jsonl(jsonl, res.records)
-    write_stats(jsonl.parent / "stats.json", res.stats)
+    write_stats(marker, {**res.stats, "complete": True, "output": jsonl.name})
     return res
 
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 
-__all__ = ["Step", "MapStep", "FunctionStep", "failure", "PRESENTATION_KEYS"]
+__all__ = ["Step", "MapStep", "FunctionStep", "NoOpStep", "failure", "PRESENTATION_KEYS"]
 
 #: record keys that say how an input was named, not what it is: never part of a cache key
 PRESENTATION_KEYS = ("id", "path", "name", "file")
@@ -100,3 +100,13 @@ class FunctionStep(MapStep):
 
     def process(self, record: dict) -> dict:
         return self.fn(record)
+
+
+class NoOpStep(MapStep):
+    """Returns each record unchanged: measures an executor's own cost per record
+    (``benchmarks/executor_overhead.py``)."""
+
+    name = "noop"
+
+    def process(self, record: dict) -> dict:
+        return record
