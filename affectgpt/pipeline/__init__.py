@@ -12,11 +12,11 @@ bytes as an uninterrupted run; workers exit when the parent dies; a worker that 
 its record with it; every input entry that is not readable media gets a record saying why.
 """
 
-from affectgpt.pipeline.base import FunctionStep, MapStep, NoOpStep, Step, failure
-from affectgpt.pipeline.inputs import check_inputs, collect_inputs, entry_problem, identity, media_records
-from affectgpt.pipeline.run import MapResult, make_executor, run_map, write_stats
-from affectgpt.pipeline.store import RecordStore, atomic_write_text, read_jsonl_records, write_jsonl
+from affectgpt.pipeline.base import FunctionStep, MapStep, NoOpStep, Reader, Step, Writer, failure
+from affectgpt.pipeline.inputs import MediaReader, check_inputs, collect_inputs, entry_problem, identity, media_records
+from affectgpt.pipeline.run import MapResult, PipelineResult, make_executor, run_map, run_pipeline, write_stats
+from affectgpt.pipeline.store import JsonlWriter, RecordStore, atomic_write_text, read_jsonl_records, write_jsonl
 
-__all__ = ["Step", "MapStep", "FunctionStep", "NoOpStep", "failure", "collect_inputs", "check_inputs", "entry_problem",
+__all__ = ["MediaReader", "JsonlWriter", "Step", "MapStep", "FunctionStep", "NoOpStep", "Reader", "Writer", "PipelineResult", "run_pipeline", "failure", "collect_inputs", "check_inputs", "entry_problem",
            "identity", "media_records", "MapResult", "run_map", "make_executor", "write_stats", "RecordStore",
            "atomic_write_text", "read_jsonl_records", "write_jsonl"]

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 
-__all__ = ["Step", "MapStep", "FunctionStep", "NoOpStep", "failure", "PRESENTATION_KEYS"]
+__all__ = ["Step", "MapStep", "FunctionStep", "NoOpStep", "Reader", "Writer", "failure", "PRESENTATION_KEYS"]
 
 #: record keys that say how an input was named, not what it is: never part of a cache key
 PRESENTATION_KEYS = ("id", "path", "name", "file")
@@ -110,3 +110,30 @@ class NoOpStep(MapStep):
 
     def process(self, record: dict) -> dict:
         return record
+
+
+class Reader(Step):
+    """A step that adds records: the records it receives, then those of :meth:`read`."""
+
+    name = "reader"
+
+    def read(self) -> Iterator[dict]:
+        raise NotImplementedError
+
+    def run(self, records: Iterable[dict]) -> Iterator[dict]:
+        yield from records
+        yield from self.read()
+
+
+class Writer(Step):
+    """A step that writes every record it sees (atomically, when the stream ends) and passes them on."""
+
+    name = "writer"
+
+    def write(self, records: list[dict]) -> None:
+        raise NotImplementedError
+
+    def run(self, records: Iterable[dict]) -> Iterator[dict]:
+        records = list(records)
+        self.write(records)
+        yield from records

@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from affectgpt.errors import InputError
+from affectgpt.pipeline.base import Reader
 
-__all__ = ["MEDIA_SUFFIXES", "collect_inputs", "check_inputs", "entry_problem", "identity", "media_records"]
+__all__ = ["MEDIA_SUFFIXES", "MediaReader", "collect_inputs", "check_inputs", "entry_problem", "identity", "media_records"]
 
 MEDIA_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp",
                   ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".ts", ".mts"}
@@ -110,3 +111,18 @@ def media_records(paths: Iterable[str | os.PathLike], extra: dict[str, dict] | N
         rec.update((extra or {}).get(key, {}))
         out.append(rec)
     return out
+
+
+class MediaReader(Reader):
+    """Folders, globs and files -> :func:`media_records` (unreadable entries as failure records)."""
+
+    name = "media-reader"
+
+    def __init__(self, items: Iterable[str | os.PathLike], extra: dict[str, dict] | None = None):
+        self.items, self.extra = [str(i) for i in items], extra
+
+    def settings(self) -> dict:
+        return {"items": self.items}
+
+    def read(self):
+        yield from media_records(collect_inputs(self.items), self.extra)

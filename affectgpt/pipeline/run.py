@@ -14,7 +14,7 @@ from pathlib import Path
 from affectgpt.pipeline.base import MapStep
 from affectgpt.pipeline.store import RecordStore, atomic_write_text
 
-__all__ = ["MapResult", "run_map", "make_executor"]
+__all__ = ["MapResult", "PipelineResult", "run_map", "run_pipeline", "make_executor", "write_stats"]
 
 
 @dataclass
@@ -152,3 +152,41 @@ def write_stats(path: str | Path, stats: dict) -> None:
     import json
 
     atomic_write_text(path, json.dumps(stats, indent=1, sort_keys=True, default=str) + "\n")
+
+
+@dataclass
+class PipelineResult:
+    """Records after the last step, and each step's statistics in order."""
+
+    records: list[dict]
+    steps: list[dict] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[dict]:
+        return [r for r in self.records if "error" in r]
+
+
+def run_pipeline(steps: list, executor=None, store: str | os.PathLike | None = None, resume: bool = True,
+                 progress: bool = True) -> PipelineResult:
+    """Run a pipeline: a list of steps (readers, map steps, writers, any :class:`Step`), in order.
+
+    Map steps go through :func:`run_map` with ``executor`` and, when ``store`` is a folder, a
+    per-record cache per step under it (so a rerun after a kill redoes only unfinished records of
+    each step; a step's cache key covers its input record, which holds every earlier step's output).
+    Other steps run as generators in this process. Failed records pass through later steps.
+    """
+    from affectgpt.pipeline.base import MapStep
+
+    records: list[dict] = []
+    stats = []
+    for step in steps:
+        t0 = time.perf_counter()
+        if isinstance(step, MapStep):
+            res = run_map(step, records, executor, store=store, resume=resume, progress=progress)
+            records = res.records
+            stats.append(res.stats)
+        else:
+            records = list(step.run(records))
+            stats.append({"step": step.signature(), "total": len(records),
+                          "seconds": round(time.perf_counter() - t0, 3)})
+    return PipelineResult(records, stats)

@@ -9,7 +9,9 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "write_jsonl", "read_jsonl_records", "RecordStore",
+from affectgpt.pipeline.base import Writer
+
+__all__ = ["JsonlWriter", "atomic_write_bytes", "atomic_write_text", "write_jsonl", "read_jsonl_records", "RecordStore",
            "remove_stale_temporaries"]
 
 _TMP_SUFFIX = ".tmp"
@@ -110,3 +112,18 @@ class RecordStore:
 
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
+
+
+class JsonlWriter(Writer):
+    """Writes the records it sees to ``path`` (one JSON object per line), atomically."""
+
+    name = "jsonl-writer"
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+
+    def settings(self) -> dict:
+        return {"path": self.path}
+
+    def write(self, records: list[dict]) -> None:
+        write_jsonl(self.path, records)

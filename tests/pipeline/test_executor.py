@@ -138,3 +138,19 @@ def test_records_without_a_file_identity_are_keyed_by_their_id(tmp_path):
     again = run_map(EchoStep(), recs, store=tmp_path / "c", progress=False)
     assert again.stats["cached"] == 50 and again.records == first.records
     assert len({r["digest"] for r in again.records}) == 50
+
+
+def test_a_pipeline_is_a_list_of_steps_reader_map_writer(tmp_path):
+    from affectgpt.pipeline import JsonlWriter, MediaReader, run_pipeline
+
+    (tmp_path / "clips").mkdir()
+    for i in range(4):
+        (tmp_path / "clips" / f"c{i}.wav").write_bytes(bytes([i + 1]) * 8)
+    (tmp_path / "clips" / "dir.wav").mkdir()
+    steps = [MediaReader([tmp_path / "clips"]), EchoStep(), JsonlWriter(tmp_path / "out.jsonl")]
+    res = run_pipeline(steps, make_executor("local", 2), store=tmp_path / "cache", progress=False)
+    lines = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert lines == res.records and len(lines) == 5 and len(res.failures) == 1
+    assert [s["step"].split("-")[0] for s in res.steps] == ["media", "echo", "jsonl"]
+    again = run_pipeline(steps, make_executor("local", 2), store=tmp_path / "cache", progress=False)
+    assert again.steps[1]["cached"] == 4 and again.records == res.records
