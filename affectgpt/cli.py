@@ -281,6 +281,23 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     return 1 if failures else 0  # failures are recorded; the rest were described
 
 
+def _cmd_caption_run(a: argparse.Namespace) -> int:
+    from affectgpt.caption import caption_run, load_caption_config
+
+    cfg = load_caption_config(a.config, a.set)
+    if a.no_asr:
+        cfg.setdefault("clues", {})["asr"] = False
+    with _executor(a) as executor:
+        res = caption_run(cfg, a.input, a.out, executor=executor, resume=a.resume, progress=not a.quiet,
+                          data_dir=a.data_dir, plots=not a.no_plots)
+    n = len(res.records)
+    print(f"{n} samples: {len(res.kept)} kept, {n - len(res.kept) - len(res.failures)} dropped, "
+          f"{len(res.failures)} failed; export in {res.export_dir}, report {res.report}")
+    for r in res.failures:
+        log.error("%s", r["error"])
+    return 1 if res.failures else 0
+
+
 def _cmd_heads_train(a: argparse.Namespace) -> int:
     import json
 
@@ -508,6 +525,32 @@ exit codes: 0 answered, 1 some inputs failed (recorded in the CSV), 2 usage or u
     ht.add_argument("--cache", help="feature cache folder")
     _add_data_dir(ht)
     ht.set_defaults(func=_cmd_heads_train)
+
+    cap = sub.add_parser("caption", help="MER-Caption: build a descriptive emotion dataset").add_subparsers(
+        dest="caption_command", required=True)
+    cr = cap.add_parser(
+        "run", help="clues -> merge -> labels -> low/high-level filters -> export, resumable, local or Ray",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""examples:
+  affectgpt caption run offline --input clips/ --out runs/cap                   # laptop CPU, packaged models
+  affectgpt caption run offline --input manifest.csv --out runs/cap --workers 2 --resume
+  affectgpt caption run paper --input clips/ --out runs/cap --set merge.url=http://127.0.0.1:8000/v1
+  affectgpt caption run my.yaml --input "clips/*.mp4" --out runs/cap --executor ray --set filters.crowd.mode=E
+
+Outputs: DIR/export/{openset.csv,reason.csv,samples.jsonl,samples.parquet,sharegpt.json,train_manifest.csv,hf/},
+DIR/report.md, DIR/plots/. exit codes: 0 done, 1 some samples failed (recorded), 2 usage or a bad manifest""")
+    cr.add_argument("config", help="preset (offline, paper) or a YAML file")
+    cr.add_argument("--input", nargs="+", required=True, help="media folders, globs, files, or manifests "
+                    "(.csv/.jsonl/.parquet with name, path and optional subtitle/english/chinese columns)")
+    cr.add_argument("--out", required=True, help="output folder")
+    cr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config value, e.g. filters.length.mode=bounds")
+    cr.add_argument("--resume", action="store_true", help="reuse the per-sample results already in --out")
+    cr.add_argument("--no-asr", action="store_true", help="no transcription for clips without a subtitle")
+    cr.add_argument("--no-plots", action="store_true")
+    _add_executor_options(cr)
+    _add_data_dir(cr)
+    cr.set_defaults(func=_cmd_caption_run)
 
     data = sub.add_parser("data", help="external data").add_subparsers(dest="data_command", required=True)
     c = data.add_parser(

@@ -271,6 +271,16 @@ def choose_speaker(tracks: list[FaceTrack], n_frames: int, audio_energy: np.ndar
     ``audio_energy`` is accepted for compatibility and unused. Returns the track (None when
     there is no face) and a report: ``n_faces``, ``scores``, ``chosen``, ``uncertain``, ``method``.
     """
+    track, info = _choose_speaker(tracks, n_frames, speech_mask)
+    if track is not None and speech_mask and sum(speech_mask.values()) >= 3:
+        # the speaker check (MER-Caption's low-level filter): does the chosen mouth move with the voice?
+        motion = mouth_motion(track, speech_mask)
+        info["speaker_mouth_motion"] = round(motion, 4)
+        info["speaker_speaks"] = bool(motion >= MIN_MOUTH_MOTION)
+    return track, info
+
+
+def _choose_speaker(tracks, n_frames, speech_mask):
     if not tracks:
         return None, {"n_faces": 0}
     presence = [len(tr.observations) / max(n_frames, 1) * float(np.mean([np.sqrt(o.area) for o in tr.observations]))

@@ -1,0 +1,85 @@
+"""``caption_run``: the MER-Caption pipeline (reader -> clues -> merge -> labels -> speaker filter
+-> length filter -> crowd filter -> export) on the project's executor, with a report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from affectgpt.caption.export import ExportWriter, write_report
+from affectgpt.caption.readers import CaptionReader
+from affectgpt.caption.steps import ClueStep, CrowdFilter, LabelStep, LengthFilter, MergeStep, SpeakerFilter
+from affectgpt.pipeline import run_pipeline
+from affectgpt.pipeline.store import atomic_write_text, remove_stale_temporaries
+
+__all__ = ["CaptionResult", "build_steps", "caption_run"]
+
+
+@dataclass
+class CaptionResult:
+    """Every sample's final record, the per-step statistics, and where the export and report are."""
+
+    records: list[dict]
+    steps: list[dict]
+    export_dir: Path
+    report: Path
+
+    @property
+    def kept(self) -> list[dict]:
+        return [r for r in self.records if r.get("kept") and "error" not in r]
+
+    @property
+    def failures(self) -> list[dict]:
+        return [r for r in self.records if "error" in r]
+
+
+def build_steps(cfg: dict, inputs: list[str], out_dir: Path, data_dir: str | None = None,
+                subtitles: dict[str, str] | None = None) -> list:
+    """The pipeline a caption config describes: a list of steps (readers and writers included)."""
+    clues, merge, labels = cfg.get("clues", {}), cfg.get("merge", {}), cfg.get("labels", {})
+    filters = cfg.get("filters", {})
+    crowd = filters.get("crowd", {})
+    profile = crowd.get("profile", "paper")
+    steps = [CaptionReader(inputs, subtitles),
+             ClueStep(asr=bool(clues.get("asr", True)), frames=int(clues.get("frames", 8)), data_dir=data_dir),
+             MergeStep(merge.get("backend", "describe"), merge.get("url"), merge.get("model"),
+                       float(merge.get("timeout_s", 120)), int(merge.get("retries", 3)), int(merge.get("max_tokens", 512))),
+             LabelStep(labels.get("extractor", "lexicon"), profile, data_dir, labels.get("url"), labels.get("model"))]
+    if filters.get("speaker", {}).get("enabled", True):
+        steps.append(SpeakerFilter())
+    length = filters.get("length", {})
+    if length.get("enabled", True):
+        steps.append(LengthFilter(length.get("mode", "quantile"), float(length.get("low", 0.05)),
+                                  float(length.get("high", 0.95))))
+    if crowd.get("enabled", True):
+        steps.append(CrowdFilter(crowd.get("mode", "E+S"), crowd.get("voters"), profile, data_dir))
+    steps.append(ExportWriter(out_dir / "export", hf=bool(cfg.get("export", {}).get("hf", True))))
+    return steps
+
+
+def caption_run(cfg: dict, inputs: list[str], out_dir: str | Path, executor=None, resume: bool = False,
+                progress: bool = True, data_dir: str | None = None, subtitles: dict[str, str] | None = None,
+                plots: bool = True) -> CaptionResult:
+    """Run a caption config (:func:`~affectgpt.caption.config.load_caption_config`) over ``inputs``
+    (media folders, globs, files or manifests) into ``out_dir``.
+
+    Per-sample results of every step are cached under ``out_dir/.cache`` (keyed by the sample's
+    content identity, everything earlier steps produced and the step's settings); ``resume`` reuses
+    them, so a killed run continues with nothing lost or duplicated and the same export bytes.
+    Failed samples are recorded (``error``, ``reason``) and never stop the run.
+
+    Raises:
+        InputError: a manifest with repeated names or missing files (before any work starts).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)
+    steps = build_steps(cfg, inputs, out, data_dir, subtitles)
+    res = run_pipeline(steps, executor, store=out / ".cache", resume=resume, progress=progress)
+    length = next((s for s in steps if isinstance(s, LengthFilter)), None)
+    report = write_report(out, res.records, res.steps, cfg, length.bounds if length else None, plots=plots)
+    atomic_write_text(out / "config.json", json.dumps(cfg, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(out / "stats.json", json.dumps({"steps": res.steps, "complete": True}, indent=1,
+                                                     sort_keys=True, default=str) + "\n")
+    return CaptionResult(res.records, res.steps, out / "export", report)

@@ -1,0 +1,334 @@
+"""The MER-Caption steps (PAPER §1.2-1.4): per-modality clues, the merge into one description,
+open-vocabulary labels, and the low-level (speaker, length) and high-level (crowd vote) filters.
+
+Every filter adds a decision ``{"keep": bool, "reason": str}`` under ``record["decisions"][name]``;
+``record["kept"]`` is True when every decision keeps. Nothing is deleted: dropped samples stay in
+the export's ``samples.jsonl`` with their reasons.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from affectgpt.pipeline import MapStep, Step
+
+__all__ = ["MERGE_PROMPT", "ClueStep", "MergeStep", "LabelStep", "SpeakerFilter", "LengthFilter", "CrowdFilter",
+           "merge_prompt"]
+
+#: the paper's merge instruction (App. G), verbatim
+MERGE_PROMPT = ("Please act as an expert in the field of emotions. We provide acoustic and visual clues that may be "
+                "related to the character's emotional state, along with the original subtitle of the video. Please "
+                "analyze which parts can infer the emotional state and explain the reasons. During the analysis, "
+                "please integrate the textual, audio, and visual clues.")
+
+_POLARITY = {"happy": "positive", "angry": "negative", "sad": "negative", "fearful": "negative",
+             "disgusted": "negative", "neutral": "neutral", "surprised": "neutral"}
+
+
+def _decide(record: dict, name: str, keep: bool, reason: str) -> dict:
+    out = dict(record)
+    decisions = dict(out.get("decisions") or {})
+    decisions[name] = {"keep": bool(keep), "reason": reason}
+    out["decisions"] = decisions
+    out["kept"] = all(d["keep"] for d in decisions.values())
+    return out
+
+
+def _clue_sentences(description: str) -> dict[str, str]:
+    """Split a describe description into its visual / acoustic / lexical sentences."""
+    out = {"visual": "", "acoustic": "", "lexical": ""}
+    for sentence in re.split(r"(?<=[.!?])\s+(?=In the |Overall|Note)", description):
+        if sentence.startswith("In the video"):
+            out["visual"] = sentence
+        elif sentence.startswith("In the audio"):
+            out["acoustic"] = sentence
+        elif sentence.startswith("In the text"):
+            out["lexical"] = sentence
+    return out
+
+
+_WORKER = None  # one describer per process
+
+
+class ClueStep(MapStep):
+    """Per-modality clues from the offline describe analyzers (acoustic, visual, lexical, ASR), plus
+    what the filters need: the speaker check, the per-modality classifier distributions (the
+    crowd's voters) and describe's own description and labels. Timings are left out, so the
+    record is the same on every run."""
+
+    name = "clues"
+
+    def __init__(self, asr: bool = True, frames: int = 8, data_dir: str | None = None):
+        self.asr, self.frames, self.data_dir = asr, frames, data_dir
+
+    def settings(self) -> dict:
+        from affectgpt import __version__
+
+        return {"asr": self.asr, "frames": self.frames, "affectgpt": __version__}
+
+    def setup(self) -> None:
+        global _WORKER
+        from affectgpt.describe.pipeline import DescribeConfig, Describer
+
+        cfg = DescribeConfig(asr=self.asr, frames=self.frames, data_dir=self.data_dir)
+        if _WORKER is None or _WORKER.config != cfg:
+            if _WORKER is not None:
+                _WORKER.close()
+            _WORKER = Describer(cfg)
+
+    def process(self, record: dict) -> dict:
+        r = _WORKER.describe(record["path"], record.get("subtitle"))
+        transcript = r.get("transcript") or {}
+        return {
+            "id": record["id"], "path": record["path"],
+            "subtitle": transcript.get("text", ""), "subtitle_source": transcript.get("source", "none"),
+            "language": (r.get("language") or {}).get("text"),
+            "duration_s": r.get("duration_s"),
+            "clues": _clue_sentences(r["description"]),
+            "missing": r.get("missing", {}),
+            "modality_probs": r.get("modality_probs", {}),
+            "faces": {k: v for k, v in (r.get("faces") or {}).items()
+                      if k in ("n_faces", "uncertain", "uncertain_reason", "speaker_mouth_motion", "speaker_speaks")},
+            "speech_s": (r.get("speech") or {}).get("speech_s"),
+            "describe": {"description": r["description"], "labels": r["labels"],
+                         "sentiment": r["sentiment"]["label"], "basic": r["basic"]},
+        }
+
+
+def merge_prompt(record: dict) -> str:
+    """The merge request for one sample: the paper's instruction, the clues and the subtitle."""
+    clues = record.get("clues") or {}
+    return (f"{MERGE_PROMPT}\n\nAcoustic clues: {clues.get('acoustic') or 'none'}\n"
+            f"Visual clues: {clues.get('visual') or 'none'}\n"
+            f"Subtitle: {record.get('subtitle') or 'none'}")
+
+
+class MergeStep(MapStep):
+    """One description per sample: ``describe`` (the deterministic writer, offline), ``openai``
+    (an OpenAI-compatible chat endpoint; timeouts and 5xx retried with backoff) or
+    ``transformers`` (a local model folder). An empty or malformed reply is a failure record."""
+
+    name = "merge"
+
+    def __init__(self, backend: str = "describe", url: str | None = None, model: str | None = None,
+                 timeout_s: float = 120.0, retries: int = 3, max_tokens: int = 512):
+        self.backend, self.url, self.model = backend, url, model
+        self.timeout_s, self.retries, self.max_tokens = timeout_s, retries, max_tokens
+        self._llm = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_llm": None}
+
+    @property
+    def resources(self) -> dict:  # a local model on a GPU machine runs as a GPU actor pool on Ray
+        if self.backend == "transformers":
+            import torch
+
+            return {"num_gpus": 1} if torch.cuda.is_available() else {"num_cpus": 1}
+        return {"num_cpus": 1}
+
+    def settings(self) -> dict:
+        return {"backend": self.backend, "model": self.model, "max_tokens": self.max_tokens,
+                "prompt": MERGE_PROMPT if self.backend != "describe" else None}
+
+    def setup(self) -> None:
+        from affectgpt.bench.extractors.llm import OpenAIChatBackend, TransformersBackend
+
+        if self.backend == "openai":
+            if not self.url or not self.model:
+                raise ValueError("merge.backend openai needs merge.url and merge.model")
+            self._llm = OpenAIChatBackend(self.url, self.model, timeout_s=self.timeout_s, retries=self.retries,
+                                          max_tokens=self.max_tokens)
+        elif self.backend == "transformers":
+            if not self.model:
+                raise ValueError("merge.backend transformers needs merge.model (a local model folder)")
+            self._llm = TransformersBackend(self.model, max_tokens=self.max_tokens)
+
+    def process(self, record: dict) -> dict:
+        if self.backend == "describe":
+            text = record["describe"]["description"]
+        else:
+            text = (self._llm.complete(merge_prompt(record)) or "").strip()
+            if not text:
+                raise ValueError(f"{record['id']}: the merge model returned an empty description")
+        return {**record, "description": text, "merge_backend": self.backend}
+
+
+class LabelStep(MapStep):
+    """Open-vocabulary labels of each description through the bench extractors (``lexicon``
+    offline; ``llm`` with the paper's Appendix E prompt) or, with the describe writer, the labels it
+    gave (``given``: its descriptions also cite cue words such as "lowered" or "pressed" that a word
+    spotter would take for labels); and the sentiment the labels imply (emotion-wheel polarity)."""
+
+    name = "labels"
+
+    def __init__(self, extractor: str = "lexicon", profile: str = "paper", data_dir: str | None = None,
+                 url: str | None = None, model: str | None = None):
+        self.extractor, self.profile, self.data_dir, self.url, self.model = extractor, profile, data_dir, url, model
+        self._ex = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_ex": None}
+
+    def settings(self) -> dict:
+        return {"extractor": self.extractor, "profile": self.profile, "model": self.model}
+
+    def setup(self) -> None:
+        from affectgpt.bench.extractors import get_extractor
+        from affectgpt.emotions import load_vocabulary
+
+        vocab = load_vocabulary(self.profile, self.data_dir)
+        kwargs = {"vocabulary": vocab}
+        if self.extractor == "llm":
+            kwargs.update(model=self.model, base_url=self.url)
+        self._ex = get_extractor("lexicon" if self.extractor == "given" else self.extractor, **kwargs)
+
+    def process(self, record: dict) -> dict:
+        if self.extractor == "given":  # the labels the describe writer gave with its description
+            labels = list(record["describe"]["labels"])
+        else:
+            labels = self._ex.extract([record["description"]])[0]
+        sentiment = self._ex.to_sentiment([labels])[0]
+        return {**record, "openset": list(labels), "description_sentiment": sentiment}
+
+
+class SpeakerFilter(MapStep):
+    """Low-level filter 1: drop a sample whose visible face does not move its mouth while the voice
+    is heard (the face front end's speaker check; PAPER §1.3 used TalkNet). Kept, with the reason,
+    when it cannot be checked (no face, no speech)."""
+
+    name = "speaker-filter"
+
+    def process(self, record: dict) -> dict:
+        faces = record.get("faces") or {}
+        if not faces.get("n_faces"):
+            return _decide(record, "speaker", True, "not checked: no face")
+        if "speaker_speaks" not in faces:
+            return _decide(record, "speaker", True, "not checked: too little speech to match mouths to")
+        if not faces["speaker_speaks"]:
+            return _decide(record, "speaker", False, f"the visible face does not speak (mouth motion "
+                                                     f"{faces.get('speaker_mouth_motion')} during speech)")
+        return _decide(record, "speaker", True, "the visible face speaks")
+
+
+class LengthFilter(Step):
+    """Low-level filter 2: a two-sided cut on description length in characters (PAPER §1.3), by
+    quantiles of this run's lengths (``mode: quantile``) or fixed bounds (``mode: bounds``; the
+    paper's figure puts them near 200 and 600). Dataset-level: it sees every record."""
+
+    name = "length-filter"
+
+    def __init__(self, mode: str = "quantile", low: float = 0.05, high: float = 0.95):
+        self.mode, self.low, self.high = mode, low, high
+        self.bounds: tuple[float, float] | None = None
+
+    def settings(self) -> dict:
+        return {"mode": self.mode, "low": self.low, "high": self.high}
+
+    def run(self, records: Iterable[dict]) -> Iterator[dict]:
+        records = list(records)
+        lengths = [len(r["description"]) for r in records if "error" not in r]
+        if self.mode == "bounds":
+            lo, hi = float(self.low), float(self.high)
+        elif lengths:
+            lo, hi = (float(np.quantile(lengths, q, method="lower" if q < 0.5 else "higher"))
+                      for q in (self.low, self.high))
+        else:
+            lo, hi = 0.0, float("inf")
+        self.bounds = (lo, hi)
+        for r in records:
+            if "error" in r:
+                yield r
+                continue
+            n = len(r["description"])
+            keep = lo <= n <= hi
+            why = f"{n} characters, within [{lo:.0f}, {hi:.0f}]" if keep else \
+                f"{n} characters, outside [{lo:.0f}, {hi:.0f}]"
+            yield _decide(r, "length", keep, why)
+
+
+def _vote(labels: list[str]) -> tuple[list[str], int, int]:
+    """(winners, their count, the runner-up's count) of a majority vote; several winners = a tie."""
+    counts = Counter(labels)
+    if not counts:
+        return [], 0, 0
+    ranked = counts.most_common()
+    top = ranked[0][1]
+    winners = sorted(k for k, v in ranked if v == top)
+    second = next((v for _, v in ranked if v < top), 0)
+    return winners, top, second
+
+
+class CrowdFilter(MapStep):
+    """High-level filter (PAPER §1.4, "model-based crowd-sourcing"): each voter (the audio, video
+    and text heads, one per available modality) votes a basic emotion and, through its polarity, a
+    sentiment; the majority wins (ties recorded, any tied label accepted). The description's OV labels
+    agree with the emotion vote when they share a level-1 sector on any of the five emotion wheels
+    (an empty label set counts as neutral: the upstream ``func_hit_or_not`` rule); its sentiment must
+    equal the sentiment vote. ``mode`` E, S or E+S chooses the checks (the paper's Table 4)."""
+
+    name = "crowd-filter"
+
+    def __init__(self, mode: str = "E+S", voters: list[str] | None = None, profile: str = "paper",
+                 data_dir: str | None = None):
+        self.mode, self.voters = mode, list(voters or ["audio", "video", "text"])
+        self.profile, self.data_dir = profile, data_dir
+        self._vocab = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_vocab": None}
+
+    def settings(self) -> dict:
+        return {"mode": self.mode, "voters": self.voters, "profile": self.profile}
+
+    def setup(self) -> None:
+        from affectgpt.emotions import load_vocabulary
+
+        self._vocab = load_vocabulary(self.profile, self.data_dir)
+
+    def _sectors(self, labels: list[str], wheel: int) -> set[str]:
+        if not labels:
+            return {"neutral"}
+        out = set()
+        for label in labels:
+            if label.strip().lower() == "neutral":
+                out.add("neutral")
+                continue
+            sector = self._vocab.map_label(label, wheel, level=1)
+            if sector:
+                out.add(sector)
+        return out
+
+    def emotion_agrees(self, labels: list[str], votes: list[str]) -> bool:
+        """Level-1 overlap on any wheel between the description's labels and any winning vote."""
+        from affectgpt.emotions import WHEELS
+
+        return any(self._sectors(labels, w) & self._sectors([v], w) for w in WHEELS for v in votes)
+
+    def process(self, record: dict) -> dict:
+        probs = record.get("modality_probs") or {}
+        emo = {v: max(probs[v], key=probs[v].get) for v in self.voters if probs.get(v)}
+        if not emo:
+            return _decide(record, "crowd", True, "not checked: no voter could measure this sample")
+        e_win, e_top, e_second = _vote(list(emo.values()))
+        s_win, s_top, s_second = _vote([_POLARITY.get(e, "neutral") for e in emo.values()])
+        vote = {"voters": emo, "emotion": e_win, "emotion_margin": e_top - e_second,
+                "sentiment": s_win, "sentiment_margin": s_top - s_second,
+                "tie": len(e_win) > 1 or len(s_win) > 1}
+        checks = []
+        if "E" in self.mode:
+            ok = self.emotion_agrees(record.get("openset") or [], e_win)
+            checks.append((ok, f"labels {record.get('openset') or '[] (neutral)'} {'agree' if ok else 'disagree'} "
+                               f"with the vote {'/'.join(e_win)}"))
+        if "S" in self.mode:
+            ok = record.get("description_sentiment") in s_win
+            checks.append((ok, f"sentiment {record.get('description_sentiment')} {'matches' if ok else 'differs from'} "
+                               f"the vote {'/'.join(s_win)}"))
+        keep = all(ok for ok, _ in checks)
+        out = _decide(record, "crowd", keep, "; ".join(why for _, why in checks))
+        out["vote"] = vote
+        return out
