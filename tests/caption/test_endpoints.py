@@ -1,0 +1,112 @@
+"""The merge step against a real OpenAI-compatible server on loopback that serves a small local
+model (a tiny random Llama the tests build) through the chat API: real replies, 5xx and timeouts
+retried with backoff then recorded as failures, malformed replies parsed defensively."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from affectgpt.caption.steps import MERGE_PROMPT, MergeStep, merge_prompt
+from affectgpt.pipeline import run_map
+
+pytest.importorskip("transformers")
+
+
+class _ChatHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):  # noqa: N802
+        srv = self.server
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompt = body["messages"][-1]["content"]
+        srv.prompts.append(prompt)
+        if "FAIL5XX" in prompt or srv.fail_next > 0:
+            srv.fail_next -= 1
+            self.send_response(503)
+            self.end_headers()
+            self.wfile.write(b"busy")
+            return
+        if "SLOW" in prompt:
+            time.sleep(1.0)
+        if "MALFORMED" in prompt:
+            payload = b'{"choices": []}' if "EMPTY" in prompt else b"<html>not json"
+        else:
+            with srv.lock:
+                text = srv.llm.complete(prompt)
+            payload = json.dumps({"id": "x", "object": "chat.completion", "model": body["model"],
+                                  "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                               "finish_reason": "stop"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@pytest.fixture(scope="module")
+def chat_server(tiny_llm_dir):
+    from affectgpt.bench.extractors.llm import TransformersBackend
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _ChatHandler)
+    srv.llm = TransformersBackend(str(tiny_llm_dir), max_tokens=12)
+    srv.lock, srv.prompts, srv.fail_next = threading.Lock(), [], 0
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv.url = f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _record(i, subtitle="I can't believe we won!"):
+    return {"id": f"s{i}", "path": f"s{i}.mp4", "subtitle": subtitle,
+            "clues": {"acoustic": "In the audio, the voice is loud.", "visual": "In the video, the person smiles.",
+                      "lexical": ""}, "describe": {"description": "unused"}}
+
+
+def _step(url, **kw):
+    return MergeStep("openai", url, "tiny-llama", timeout_s=kw.get("timeout_s", 30), retries=kw.get("retries", 3),
+                     max_tokens=12)
+
+
+def test_merge_through_a_real_chat_server(chat_server, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    recs = [_record(0), _record(1, "Leave me alone.")]
+    res = run_map(_step(chat_server.url), recs, progress=False)
+    assert not res.failures
+    for rec, out in zip(recs, res.records):
+        assert out["description"] == chat_server.llm.complete(merge_prompt(rec)).strip() != ""
+        assert out["merge_backend"] == "openai"
+    sent = chat_server.prompts[-1]
+    assert sent.startswith(MERGE_PROMPT) and "Visual clues: In the video, the person smiles." in sent
+    assert "Subtitle: Leave me alone." in sent
+
+
+def test_5xx_is_retried_then_recorded_and_the_rest_goes_on(chat_server, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    chat_server.fail_next = 2  # two 503s, then the server answers
+    n = len(chat_server.prompts)
+    res = run_map(_step(chat_server.url), [_record(0)], progress=False)
+    assert not res.failures and len(chat_server.prompts) - n == 3
+    res = run_map(_step(chat_server.url, retries=2), [_record(1, "FAIL5XX"), _record(2)], progress=False)
+    assert [r["id"] for r in res.failures] == ["s1"] and "503" in res.failures[0]["error"]
+    assert res.records[1]["description"]
+
+
+def test_timeouts_and_malformed_replies_become_failure_records(chat_server, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    t0 = time.perf_counter()
+    res = run_map(_step(chat_server.url, timeout_s=0.3, retries=2),
+                  [_record(0, "SLOW"), _record(1, "MALFORMED EMPTY"), _record(2, "MALFORMED"), _record(3)],
+                  progress=False)
+    assert time.perf_counter() - t0 < 30
+    errors = {r["id"]: r["error"] for r in res.failures}
+    assert set(errors) == {"s0", "s1", "s2"}
+    assert "timed out" in errors["s0"] or "timeout" in errors["s0"].lower()
+    assert "LLM endpoint" in errors["s1"] and "LLM endpoint" in errors["s2"]
+    assert res.records[3]["description"]
