@@ -82,13 +82,45 @@ def _resolve_data_dir(cfg: dict, data_dir: str | os.PathLike | None) -> str | No
     from affectgpt.config import ENV_DATA_DIR, resolve_data_dir
 
     root = resolve_data_dir(data_dir)
-    if root is None and cfg.get("recipe") == "mini":
+    manifest = cfg.get("data", {}).get("manifest")
+    if root is None and cfg.get("recipe") == "mini" and not (manifest and _is_media_manifest(manifest)):
         raise ValueError(f"the mini recipe reads RAVDESS, MELD and CREMA-D from a data directory: pass --data-dir "
                          f"or set {ENV_DATA_DIR} (or data_dir in ~/.config/affectgpt/config.yaml)")
     return None if root is None else str(root)
 
 
+def _is_media_manifest(manifest: str) -> bool:
+    """A CSV whose header has ``path`` and no ``features``: raw media to encode."""
+    with open(manifest, encoding="utf-8") as fh:
+        header = next(csv.reader(fh), [])
+    return "path" in header and "features" not in header
+
+
+def _media_manifest_samples(cfg: dict, manifest: str) -> list:
+    """Samples of a media manifest (``name,path,subtitle,target,label``, e.g. the
+    ``train_manifest.csv`` of a ``caption run`` export): the recipe's frozen encoders over each file
+    (cached by content), the row's subtitle, and its target sentence. Files that cannot be encoded
+    raise, naming how many and the first."""
+    from affectgpt.errors import AffectGPTError
+    from affectgpt.model.modeling_affectgpt import Sample
+    from affectgpt.recipes.media_tokens import media_samples
+
+    with open(manifest, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    base = Path(manifest).parent
+    paths = [Path(r["path"]) if Path(r["path"]).is_absolute() else base / r["path"] for r in rows]
+    items = media_samples(cfg, paths, _cache_root() / "media-features", asr=False, progress=False)
+    bad = [m for m in items if m.sample is None]
+    if bad:
+        raise AffectGPTError(f"{manifest}: {len(bad)} of {len(items)} files could not be encoded; first: {bad[0].error}")
+    return [(r["name"], Sample(m.sample.visual, m.sample.audio, r.get("subtitle", ""), target=r.get("target") or None),
+             r.get("label", "")) for r, m in zip(rows, items)]
+
+
 def _samples(cfg: dict, split: str, data_dir: str | None) -> list:
+    manifest = cfg.get("data", {}).get("manifest")
+    if manifest and _is_media_manifest(manifest):
+        return _media_manifest_samples(cfg, manifest)
     if cfg.get("recipe") == "mini":
         from affectgpt.recipes.mini_data import mini_samples
 

@@ -150,3 +150,22 @@ def test_ray_gives_the_local_export(clips, tmp_path, data_dir):
                  "--data-dir", str(data_dir), "--no-asr", "-q", "--executor", "ray", "--workers", "2"]) == 1
     for name in EXPORT_FILES:
         assert (tmp_path / "ray" / "export" / name).read_bytes() == (tmp_path / "local" / "export" / name).read_bytes()
+
+
+def test_affectgpt_trains_on_the_caption_export_as_it_is(clips, tmp_path, data_dir, tiny_llm_dir):
+    cfg = load_caption_config("offline", ["clues.asr=false", "filters.crowd.enabled=false", "filters.length.enabled=false"])
+    res = caption_run(cfg, [str(clips)], tmp_path / "cap", progress=False, data_dir=str(data_dir))
+    manifest = tmp_path / "cap" / "export" / "train_manifest.csv"
+    assert len(res.kept) >= 2
+    run = tmp_path / "run"
+    sets = [f"model.llm_path={tiny_llm_dir}", f"data.manifest={manifest}", "train.max_steps=2", "train.batch_size=2",
+            "train.grad_accum=1", f"train.output_dir={run}", "train.save_every=2"]
+    assert main(["train", "mini", *sum((["--set", s] for s in sets), []), "-q"]) == 0
+    assert (run / "checkpoint-2" / "trainable.safetensors").is_file()
+    answers = tmp_path / "answers.csv"
+    first = sorted(clips.glob("1001_*.mp4"))[0]
+    assert main(["infer", "--checkpoint", str(run), "--data", str(first), "--out", str(answers), "--no-asr",
+                 "--subtitle", "Don't forget a jacket", "--max-new-tokens", "4", "-q"]) == 0
+    with open(answers, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["name"] for r in rows] == [first.stem] and rows[0]["error"] == ""
