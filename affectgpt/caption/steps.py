@@ -16,7 +16,7 @@ import numpy as np
 
 from affectgpt.pipeline import MapStep, Step
 
-__all__ = ["MERGE_PROMPT", "ClueStep", "MergeStep", "LabelStep", "SpeakerFilter", "LengthFilter", "CrowdFilter",
+__all__ = ["MERGE_PROMPT", "AUDIO_CLUE_PROMPT", "VIDEO_CLUE_PROMPT", "ClueStep", "EndpointClueStep", "MergeStep", "LabelStep", "SpeakerFilter", "LengthFilter", "CrowdFilter",
            "merge_prompt"]
 
 #: the paper's merge instruction (App. G), verbatim
@@ -332,3 +332,96 @@ class CrowdFilter(MapStep):
         out = _decide(record, "crowd", keep, "; ".join(why for _, why in checks))
         out["vote"] = vote
         return out
+
+
+#: clue requests (after the paper's clue models' role; our wording): the audio model listens for
+#: acoustic cues, the video model watches face, body and scene; the subtitle is given when known
+AUDIO_CLUE_PROMPT = ("You are an expert in human emotions. Listen to the speech in this audio clip and describe "
+                     "the acoustic cues that reveal the speaker's emotional state: tone, pitch, loudness, speaking "
+                     "rate and voice quality. Then say which emotions these cues suggest.")
+VIDEO_CLUE_PROMPT = ("You are an expert in human emotions. These frames are sampled in order from one video clip. "
+                     "Describe the visual cues that reveal the main character's emotional state: facial expression, "
+                     "gaze, head and body movement, and the scene. Then say which emotions these cues suggest.")
+
+
+def _jpeg_data_url(rgb) -> str:
+    import base64
+
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise ValueError("could not encode a frame as JPEG")
+    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+
+
+def _wav_base64(audio, rate: int) -> str:
+    import base64
+    import io
+    import wave
+
+    pcm = (np.clip(np.asarray(audio, dtype=np.float32), -1, 1) * 32767).astype("<i2").tobytes()
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+class EndpointClueStep(MapStep):
+    """Clues from audio / video / omni models behind an OpenAI-compatible chat endpoint (e.g. vLLM
+    serving Qwen2-Audio, Qwen2.5-VL or Qwen2.5-Omni): ``frames`` uniformly sampled frames sent as
+    JPEG ``image_url`` parts, the audio as a 16 kHz WAV ``input_audio`` part, with the subtitle
+    when known. Replaces the visual and acoustic clue sentences of the offline clue step (whose
+    speaker check and classifier votes the filters still use); a modality the clip lacks keeps
+    the offline sentence and says why."""
+
+    name = "endpoint-clues"
+
+    def __init__(self, url: str, audio_model: str | None, video_model: str | None, frames: int = 8,
+                 timeout_s: float = 120.0, retries: int = 3, max_tokens: int = 256):
+        self.url, self.audio_model, self.video_model, self.frames = url, audio_model, video_model, frames
+        self.timeout_s, self.retries, self.max_tokens = timeout_s, retries, max_tokens
+        self._audio = self._video = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_audio": None, "_video": None}
+
+    def settings(self) -> dict:
+        return {"audio_model": self.audio_model, "video_model": self.video_model, "frames": self.frames,
+                "max_tokens": self.max_tokens, "prompts": [AUDIO_CLUE_PROMPT, VIDEO_CLUE_PROMPT]}
+
+    def setup(self) -> None:
+        from affectgpt.bench.extractors.llm import OpenAIChatBackend
+
+        def backend(model):
+            return None if not model else OpenAIChatBackend(self.url, model, timeout_s=self.timeout_s,
+                                                            retries=self.retries, max_tokens=self.max_tokens)
+
+        self._audio, self._video = backend(self.audio_model), backend(self.video_model)
+
+    def process(self, record: dict) -> dict:
+        from affectgpt.media.clip import SAMPLE_RATE, Clip
+
+        clip = Clip.open(record["path"])
+        subtitle = record.get("subtitle") or ""
+        tail = f" The subtitle of this clip is: {subtitle}" if subtitle else ""
+        clues = dict(record.get("clues") or {})
+        sources = {}
+        if self._video is not None and clip.info.has_video:
+            sample = clip.frames_at(clip.uniform_times(self.frames), max_side=512, distinct=True)
+            parts = [{"type": "text", "text": VIDEO_CLUE_PROMPT + tail}]
+            parts += [{"type": "image_url", "image_url": {"url": _jpeg_data_url(f)}} for f in sample.frames]
+            clues["visual"] = self._video.complete(parts).strip()
+            sources["visual"] = self.video_model
+        if self._audio is not None and clip.audio is not None and len(clip.audio):
+            parts = [{"type": "text", "text": AUDIO_CLUE_PROMPT + tail},
+                     {"type": "input_audio", "input_audio": {"data": _wav_base64(clip.audio, SAMPLE_RATE),
+                                                             "format": "wav"}}]
+            clues["acoustic"] = self._audio.complete(parts).strip()
+            sources["acoustic"] = self.audio_model
+        if not any(clues.get(k) for k in sources):
+            raise ValueError(f"{record['path']}: the clue models returned empty answers")
+        return {**record, "clues": clues, "clue_sources": sources}

@@ -25,6 +25,9 @@ class _ChatHandler(BaseHTTPRequestHandler):
         srv = self.server
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         prompt = body["messages"][-1]["content"]
+        if isinstance(prompt, list):  # content parts: text, image_url (data URL), input_audio
+            srv.parts.append(prompt)
+            prompt = " ".join(p["text"] for p in prompt if p["type"] == "text")
         srv.prompts.append(prompt)
         if "FAIL5XX" in prompt or srv.fail_next > 0:
             srv.fail_next -= 1
@@ -55,7 +58,7 @@ def chat_server(tiny_llm_dir):
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _ChatHandler)
     srv.llm = TransformersBackend(str(tiny_llm_dir), max_tokens=12)
-    srv.lock, srv.prompts, srv.fail_next = threading.Lock(), [], 0
+    srv.lock, srv.prompts, srv.fail_next, srv.parts = threading.Lock(), [], 0, []
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}/v1"
     yield srv
@@ -110,3 +113,36 @@ def test_timeouts_and_malformed_replies_become_failure_records(chat_server, monk
     assert "timed out" in errors["s0"] or "timeout" in errors["s0"].lower()
     assert "LLM endpoint" in errors["s1"] and "LLM endpoint" in errors["s2"]
     assert res.records[3]["description"]
+
+
+def test_caption_run_with_clue_models_and_merge_behind_the_endpoint(chat_server, monkeypatch, tmp_path, data_dir):
+    import base64
+
+    pytest.importorskip("mediapipe")
+    from affectgpt.caption import caption_run, load_caption_config
+    from affectgpt.caption.steps import AUDIO_CLUE_PROMPT, VIDEO_CLUE_PROMPT
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    clip = sorted((data_dir / "crema_d" / "video_mp4").glob("*.mp4"))[0]
+    m = tmp_path / "m.csv"
+    m.write_text(f"name,path,english\nc0,{clip},Don't forget a jacket\n", encoding="utf-8")
+    cfg = load_caption_config("paper", ["clues.asr=false", f"clues.url={chat_server.url}", "clues.audio_model=tiny-a",
+                                        "clues.video_model=tiny-v", "clues.frames=4", "clues.max_tokens=12",
+                                        f"merge.url={chat_server.url}", "merge.model=tiny", "merge.max_tokens=12",
+                                        "filters.length.enabled=false"])
+    n = len(chat_server.parts)
+    res = caption_run(cfg, [str(m)], tmp_path / "out", progress=False, data_dir=str(data_dir), plots=False)
+    assert not res.failures, res.failures
+    rec = res.records[0]
+    assert rec["clue_sources"] == {"visual": "tiny-v", "acoustic": "tiny-a"}
+    sent = chat_server.parts[n:]
+    video = next(p for p in sent if p[0]["text"].startswith(VIDEO_CLUE_PROMPT))
+    audio = next(p for p in sent if p[0]["text"].startswith(AUDIO_CLUE_PROMPT))
+    images = [p for p in video if p["type"] == "image_url"]
+    assert 1 <= len(images) <= 4 and "Don't forget a jacket" in video[0]["text"]
+    assert base64.b64decode(images[0]["image_url"]["url"].split(",", 1)[1])[:3] == b"\xff\xd8\xff"  # JPEG
+    wav = base64.b64decode(audio[1]["input_audio"]["data"])
+    assert audio[1]["input_audio"]["format"] == "wav" and wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"
+    # the merge saw the models' clues, and the description is the endpoint's answer
+    assert f"Visual clues: {rec['clues']['visual']}" in chat_server.prompts[-1]
+    assert rec["merge_backend"] == "openai" and rec["description"]

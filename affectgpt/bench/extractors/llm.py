@@ -114,7 +114,10 @@ class OpenAIChatBackend:
         return {"backend": "openai", "model": self.model, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, "seed": self.seed}
 
-    def complete(self, prompt: str) -> str:
+    def complete(self, prompt: str | list[dict]) -> str:
+        """The reply to one user message: text, or a list of OpenAI content parts (``text``,
+        ``image_url`` with a data URL, ``input_audio``). 429, 5xx, timeouts and malformed replies
+        are retried with backoff; then :class:`AffectGPTError`."""
         body = json.dumps({
             "model": self.model, "messages": [{"role": "user", "content": prompt}],
             "temperature": self.temperature, "max_tokens": self.max_tokens, "seed": self.seed,
