@@ -56,6 +56,7 @@ def test_offline_preset_end_to_end(clips, tmp_path, data_dir):
         assert r["kept"] == all(d["keep"] for d in r["decisions"].values())
         assert r["clues"]["visual"].startswith("In the video") and r["clues"]["acoustic"].startswith("In the audio")
         assert set(r["vote"]["voters"]) <= {"audio", "video", "text"}
+        assert r["subtitle"] == "" and "text" in r["missing"]  # no subtitle, no ASR: said, not invented
     export = tmp_path / "out" / "export"
     kept = {r["id"] for r in res.kept}
     with open(export / "openset.csv", encoding="utf-8") as fh:

@@ -146,3 +146,14 @@ def test_caption_run_with_clue_models_and_merge_behind_the_endpoint(chat_server,
     # the merge saw the models' clues, and the description is the endpoint's answer
     assert f"Visual clues: {rec['clues']['visual']}" in chat_server.prompts[-1]
     assert rec["merge_backend"] == "openai" and rec["description"]
+
+
+def test_merge_with_a_local_transformers_model(tiny_llm_dir):
+    from affectgpt.bench.extractors.llm import TransformersBackend
+
+    step = MergeStep("transformers", model=str(tiny_llm_dir), max_tokens=12)
+    res = run_map(step, [_record(0), _record(1, "Leave me alone.")], progress=False)
+    assert not res.failures
+    ref = TransformersBackend(str(tiny_llm_dir), max_tokens=12)
+    assert [r["description"] for r in res.records] == [ref.complete(merge_prompt(r)).strip()
+                                                       for r in (_record(0), _record(1, "Leave me alone."))]
