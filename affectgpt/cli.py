@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -298,6 +299,19 @@ def _cmd_caption_run(a: argparse.Namespace) -> int:
     return 1 if res.failures else 0
 
 
+def _cmd_serve(a: argparse.Namespace) -> int:
+    from affectgpt.serve import ServeConfig, check_bind, serve
+
+    token = a.token or os.environ.get("AFFECTGPT_TOKEN")
+    check_bind(a.host, token)
+    cfg = ServeConfig(max_upload_mb=a.max_upload_mb, max_duration_s=a.max_duration, timeout_s=a.timeout,
+                      workers=a.workers, queue=a.queue, token=token, allowed_root=a.allowed_root,
+                      data_dir=a.data_dir, llm_path=a.llm, asr=not a.no_asr)
+    print(f"serving on http://{a.host}:{a.port}/ (API docs at /docs, spec at /openapi.json)")
+    serve(a.host, a.port, cfg)
+    return 0
+
+
 def _cmd_heads_train(a: argparse.Namespace) -> int:
     import json
 
@@ -551,6 +565,31 @@ DIR/report.md, DIR/plots/. exit codes: 0 done, 1 some samples failed (recorded),
     _add_executor_options(cr)
     _add_data_dir(cr)
     cr.set_defaults(func=_cmd_caption_run)
+
+    sv = sub.add_parser(
+        "serve", help="HTTP API, OpenAI-compatible chat endpoint and a web page",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""examples:
+  affectgpt serve                                            # http://127.0.0.1:8000/ (page), /docs (API)
+  affectgpt serve --llm models/Qwen2.5-0.5B-Instruct --port 9000
+  affectgpt serve --host 0.0.0.0 --token $SECRET --allowed-root /data/clips
+
+  curl -F file=@clip.mp4 -F subtitle="I can't believe it" http://127.0.0.1:8000/v1/describe
+
+A non-loopback --host needs --token (or AFFECTGPT_TOKEN). exit codes: 0 stopped, 2 usage""")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--token", help="bearer token required on /v1 routes (default $AFFECTGPT_TOKEN)")
+    sv.add_argument("--llm", help="local causal LM folder served by /v1/chat/completions")
+    sv.add_argument("--allowed-root", help="folder under which requests may name server-side paths")
+    sv.add_argument("--max-upload-mb", type=float, default=64.0)
+    sv.add_argument("--max-duration", type=float, default=120.0, help="longest media accepted (s)")
+    sv.add_argument("--timeout", type=float, default=120.0, help="per-request limit (s)")
+    sv.add_argument("--workers", type=int, default=1, help="requests processed at once")
+    sv.add_argument("--queue", type=int, default=4, help="requests that may wait; beyond: 429")
+    sv.add_argument("--no-asr", action="store_true")
+    _add_data_dir(sv)
+    sv.set_defaults(func=_cmd_serve)
 
     data = sub.add_parser("data", help="external data").add_subparsers(dest="data_command", required=True)
     c = data.add_parser(

@@ -1,0 +1,349 @@
+"""``affectgpt serve``: the describer, the scorer and an OpenAI-compatible chat endpoint over HTTP
+(FastAPI on uvicorn), with a web page.
+
+Routes: ``GET /healthz``, ``GET /v1/models``, ``POST /v1/describe``, ``POST /v1/bench/score``,
+``POST /v1/chat/completions``, ``GET /`` (the page), ``GET /openapi.json``.
+
+Safety, each tested: an upload-size limit (checked while the upload streams, 413), content
+sniffing before any decoding (415), a media-duration limit (413), a per-request timeout (504), a
+bounded worker pool with a bounded queue (429 with ``Retry-After``), temporary files removed on
+every path (timeout and client disconnect included), server-side paths only under a configured
+root (no traversal), no pickle over HTTP, and a bearer token whenever the server binds to a
+non-loopback address (it refuses to start without one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from affectgpt.errors import AffectGPTError
+
+__all__ = ["ServeConfig", "create_app", "sniff_media", "check_bind"]
+
+#: container signatures accepted as media (offset, bytes)
+_MAGIC = [
+    (4, b"ftyp"),  # MP4 / MOV / M4A / 3GP
+    (0, b"\x1a\x45\xdf\xa3"),  # Matroska / WebM
+    (0, b"RIFF"),  # WAV / AVI
+    (0, b"OggS"), (0, b"fLaC"), (0, b"ID3"), (0, b"FLV"),
+    (0, b"\xff\xfb"), (0, b"\xff\xf3"), (0, b"\xff\xf2"),  # MP3 frames
+    (0, b"\x00\x00\x01\xba"), (0, b"\x00\x00\x01\xb3"),  # MPEG-PS
+    (0, b"\x30\x26\xb2\x75"),  # ASF / WMV
+]
+
+
+def sniff_media(head: bytes) -> bool:
+    """Whether the first bytes of a file look like a media container (MPEG-TS by its 0x47 sync
+    bytes every 188 bytes)."""
+    if any(head[off:off + len(sig)] == sig for off, sig in _MAGIC):
+        return True
+    return len(head) >= 377 and head[0] == 0x47 and head[188] == 0x47 and head[376] == 0x47
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse a non-loopback bind without a bearer token (raises :class:`AffectGPTError`)."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback and not token:
+        raise AffectGPTError(f"refusing to serve on {host} without --token: a non-loopback address needs a bearer "
+                             "token (or bind to 127.0.0.1)")
+
+
+@dataclass
+class ServeConfig:
+    """Server settings.
+
+    Attributes:
+        max_upload_mb: largest accepted upload (MB); larger requests get 413 while streaming.
+        max_duration_s: longest accepted media (seconds, from the container probe).
+        timeout_s: per-request limit on describing or scoring (504 after it).
+        workers: requests processed at once; ``queue`` more may wait; beyond that: 429.
+        token: bearer token required on every ``/v1`` route when set.
+        allowed_root: server-side ``path`` inputs must resolve under this folder (None: refused).
+        data_dir: the data directory (sample clip, ground truth).
+        llm_path: a local causal LM folder served by ``/v1/chat/completions`` (None: 404 there).
+        asr: transcribe uploads without a subtitle.
+    """
+
+    max_upload_mb: float = 64.0
+    max_duration_s: float = 120.0
+    timeout_s: float = 120.0
+    workers: int = 1
+    queue: int = 4
+    token: str | None = None
+    allowed_root: str | None = None
+    data_dir: str | None = None
+    llm_path: str | None = None
+    asr: bool = True
+    temp_dir: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class _Slots:
+    """At most ``workers`` running and ``queue`` waiting; beyond that a request is turned away."""
+
+    def __init__(self, workers: int, queue: int):
+        self.workers, self.capacity = workers, workers + queue
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._run = asyncio.Semaphore(workers)
+
+    def try_enter(self) -> bool:
+        with self._lock:
+            if self._inside >= self.capacity:
+                return False
+            self._inside += 1
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self._inside -= 1
+
+
+def create_app(cfg: ServeConfig | None = None):
+    """The FastAPI application (see the module doc for routes and limits)."""
+    from contextlib import asynccontextmanager
+
+    from affectgpt import __version__
+
+    cfg = cfg or ServeConfig()
+    state: dict = {"describer": None, "llm": None}
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        shutil.rmtree(tmp_root, ignore_errors=True)
+        if state["describer"] is not None:
+            state["describer"].close()
+
+    app = FastAPI(title="affectgpt", version=__version__, lifespan=lifespan,
+                  description="Explainable multimodal emotion understanding: describe clips, score MER-UniBench "
+                              "predictions, chat with a loaded model.")
+    tmp_root = Path(cfg.temp_dir or tempfile.gettempdir()) / f"affectgpt-serve-{os.getpid()}"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    app.state.temp_root = tmp_root
+    app.state.config = cfg
+    slots = _Slots(cfg.workers, cfg.queue)
+    lock = threading.Lock()
+    describe_lock = threading.Lock()
+
+    def auth(request: Request) -> None:
+        if cfg.token and request.headers.get("authorization") != f"Bearer {cfg.token}":
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    def describer():
+        with lock:
+            if state["describer"] is None:
+                from affectgpt.describe.pipeline import DescribeConfig, Describer
+
+                state["describer"] = Describer(DescribeConfig(timeline=True, asr=cfg.asr, data_dir=cfg.data_dir))
+            return state["describer"]
+
+    async def limited(fn, *args):
+        """Run ``fn`` in a worker thread under the pool and the timeout."""
+        if not slots.try_enter():
+            raise HTTPException(429, f"busy: {slots.workers} running and {slots.capacity - slots.workers} waiting; "
+                                     "retry later", headers={"Retry-After": "5"})
+        try:
+            async with slots._run:
+                return await asyncio.wait_for(run_in_threadpool(fn, *args), timeout=cfg.timeout_s)
+        except asyncio.TimeoutError:
+            raise HTTPException(504, f"not finished within {cfg.timeout_s:g} s") from None
+        finally:
+            slots.leave()
+
+    async def save_upload(upload: UploadFile, folder: Path) -> Path:
+        """Stream an upload to ``folder`` under a safe name, enforcing the size limit and sniffing."""
+        name = Path(upload.filename or "upload").name  # "../x.mp4" -> "x.mp4": never outside the folder
+        suffix = "".join(c for c in Path(name).suffix.lower() if c.isalnum() or c == ".")[:8]
+        dest = folder / f"upload{suffix}"
+        limit = int(cfg.max_upload_mb * 1024 * 1024)
+        size = 0
+        head = b""
+        with open(dest, "wb") as fh:
+            while chunk := await upload.read(1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"{name}: upload over the {cfg.max_upload_mb:g} MB limit")
+                if len(head) < 512:
+                    head += chunk[: 512 - len(head)]
+                fh.write(chunk)
+        if size == 0:
+            raise HTTPException(400, f"{name}: the upload is empty (0 bytes)")
+        if not sniff_media(head):
+            raise HTTPException(415, f"{name}: not a media file (no audio/video container signature); "
+                                     "send mp4, mkv/webm, avi, mov, wav, flac, mp3, ogg or MPEG-TS")
+        return dest
+
+    def probe(path: Path, shown: str) -> None:
+        from affectgpt.media.clip import Clip
+
+        try:
+            info = Clip.open(path, max_duration_s=cfg.max_duration_s + 1, decode_audio=False).info
+        except (AffectGPTError, OSError, ValueError) as exc:
+            raise HTTPException(422, f"{shown}: cannot read the media ({str(exc).replace(str(path), shown)})") from None
+        if info.duration_s and info.duration_s > cfg.max_duration_s:
+            raise HTTPException(413, f"{shown}: {info.duration_s:.0f} s of media, over the {cfg.max_duration_s:g} s "
+                                     "limit")
+
+    def run_describe(path: Path, shown: str, subtitle: str | None, language: str | None, timeline: bool) -> dict:
+        probe(path, shown)
+        d = describer()
+        describe_lock.acquire()  # one describer, one clip at a time (its models are not thread-safe)
+        old = d.config.language
+        try:
+            if language:
+                d.config.language = language
+            r = d.describe(path, subtitle or None)
+        except (AffectGPTError, ValueError) as exc:
+            raise HTTPException(422, str(exc).replace(str(path), shown)) from None
+        finally:
+            d.config.language = old
+            describe_lock.release()
+        r["file"] = shown
+        r.pop("path", None)
+        if not timeline:
+            r.pop("timeline", None)
+        return r
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        """Liveness: always 200 while the process serves."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/v1/models", dependencies=[Depends(auth)])
+    def models() -> dict:
+        """The models this server answers with (OpenAI list format)."""
+        data = [{"id": "affectgpt-describe", "object": "model", "owned_by": "affectgpt"}]
+        if cfg.llm_path:
+            data.append({"id": Path(cfg.llm_path).name, "object": "model", "owned_by": "local"})
+        return {"object": "list", "data": data}
+
+    @app.post("/v1/describe", dependencies=[Depends(auth)])
+    async def describe(file: UploadFile | None = File(None), path: str | None = Form(None),
+                       sample: bool = Form(False), subtitle: str | None = Form(None),
+                       language: str | None = Form(None), timeline: bool = Form(True)) -> JSONResponse:
+        """Describe one clip: an upload in ``file``, a server-side ``path`` under the allowed root, or
+        ``sample=true``. Answers the describe JSON (docs/describe.md)."""
+        folder = Path(tempfile.mkdtemp(dir=tmp_root))
+        try:
+            if file is not None:
+                src = await save_upload(file, folder)
+                shown = Path(file.filename or "upload").name
+            elif sample:
+                from affectgpt.describe.sample import sample_clip
+
+                src, sub, _ = sample_clip(tmp_root.parent, cfg.data_dir)
+                subtitle, shown = subtitle or sub, Path(src).name
+            elif path:
+                if not cfg.allowed_root:
+                    raise HTTPException(403, "server-side paths are disabled (start with --allowed-root DIR)")
+                root = Path(cfg.allowed_root).resolve()
+                src = (root / path).resolve()
+                if root != src and root not in src.parents:
+                    raise HTTPException(403, f"{path}: outside the allowed root")
+                if not src.is_file():
+                    raise HTTPException(404, f"{path}: not found under the allowed root")
+                shown = path
+            else:
+                raise HTTPException(422, "send a file (multipart field 'file'), a 'path' or sample=true")
+            if language and (len(language) > 8 or not language.replace("-", "").isalpha()):
+                raise HTTPException(422, f"language {language!r}: give an ISO code such as en or zh")
+            result = await limited(run_describe, src, shown, subtitle, language, timeline)
+            return JSONResponse(result)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @app.post("/v1/bench/score", dependencies=[Depends(auth)])
+    async def bench_score(predictions: UploadFile = File(...), dataset: str = Form(...),
+                          extractor: str = Form("lexicon"), select: str = Form("single")) -> JSONResponse:
+        """Score a predictions file (CSV or JSONL; never pickle) on a dataset's public ground truth."""
+        from affectgpt.bench import ScoreSettings, score
+        from affectgpt.bench.datasets import DATASETS
+
+        if dataset not in DATASETS:
+            raise HTTPException(422, f"unknown dataset {dataset!r}; one of {', '.join(DATASETS)}")
+        if extractor not in ("given", "lexicon"):
+            raise HTTPException(422, "extractor must be given or lexicon over HTTP")
+        if select not in ("single", "best", "last", "all"):
+            raise HTTPException(422, "select must be single, best, last or all")
+        name = Path(predictions.filename or "predictions.csv").name
+        suffix = Path(name).suffix.lower()
+        if suffix not in (".csv", ".jsonl"):
+            raise HTTPException(415, f"{name}: send .csv or .jsonl predictions (no pickled files over HTTP)")
+        folder = Path(tempfile.mkdtemp(dir=tmp_root))
+        try:
+            dest = folder / f"predictions{suffix}"
+            data = await predictions.read(int(cfg.max_upload_mb * 1024 * 1024) + 1)
+            if len(data) > cfg.max_upload_mb * 1024 * 1024:
+                raise HTTPException(413, f"{name}: over the {cfg.max_upload_mb:g} MB limit")
+            dest.write_bytes(data)
+
+            def run():
+                try:
+                    return score(ScoreSettings(dataset=dataset, labels=None, predictions=str(dest), select=select,
+                                               extractor=extractor, data_dir=cfg.data_dir, bootstrap=0,
+                                               trust_pickle=False))
+                except (AffectGPTError, ValueError) as exc:
+                    raise HTTPException(422, str(exc).replace(str(dest), name)) from None
+
+            report = await limited(run)
+            return JSONResponse(report)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @app.post("/v1/chat/completions", dependencies=[Depends(auth)])
+    async def chat(request: Request) -> JSONResponse:
+        """OpenAI-compatible chat completions with the loaded local model (``--llm PATH``): text
+        messages in, greedy decoding, ``max_tokens`` honoured (at most 1024)."""
+        if not cfg.llm_path:
+            raise HTTPException(404, "no chat model loaded (start with --llm MODEL_FOLDER)")
+        try:
+            body = await request.json()
+            messages = body["messages"]
+            prompt = "\n".join(m["content"] if isinstance(m.get("content"), str) else
+                               " ".join(p.get("text", "") for p in m.get("content") or [] if isinstance(p, dict))
+                               for m in messages if isinstance(m, dict))
+            max_tokens = int(body.get("max_tokens") or 256)
+        except (ValueError, KeyError, TypeError):
+            raise HTTPException(422, "expected {'model': ..., 'messages': [{'role': ..., 'content': ...}]}") from None
+        if not prompt.strip():
+            raise HTTPException(422, "the messages hold no text")
+
+        def run():
+            with lock:
+                if state["llm"] is None:
+                    from affectgpt.bench.extractors.llm import TransformersBackend
+
+                    state["llm"] = TransformersBackend(cfg.llm_path, max_tokens=256)
+                llm = state["llm"]
+                llm.max_tokens = max(1, min(max_tokens, 1024))
+                return llm.complete(prompt)
+
+        text = await limited(run)
+        return JSONResponse({"id": f"chatcmpl-{int(time.time() * 1000)}", "object": "chat.completion",
+                             "created": int(time.time()), "model": Path(cfg.llm_path).name,
+                             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                          "finish_reason": "stop"}]})
+
+    page = Path(__file__).with_name("static") / "index.html"
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index():
+        return FileResponse(page) if page.is_file() else HTMLResponse("<h1>affectgpt</h1>")
+
+    return app

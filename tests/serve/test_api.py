@@ -1,0 +1,180 @@
+"""`affectgpt serve` on a real uvicorn server on loopback: routes, limits, bad uploads (each a 4xx
+with a clear message and an empty temporary folder afterwards), the bounded pool (429 with
+Retry-After), the timeout, path confinement, the bearer token and the OpenAI-compatible chat."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("mediapipe")
+httpx = pytest.importorskip("httpx")
+
+from affectgpt.errors import AffectGPTError  # noqa: E402
+from affectgpt.serve import ServeConfig, check_bind, create_app, sniff_media  # noqa: E402
+
+
+class Running:
+    def __init__(self, cfg: ServeConfig):
+        import uvicorn
+
+        self.app = create_app(cfg)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{port}"
+        self.client = httpx.Client(base_url=self.url, timeout=300, trust_env=False)
+
+    def temp_entries(self) -> list:
+        return list(self.app.state.temp_root.iterdir())
+
+    def close(self) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory, data_dir):
+    import shutil
+
+    dst = tmp_path_factory.mktemp("clips") / "talk.mp4"
+    shutil.copyfile(sorted((data_dir / "crema_d" / "video_mp4").glob("*.mp4"))[0], dst)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, data_dir):
+    root = tmp_path_factory.mktemp("allowed")
+    (root / "inside.txt").write_text("x")
+    srv = Running(ServeConfig(asr=False, max_upload_mb=1.0, workers=1, queue=0, allowed_root=str(root),
+                              data_dir=str(data_dir), temp_dir=str(tmp_path_factory.mktemp("serve-tmp"))))
+    yield srv
+    srv.close()
+
+
+def test_health_models_and_spec(server):
+    assert server.client.get("/healthz").json()["status"] == "ok"
+    assert server.client.get("/v1/models").json()["data"][0]["id"] == "affectgpt-describe"
+    spec = server.client.get("/openapi.json").json()
+    assert {"/v1/describe", "/v1/bench/score", "/v1/chat/completions", "/healthz"} <= set(spec["paths"])
+
+
+def test_describe_an_upload(server, clip):
+    r = server.client.post("/v1/describe", files={"file": ("talk.mp4", clip.read_bytes(), "video/mp4")},
+                           data={"subtitle": "Don't forget a jacket."})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["file"] == "talk.mp4" and body["description"] and abs(sum(body["basic"].values()) - 1) < 1e-3
+    assert body["timeline"] and body["transcript"]["text"] == "Don't forget a jacket."
+    assert server.temp_entries() == []
+
+
+@pytest.mark.parametrize("name,data,status,words", [
+    ("empty.mp4", b"", 400, "empty"),
+    ("notes.mp4", b"just some text, not a video at all" * 20, 415, "not a media file"),
+    ("big.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * (2 << 20), 413, "over the 1 MB limit"),
+    ("trunc.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 300, 422, "cannot read the media"),
+    ("../../etc/evil.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 300, 422, "evil.mp4"),
+])
+def test_bad_uploads_get_a_clear_4xx_and_leave_no_temporary_file(server, name, data, status, words):
+    r = server.client.post("/v1/describe", files={"file": (name, data, "video/mp4")})
+    assert r.status_code == status, r.text
+    assert words in r.json()["detail"] and "/tmp" not in r.json()["detail"]
+    assert server.temp_entries() == []
+
+
+def test_server_side_paths_stay_under_the_allowed_root(server):
+    for path, status in (("../../etc/passwd", 403), ("/etc/passwd", 403), ("missing.mp4", 404)):
+        r = server.client.post("/v1/describe", data={"path": path})
+        assert r.status_code == status, (path, r.text)
+
+
+def test_a_full_pool_answers_429_with_retry_after(server, clip):
+    def call(_):
+        return server.client.post("/v1/describe", files={"file": ("talk.mp4", clip.read_bytes(), "video/mp4")},
+                                  data={"subtitle": "Fine."})
+
+    with ThreadPoolExecutor(4) as ex:
+        codes = list(ex.map(call, range(4)))
+    statuses = sorted(r.status_code for r in codes)
+    assert 200 in statuses and 429 in statuses and set(statuses) <= {200, 429}
+    busy = next(r for r in codes if r.status_code == 429)
+    assert busy.headers["retry-after"] == "5"
+    assert server.temp_entries() == []
+
+
+def test_timeout_is_504_and_cleans_up(tmp_path, clip, data_dir):
+    srv = Running(ServeConfig(asr=False, timeout_s=0.05, data_dir=str(data_dir), temp_dir=str(tmp_path)))
+    try:
+        r = srv.client.post("/v1/describe", files={"file": ("talk.mp4", clip.read_bytes(), "video/mp4")})
+        assert r.status_code == 504 and "not finished within" in r.json()["detail"]
+        assert srv.temp_entries() == []
+    finally:
+        srv.close()
+
+
+def test_bench_score_over_http(server, data_dir):
+    import csv
+    import io
+
+    with open(data_dir / "merunibench/gt_csv/mer2023.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["name", "labels"])
+    w.writerows([r["name"], f"[{r['label']}]"] for r in rows)
+    r = server.client.post("/v1/bench/score", files={"predictions": ("p.csv", buf.getvalue().encode(), "text/csv")},
+                           data={"dataset": "mer2023", "extractor": "given"})
+    assert r.status_code == 200, r.text
+    assert r.json()["score"] > 95
+    bad = server.client.post("/v1/bench/score", files={"predictions": ("p.npz", b"PK\x03\x04", "application/zip")},
+                             data={"dataset": "mer2023"})
+    assert bad.status_code == 415 and "no pickled files" in bad.json()["detail"]
+
+
+def test_token_and_bind_rules(tmp_path):
+    with pytest.raises(AffectGPTError, match="without --token"):
+        check_bind("0.0.0.0", None)
+    check_bind("0.0.0.0", "s3cret")
+    check_bind("127.0.0.1", None)
+    srv = Running(ServeConfig(asr=False, token="s3cret", temp_dir=str(tmp_path)))
+    try:
+        assert srv.client.get("/v1/models").status_code == 401
+        assert srv.client.get("/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert srv.client.get("/healthz").status_code == 200
+    finally:
+        srv.close()
+
+
+def test_chat_completions_with_a_loaded_model(tmp_path, tiny_llm_dir):
+    srv = Running(ServeConfig(asr=False, llm_path=str(tiny_llm_dir), temp_dir=str(tmp_path)))
+    try:
+        r = srv.client.post("/v1/chat/completions", json={"model": "x", "max_tokens": 8,
+                                                           "messages": [{"role": "user", "content": "Hello there"}]})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["object"] == "chat.completion" and body["choices"][0]["message"]["role"] == "assistant"
+        from affectgpt.bench.extractors.llm import OpenAIChatBackend
+
+        client = OpenAIChatBackend(srv.url + "/v1", "x", max_tokens=8)  # the project's own client
+        assert client.complete("Hello there") == body["choices"][0]["message"]["content"]
+        assert srv.client.post("/v1/chat/completions", json={"nope": 1}).status_code == 422
+    finally:
+        srv.close()
+
+
+def test_sniffing():
+    assert sniff_media(b"\x00\x00\x00\x18ftypisom") and sniff_media(b"RIFF\x00\x00\x00\x00WAVE")
+    assert not sniff_media(b"<html>") and not sniff_media(b"#!/bin/sh\nrm -rf /")
