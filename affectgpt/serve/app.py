@@ -124,11 +124,14 @@ def create_app(cfg: ServeConfig | None = None):
     state: dict = {"describer": None, "llm": None}
 
     @asynccontextmanager
-    async def lifespan(_app):
+    async def lifespan(_app):  # the same app may be started again (tests, reloads): set up per start
+        tmp_root.mkdir(parents=True, exist_ok=True)
         yield
         shutil.rmtree(tmp_root, ignore_errors=True)
-        if state["describer"] is not None:
-            state["describer"].close()
+        with lock:
+            if state["describer"] is not None:
+                state["describer"].close()
+                state["describer"] = None
 
     app = FastAPI(title="affectgpt", version=__version__, lifespan=lifespan,
                   description="Explainable multimodal emotion understanding: describe clips, score MER-UniBench "
