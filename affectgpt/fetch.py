@@ -34,7 +34,6 @@ the data-directory layout the package reads (``emotion_wheel/2025/wheel1.csv`` .
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import logging
@@ -46,6 +45,7 @@ from pathlib import Path
 
 from affectgpt.config import ASSET_GROUPS, asset_dir
 from affectgpt.errors import FetchError
+from affectgpt.io import sha256_file
 
 __all__ = ["PINS", "DEFAULT_BASE_URL", "ENV_BASE_URL", "RemoteFile", "FetchError", "FetchResult",
            "registry", "fetch_assets"]
@@ -188,13 +188,6 @@ def _outputs_of(item: RemoteFile, src: Path) -> dict[str, bytes | Path]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def fetch_assets(groups: list[str], base_url: str | None = None, root: str | os.PathLike | None = None,
                  retries: int = 3, timeout: float = 60.0, progress: bool = True) -> FetchResult:
@@ -243,7 +236,7 @@ def fetch_assets(groups: list[str], base_url: str | None = None, root: str | os.
     try:
         for item in files:
             local = store / UPSTREAM_DIR / item.key
-            cached = local.is_file() and _sha256(local) == item.sha256
+            cached = local.is_file() and sha256_file(local) == item.sha256
             url = f"{base}/{item.key}"
             try:
                 path = Path(cache.fetch(item.key, downloader=downloader))
@@ -257,7 +250,7 @@ def fetch_assets(groups: list[str], base_url: str | None = None, root: str | os.
             for rel, data in _outputs_of(item, path).items():
                 dest = store / rel
                 if isinstance(data, Path):
-                    if dest.is_file() and dest.stat().st_size == item.size and _sha256(dest) == item.sha256:
+                    if dest.is_file() and dest.stat().st_size == item.size and sha256_file(dest) == item.sha256:
                         continue
                     data = data.read_bytes()
                 elif dest.is_file() and dest.read_bytes() == data:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from pathlib import Path
 
-__all__ = ["spreadsheet_safe", "safe_row"]
+__all__ = ["spreadsheet_safe", "safe_row", "sha256_file"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -24,3 +26,12 @@ def safe_row(row):
     if isinstance(row, dict):
         return {k: spreadsheet_safe(v) for k, v in row.items()}
     return [spreadsheet_safe(v) for v in row]
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks (input hashes in reports, asset checksums)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

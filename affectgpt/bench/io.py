@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import zipfile
@@ -12,17 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from affectgpt.errors import InputError, UntrustedPickleError
+from affectgpt.io import sha256_file  # noqa: F401 (re-exported: bench reports hash their inputs)
 
 __all__ = ["sha256_file", "read_csv_rows", "read_jsonl", "load_npz", "check_array", "check_unique"]
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file (used to record input hashes in every report)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _decode(path: Path, raw: bytes) -> str:

@@ -8,7 +8,6 @@ with the rows named.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,18 +29,9 @@ def _rows(path: Path) -> list[tuple[int, dict]]:
         except UnicodeDecodeError as exc:
             raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if suffix == ".jsonl":
-        out = []
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError as exc:
-                raise InputError(path, f"not JSON: {exc}", row=i) from None
-            if not isinstance(rec, dict):
-                raise InputError(path, "each line must be a JSON object", row=i)
-            out.append((i, rec))
-        return out
+        from affectgpt.bench.io import read_jsonl
+
+        return read_jsonl(path)
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 

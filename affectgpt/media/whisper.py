@@ -13,13 +13,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from functools import lru_cache
 from pathlib import Path
 
 from affectgpt.errors import AffectGPTError
+from affectgpt.io import sha256_file
 
 __all__ = ["ENV_ASR", "BASE_SHA256", "assemble_whisper_base", "whisper_base_status", "whisper_model_path", "tiny_en_path",
            "shared_whisper"]
@@ -43,13 +43,6 @@ def _package_file(package: str, relpath: str) -> Path | None:
             return p
     return None
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def assemble_whisper_base(cache: str | os.PathLike | None = None) -> Path:
@@ -85,7 +78,7 @@ def assemble_whisper_base(cache: str | os.PathLike | None = None) -> Path:
                 with open(part, "rb") as src:
                     for block in iter(lambda: src.read(1 << 20), b""):
                         dst.write(block)
-        digest = _sha256(tmp)  # what was written, not what was read
+        digest = sha256_file(tmp)  # what was written, not what was read
         if digest != BASE_SHA256:
             raise AffectGPTError(f"{parts[0].parent}: the joined Whisper base model.bin has SHA-256 {digest}, "
                                  f"expected {BASE_SHA256}; reinstall: {BASE_INSTALL}")

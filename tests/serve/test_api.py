@@ -4,9 +4,6 @@ Retry-After), the timeout, path confinement, the bearer token and the OpenAI-com
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -16,33 +13,9 @@ pytest.importorskip("mediapipe")
 httpx = pytest.importorskip("httpx")
 
 from affectgpt.errors import AffectGPTError  # noqa: E402
-from affectgpt.serve import ServeConfig, check_bind, create_app, sniff_media  # noqa: E402
+from _server import RunningServer  # noqa: E402
 
-
-class Running:
-    def __init__(self, cfg: ServeConfig):
-        import uvicorn
-
-        self.app = create_app(cfg)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.url = f"http://127.0.0.1:{port}"
-        self.client = httpx.Client(base_url=self.url, timeout=300, trust_env=False)
-
-    def temp_entries(self) -> list:
-        return list(self.app.state.temp_root.iterdir())
-
-    def close(self) -> None:
-        self.client.close()
-        self.server.should_exit = True
-        self.thread.join(10)
+from affectgpt.serve import ServeConfig, check_bind, sniff_media  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +31,7 @@ def clip(tmp_path_factory, data_dir):
 def server(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("allowed")
     (root / "inside.txt").write_text("x")
-    srv = Running(ServeConfig(asr=False, max_upload_mb=1.0, workers=1, queue=0, allowed_root=str(root),
+    srv = RunningServer(ServeConfig(asr=False, max_upload_mb=1.0, workers=1, queue=0, allowed_root=str(root),
                               data_dir=str(data_dir), temp_dir=str(tmp_path_factory.mktemp("serve-tmp"))))
     yield srv
     srv.close()
@@ -116,7 +89,7 @@ def test_a_full_pool_answers_429_with_retry_after(server, clip):
 
 
 def test_timeout_is_504_and_cleans_up(tmp_path, clip, data_dir):
-    srv = Running(ServeConfig(asr=False, timeout_s=0.05, data_dir=str(data_dir), temp_dir=str(tmp_path)))
+    srv = RunningServer(ServeConfig(asr=False, timeout_s=0.05, data_dir=str(data_dir), temp_dir=str(tmp_path)))
     try:
         r = srv.client.post("/v1/describe", files={"file": ("talk.mp4", clip.read_bytes(), "video/mp4")})
         assert r.status_code == 504 and "not finished within" in r.json()["detail"]
@@ -149,7 +122,7 @@ def test_token_and_bind_rules(tmp_path):
         check_bind("0.0.0.0", None)
     check_bind("0.0.0.0", "s3cret")
     check_bind("127.0.0.1", None)
-    srv = Running(ServeConfig(asr=False, token="s3cret", temp_dir=str(tmp_path)))
+    srv = RunningServer(ServeConfig(asr=False, token="s3cret", temp_dir=str(tmp_path)))
     try:
         assert srv.client.get("/v1/models").status_code == 401
         assert srv.client.get("/v1/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
@@ -159,7 +132,7 @@ def test_token_and_bind_rules(tmp_path):
 
 
 def test_chat_completions_with_a_loaded_model(tmp_path, tiny_llm_dir):
-    srv = Running(ServeConfig(asr=False, llm_path=str(tiny_llm_dir), temp_dir=str(tmp_path)))
+    srv = RunningServer(ServeConfig(asr=False, llm_path=str(tiny_llm_dir), temp_dir=str(tmp_path)))
     try:
         r = srv.client.post("/v1/chat/completions", json={"model": "x", "max_tokens": 8,
                                                            "messages": [{"role": "user", "content": "Hello there"}]})

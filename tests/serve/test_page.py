@@ -9,9 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
-import threading
-import time
 
 import pytest
 
@@ -19,7 +16,9 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
-from affectgpt.serve import ServeConfig, create_app  # noqa: E402
+from _server import RunningServer  # noqa: E402
+
+from affectgpt.serve import ServeConfig  # noqa: E402
 
 DESCRIBE_TIMEOUT_MS = 180_000  # the first request loads the models
 IDS = ["file", "subtitle", "describe", "sample", "status", "description", "labels", "basic", "cues", "timeline",
@@ -30,37 +29,9 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-class _Server:
-    """The real app on 127.0.0.1 (a free port) in a daemon thread."""
-
-    def __init__(self, cfg: ServeConfig):
-        import uvicorn
-
-        self.app = create_app(cfg)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started and time.monotonic() < deadline:
-            if not self.thread.is_alive():
-                raise RuntimeError("the server thread exited before starting")
-            time.sleep(0.05)
-        assert self.server.started, "uvicorn did not start within 30 s"
-        self.url = f"http://127.0.0.1:{port}"
-        self.client = httpx.Client(base_url=self.url, timeout=300, trust_env=False)
-
-    def close(self) -> None:
-        self.client.close()
-        self.server.should_exit = True
-        self.thread.join(15)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = _Server(ServeConfig(asr=False, temp_dir=str(tmp_path_factory.mktemp("serve-tmp"))))
+    srv = RunningServer(ServeConfig(asr=False, temp_dir=str(tmp_path_factory.mktemp("serve-tmp"))))
     yield srv
     srv.close()
 
