@@ -306,7 +306,7 @@ def _cmd_serve(a: argparse.Namespace) -> int:
     check_bind(a.host, token)
     cfg = ServeConfig(max_upload_mb=a.max_upload_mb, max_duration_s=a.max_duration, timeout_s=a.timeout,
                       workers=a.workers, queue=a.queue, token=token, allowed_root=a.allowed_root,
-                      data_dir=a.data_dir, llm_path=a.llm, asr=not a.no_asr)
+                      data_dir=a.data_dir, llm_path=a.llm, model=a.model, asr=not a.no_asr)
     print(f"serving on http://{a.host}:{a.port}/ (API docs at /docs, spec at /openapi.json)")
     serve(a.host, a.port, cfg)
     return 0
@@ -572,6 +572,7 @@ DIR/report.md, DIR/plots/. exit codes: 0 done, 1 some samples failed (recorded),
         epilog="""examples:
   affectgpt serve                                            # http://127.0.0.1:8000/ (page), /docs (API)
   affectgpt serve --llm models/Qwen2.5-0.5B-Instruct --port 9000
+  affectgpt serve --model runs/mini --allowed-root /data/clips     # chat with a trained AffectGPT
   affectgpt serve --host 0.0.0.0 --token $SECRET --allowed-root /data/clips
 
   curl -F file=@clip.mp4 -F subtitle="I can't believe it" http://127.0.0.1:8000/v1/describe
@@ -580,6 +581,8 @@ A non-loopback --host needs --token (or AFFECTGPT_TOKEN). exit codes: 0 stopped,
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--token", help="bearer token required on /v1 routes (default $AFFECTGPT_TOKEN)")
+    sv.add_argument("--model", help="a trained AffectGPT run: its answer in /v1/describe, and /v1/chat/completions "
+                    "with text and an optional video_url under --allowed-root")
     sv.add_argument("--llm", help="local causal LM folder served by /v1/chat/completions")
     sv.add_argument("--allowed-root", help="folder under which requests may name server-side paths")
     sv.add_argument("--max-upload-mb", type=float, default=64.0)

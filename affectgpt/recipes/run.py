@@ -266,6 +266,16 @@ class ClipAnswerer:
     def close(self) -> None:
         self.extractor.close()
 
+    def answer_text(self, text: str) -> dict:
+        """``{checkpoint, answer, missing}`` from the text alone (audio and video masked as missing)."""
+        from affectgpt.model.modeling_affectgpt import Sample
+
+        row = _generate(self.model, [("text", Sample(None, None, text or ""), "")], 1,
+                        {"max_new_tokens": self.max_new_tokens, "do_sample": False, "seed": None, "temperature": 1.0},
+                        False)[0]
+        return {"checkpoint": self.checkpoint, "answer": row["text"], "missing": "audio: not given; video: not given",
+                "error": None}
+
     def answer(self, clip, text: str) -> dict:
         """``{checkpoint, answer, missing, error}`` for one opened clip and its transcript text."""
         row = answer_media(self.checkpoint, [clip], cfg=self.cfg, subtitles={clip.path.stem: text or ""}, asr=False,

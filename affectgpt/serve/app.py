@@ -75,7 +75,9 @@ class ServeConfig:
         token: bearer token required on every ``/v1`` route when set.
         allowed_root: server-side ``path`` inputs must resolve under this folder (None: refused).
         data_dir: the data directory (sample clip, ground truth).
-        llm_path: a local causal LM folder served by ``/v1/chat/completions`` (None: 404 there).
+        llm_path: a local causal LM folder served by ``/v1/chat/completions``.
+        model: a trained AffectGPT run: ``/v1/describe`` adds its answer, and ``/v1/chat/completions``
+            answers with it (text, plus a ``video_url`` part naming a clip under ``allowed_root``).
         asr: transcribe uploads without a subtitle.
     """
 
@@ -88,6 +90,7 @@ class ServeConfig:
     allowed_root: str | None = None
     data_dir: str | None = None
     llm_path: str | None = None
+    model: str | None = None
     asr: bool = True
     temp_dir: str | None = None
     extra: dict = field(default_factory=dict)
@@ -153,7 +156,8 @@ def create_app(cfg: ServeConfig | None = None):
             if state["describer"] is None:
                 from affectgpt.describe.pipeline import DescribeConfig, Describer
 
-                state["describer"] = Describer(DescribeConfig(timeline=True, asr=cfg.asr, data_dir=cfg.data_dir))
+                state["describer"] = Describer(DescribeConfig(timeline=True, asr=cfg.asr, data_dir=cfg.data_dir,
+                                                              model=cfg.model))
             return state["describer"]
 
     async def limited(fn, *args):
@@ -234,6 +238,9 @@ def create_app(cfg: ServeConfig | None = None):
         data = [{"id": "affectgpt-describe", "object": "model", "owned_by": "affectgpt"}]
         if cfg.llm_path:
             data.append({"id": Path(cfg.llm_path).name, "object": "model", "owned_by": "local"})
+        if cfg.model:
+            data.append({"id": "affectgpt-run", "object": "model", "owned_by": "affectgpt",
+                         "checkpoint": Path(cfg.model).name})
         return {"object": "list", "data": data}
 
     @app.post("/v1/describe", dependencies=[Depends(auth)])
@@ -309,37 +316,91 @@ def create_app(cfg: ServeConfig | None = None):
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
+    def under_root(ref: str) -> Path:
+        if ref.startswith(("http://", "https://", "data:")):
+            raise HTTPException(422, "video_url: only a path under the server's allowed root is accepted")
+        if not cfg.allowed_root:
+            raise HTTPException(403, "video references are disabled (start with --allowed-root DIR)")
+        root = Path(cfg.allowed_root).resolve()
+        src = (root / ref.removeprefix("file://")).resolve()
+        if root != src and root not in src.parents:
+            raise HTTPException(403, f"{ref}: outside the allowed root")
+        if not src.is_file():
+            raise HTTPException(404, f"{ref}: not found under the allowed root")
+        return src
+
     @app.post("/v1/chat/completions", dependencies=[Depends(auth)])
     async def chat(request: Request) -> JSONResponse:
-        """OpenAI-compatible chat completions with the loaded local model (``--llm PATH``): text
-        messages in, greedy decoding, ``max_tokens`` honoured (at most 1024)."""
-        if not cfg.llm_path:
-            raise HTTPException(404, "no chat model loaded (start with --llm MODEL_FOLDER)")
+        """OpenAI-compatible chat completions: with the loaded AffectGPT run (``--model``; request
+        model ``affectgpt-run``, or the default when no LLM is loaded), text plus an optional
+        ``{"type": "video_url", "video_url": {"url": <path under the allowed root>}}`` part; or
+        with the loaded LLM (``--llm``). Greedy decoding, ``max_tokens`` at most 1024."""
+        if not cfg.llm_path and not cfg.model:
+            raise HTTPException(404, "no chat model loaded (start with --llm MODEL_FOLDER or --model RUN)")
         try:
             body = await request.json()
             messages = body["messages"]
-            prompt = "\n".join(m["content"] if isinstance(m.get("content"), str) else
-                               " ".join(p.get("text", "") for p in m.get("content") or [] if isinstance(p, dict))
-                               for m in messages if isinstance(m, dict))
-            max_tokens = int(body.get("max_tokens") or 256)
-        except (ValueError, KeyError, TypeError):
+            texts, videos = [], []
+            for m in messages:
+                content = m.get("content") if isinstance(m, dict) else None
+                if isinstance(content, str):
+                    texts.append(content)
+                    continue
+                for part in content or []:
+                    if not isinstance(part, dict):
+                        continue
+                    if part.get("type") == "text":
+                        texts.append(str(part.get("text", "")))
+                    elif part.get("type") == "video_url":
+                        videos.append(str((part.get("video_url") or {}).get("url", "")))
+            prompt = "\n".join(texts)
+            max_tokens = max(1, min(int(body.get("max_tokens") or 256), 1024))
+            wanted = str(body.get("model") or "")
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise HTTPException(422, "expected {'model': ..., 'messages': [{'role': ..., 'content': ...}]}") from None
-        if not prompt.strip():
+        use_run = bool(cfg.model) and (wanted == "affectgpt-run" or not cfg.llm_path)
+        if len(videos) > 1:
+            raise HTTPException(422, "at most one video_url per request")
+        if videos and not use_run:
+            raise HTTPException(422, "video_url needs the AffectGPT run (start with --model RUN)")
+        if not prompt.strip() and not videos:
             raise HTTPException(422, "the messages hold no text")
+        video = under_root(videos[0]) if videos else None
 
-        def run():
+        def run_llm():
             with lock:
                 if state["llm"] is None:
                     from affectgpt.bench.extractors.llm import TransformersBackend
 
                     state["llm"] = TransformersBackend(cfg.llm_path, max_tokens=256)
                 llm = state["llm"]
-                llm.max_tokens = max(1, min(max_tokens, 1024))
+                llm.max_tokens = max_tokens
                 return llm.complete(prompt)
 
-        text = await limited(run)
+        def run_affectgpt():
+            with lock:
+                if state.get("answerer") is None:
+                    from affectgpt.recipes.run import ClipAnswerer
+
+                    state["answerer"] = ClipAnswerer(cfg.model)
+                answerer = state["answerer"]
+                answerer.max_new_tokens = max_tokens
+                if video is None:
+                    return answerer.answer_text(prompt)["answer"]
+                from affectgpt.media.clip import Clip
+
+                try:
+                    out = answerer.answer(Clip.open(video), prompt)
+                except (AffectGPTError, ValueError) as exc:
+                    raise HTTPException(422, str(exc)) from None
+                if out["error"]:
+                    raise HTTPException(422, out["error"])
+                return out["answer"]
+
+        text = await limited(run_affectgpt if use_run else run_llm)
+        name = "affectgpt-run" if use_run else Path(cfg.llm_path).name
         return JSONResponse({"id": f"chatcmpl-{int(time.time() * 1000)}", "object": "chat.completion",
-                             "created": int(time.time()), "model": Path(cfg.llm_path).name,
+                             "created": int(time.time()), "model": name,
                              "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                           "finish_reason": "stop"}]})
 

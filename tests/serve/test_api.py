@@ -151,3 +151,43 @@ def test_chat_completions_with_a_loaded_model(tmp_path, tiny_llm_dir):
 def test_sniffing():
     assert sniff_media(b"\x00\x00\x00\x18ftypisom") and sniff_media(b"RIFF\x00\x00\x00\x00WAVE")
     assert not sniff_media(b"<html>") and not sniff_media(b"#!/bin/sh\nrm -rf /")
+
+
+def test_chat_with_a_trained_affectgpt_run_and_a_video_reference(tmp_path, tiny_llm_dir, data_dir):
+    import shutil
+
+    from affectgpt.cli import main
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    src = sorted((data_dir / "crema_d" / "video_mp4").glob("*.mp4"))[:2]
+    for p in src:
+        shutil.copyfile(p, clips / p.name)
+    manifest = tmp_path / "train.csv"
+    manifest.write_text("name,path,subtitle,target,label\n" + "".join(
+        f"{p.stem},{clips / p.name},Don't forget a jacket,The character's emotional state is angry.,angry\n"
+        for p in src), encoding="utf-8")
+    run = tmp_path / "run"
+    sets = [f"model.llm_path={tiny_llm_dir}", f"data.manifest={manifest}", "train.max_steps=1", "train.batch_size=2",
+            "train.grad_accum=1", f"train.output_dir={run}", "train.save_every=1"]
+    assert main(["train", "mini", *sum((["--set", s] for s in sets), []), "-q"]) == 0
+    srv = RunningServer(ServeConfig(asr=False, model=str(run), allowed_root=str(clips), temp_dir=str(tmp_path / "t")))
+    try:
+        assert "affectgpt-run" in [m["id"] for m in srv.client.get("/v1/models").json()["data"]]
+        video = {"type": "video_url", "video_url": {"url": src[0].name}}
+        ask = {"model": "affectgpt-run", "max_tokens": 4,
+               "messages": [{"role": "user", "content": [{"type": "text", "text": "Don't forget a jacket"}, video]}]}
+        r = srv.client.post("/v1/chat/completions", json=ask)
+        assert r.status_code == 200, r.text
+        assert r.json()["model"] == "affectgpt-run" and isinstance(r.json()["choices"][0]["message"]["content"], str)
+        text_only = srv.client.post("/v1/chat/completions", json={"model": "affectgpt-run", "max_tokens": 4,
+                                                                  "messages": [{"role": "user", "content": "Hi"}]})
+        assert text_only.status_code == 200, text_only.text
+        outside = {**ask, "messages": [{"role": "user", "content": [{"type": "video_url",
+                                                                     "video_url": {"url": "../../etc/passwd"}}]}]}
+        assert srv.client.post("/v1/chat/completions", json=outside).status_code == 403
+        remote = {**ask, "messages": [{"role": "user", "content": [{"type": "video_url",
+                                                                    "video_url": {"url": "https://x/y.mp4"}}]}]}
+        assert srv.client.post("/v1/chat/completions", json=remote).status_code == 422
+    finally:
+        srv.close()
