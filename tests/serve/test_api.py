@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import time
+
 import pytest
 
 pytest.importorskip("fastapi")
@@ -191,3 +193,29 @@ def test_chat_with_a_trained_affectgpt_run_and_a_video_reference(tmp_path, tiny_
         assert srv.client.post("/v1/chat/completions", json=remote).status_code == 422
     finally:
         srv.close()
+
+
+@pytest.mark.parametrize("cut", [True, False])
+def test_client_disconnect_leaves_no_temporary_file(server, clip, cut):
+    import socket
+
+    boundary = "xYzBoUnDaRy"
+    data = clip.read_bytes()
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"talk.mp4\"\r\n"
+            f"Content-Type: video/mp4\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall((f"POST /v1/describe HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; "
+                   f"boundary={boundary}\r\nContent-Length: {len(body)}\r\n\r\n").encode())
+        s.sendall(body[: len(body) // 2] if cut else body)  # gone mid-upload, or gone while it is described
+    deadline, empty_since = time.monotonic() + 60, None
+    while time.monotonic() < deadline:  # empty, and staying empty for 2 s (the request may still be starting)
+        if server.temp_entries():
+            empty_since = None
+        elif empty_since is None:
+            empty_since = time.monotonic()
+        elif time.monotonic() - empty_since > 2.0:
+            break
+        time.sleep(0.05)
+    assert server.temp_entries() == []
+    assert server.client.get("/healthz").status_code == 200
