@@ -54,13 +54,15 @@ def build_steps(cfg: dict, inputs: list[str], out_dir: Path, data_dir: str | Non
                        float(merge.get("timeout_s", 120)), int(merge.get("retries", 3)), int(merge.get("max_tokens", 512))),
              LabelStep(labels.get("extractor", "lexicon"), profile, data_dir, labels.get("url"), labels.get("model"))]
     if filters.get("speaker", {}).get("enabled", True):
-        steps.append(SpeakerFilter())
+        speaker = filters.get("speaker", {})
+        steps.append(SpeakerFilter(speaker.get("model"), float(speaker.get("threshold", 0.5))))
     length = filters.get("length", {})
     if length.get("enabled", True):
         steps.append(LengthFilter(length.get("mode", "quantile"), float(length.get("low", 0.05)),
                                   float(length.get("high", 0.95))))
     if crowd.get("enabled", True):
-        steps.append(CrowdFilter(crowd.get("mode", "E+S"), crowd.get("voters"), profile, data_dir))
+        steps.append(CrowdFilter(crowd.get("mode", "E+S"), crowd.get("voters"), profile, data_dir,
+                                 crowd.get("extra_voters")))
     steps.append(ExportWriter(out_dir / "export", hf=bool(cfg.get("export", {}).get("hf", True))))
     return steps
 

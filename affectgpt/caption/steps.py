@@ -196,14 +196,52 @@ class LabelStep(MapStep):
         return {**record, "openset": list(labels), "description_sentiment": sentiment}
 
 
+def _load_callable(spec: str):
+    """``package.module:function`` -> the function (a plug-in named in a caption config)."""
+    import importlib
+
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise ValueError(f"{spec!r}: name a plug-in as package.module:function")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"{spec!r}: cannot load the plug-in ({exc})") from None
+
+
 class SpeakerFilter(MapStep):
     """Low-level filter 1: drop a sample whose visible face does not move its mouth while the voice
     is heard (the face front end's speaker check; PAPER §1.3 used TalkNet). Kept, with the reason,
-    when it cannot be checked (no face, no speech)."""
+    when it cannot be checked (no face, no speech).
+
+    ``model`` plugs in an active-speaker model instead: ``package.module:function`` called as
+    ``function(path, record) -> float`` (the probability that the visible person speaks) or
+    ``-> None`` (cannot tell: kept, and said); the sample is kept when the probability is at least
+    ``threshold``."""
 
     name = "speaker-filter"
 
+    def __init__(self, model: str | None = None, threshold: float = 0.5):
+        self.model, self.threshold = model, threshold
+        self._fn = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_fn": None}
+
+    def settings(self) -> dict:
+        return {"model": self.model, "threshold": self.threshold}
+
+    def setup(self) -> None:
+        self._fn = _load_callable(self.model) if self.model else None
+
     def process(self, record: dict) -> dict:
+        if self._fn is not None:
+            p = self._fn(record["path"], record)
+            if p is None:
+                return _decide(record, "speaker", True, f"not checked: {self.model} could not tell")
+            keep = float(p) >= self.threshold
+            return _decide(record, "speaker", keep, f"{self.model}: speaking probability {float(p):.2f} "
+                                                    f"{'>=' if keep else '<'} {self.threshold:g}")
         faces = record.get("faces") or {}
         if not faces.get("n_faces"):
             return _decide(record, "speaker", True, "not checked: no face")
@@ -263,32 +301,68 @@ def _vote(labels: list[str]) -> tuple[list[str], int, int]:
     return winners, top, second
 
 
+BASIC_VOTE_PROMPT = ("You are an expert in human emotions. From the clues and the subtitle below, answer with exactly "
+                     "one word, the person's basic emotion: happy, sad, angry, fearful, disgusted, surprised or "
+                     "neutral.")
+
+
+def _ask_basic(llm, record: dict) -> str | None:
+    """An endpoint voter: one basic-emotion word from the clues and subtitle; None (abstains) when
+    the reply names none of them."""
+    clues = record.get("clues") or {}
+    reply = llm.complete(f"{BASIC_VOTE_PROMPT}\n\nClues: {clues.get('visual', '')} {clues.get('acoustic', '')}\n"
+                         f"Subtitle: {record.get('subtitle') or 'none'}\nAnswer:").lower()
+    found = [(reply.find(w), w) for w in _POLARITY if w in reply]
+    return min(found)[1] if found else None
+
+
 class CrowdFilter(MapStep):
     """High-level filter (PAPER §1.4, "model-based crowd-sourcing"): each voter (the audio, video
     and text heads, one per available modality) votes a basic emotion and, through its polarity, a
     sentiment; the majority wins (ties recorded, any tied label accepted). The description's OV labels
     agree with the emotion vote when they share a level-1 sector on any of the five emotion wheels
     (an empty label set counts as neutral: the upstream ``func_hit_or_not`` rule); its sentiment must
-    equal the sentiment vote. ``mode`` E, S or E+S chooses the checks (the paper's Table 4)."""
+    equal the sentiment vote. ``mode`` E, S or E+S chooses the checks (the paper's Table 4).
+
+    ``extra_voters`` adds models named in the config: ``{name, plugin: package.module:function}``
+    (``function(record) -> basic emotion or None``) or ``{name, url, model}`` (an OpenAI-compatible
+    endpoint asked for one basic-emotion word; a reply naming none abstains)."""
 
     name = "crowd-filter"
 
     def __init__(self, mode: str = "E+S", voters: list[str] | None = None, profile: str = "paper",
-                 data_dir: str | None = None):
+                 data_dir: str | None = None, extra_voters: list[dict] | None = None):
         self.mode, self.voters = mode, list(voters or ["audio", "video", "text"])
         self.profile, self.data_dir = profile, data_dir
+        self.extra_voters = [dict(v) for v in extra_voters or []]
+        for v in self.extra_voters:
+            if not v.get("name") or not (v.get("plugin") or (v.get("url") and v.get("model"))):
+                raise ValueError(f"crowd voter {v}: give a name and either plugin: package.module:function or "
+                                 "url + model (an OpenAI-compatible endpoint)")
         self._vocab = None
+        self._extra = []
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_vocab": None}
+        return {**self.__dict__, "_vocab": None, "_extra": []}
 
     def settings(self) -> dict:
-        return {"mode": self.mode, "voters": self.voters, "profile": self.profile}
+        return {"mode": self.mode, "voters": self.voters, "profile": self.profile,
+                "extra_voters": [{k: v for k, v in e.items() if k != "api_key"} for e in self.extra_voters]}
 
     def setup(self) -> None:
         from affectgpt.emotions import load_vocabulary
 
         self._vocab = load_vocabulary(self.profile, self.data_dir)
+        self._extra = []
+        for v in self.extra_voters:
+            if v.get("plugin"):
+                self._extra.append((v["name"], _load_callable(v["plugin"])))
+            else:
+                from affectgpt.bench.extractors.llm import OpenAIChatBackend
+
+                llm = OpenAIChatBackend(v["url"], v["model"], timeout_s=float(v.get("timeout_s", 60)),
+                                        retries=int(v.get("retries", 3)), max_tokens=8)
+                self._extra.append((v["name"], lambda rec, llm=llm: _ask_basic(llm, rec)))
 
     def _sectors(self, labels: list[str], wheel: int) -> set[str]:
         if not labels:
@@ -312,6 +386,14 @@ class CrowdFilter(MapStep):
     def process(self, record: dict) -> dict:
         probs = record.get("modality_probs") or {}
         emo = {v: max(probs[v], key=probs[v].get) for v in self.voters if probs.get(v)}
+        for name, fn in self._extra:  # voters named in the config: a basic emotion, or None to abstain
+            vote = fn(record)
+            if vote is not None:
+                vote = str(vote).strip().lower()
+                if vote not in _POLARITY:
+                    raise ValueError(f"{record['id']}: voter {name} answered {vote!r}, not one of "
+                                     f"{', '.join(sorted(_POLARITY))}")
+                emo[name] = vote
         if not emo:
             return _decide(record, "crowd", True, "not checked: no voter could measure this sample")
         e_win, e_top, e_second = _vote(list(emo.values()))

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -169,3 +170,26 @@ def test_affectgpt_trains_on_the_caption_export_as_it_is(clips, tmp_path, data_d
     with open(answers, encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["name"] for r in rows] == [first.stem] and rows[0]["error"] == ""
+
+
+def test_plugged_in_speaker_model_and_crowd_voters(clips, tmp_path, data_dir, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    base = ["clues.asr=false", "filters.length.enabled=false"]
+    res = caption_run(load_caption_config("offline", base + ["filters.speaker.model=_plugins:never_speaks",
+                                                              "filters.crowd.enabled=false"]),
+                      [str(clips)], tmp_path / "a", progress=False, data_dir=str(data_dir))
+    ok = [r for r in res.records if "error" not in r]
+    assert ok and not res.kept
+    assert all(r["decisions"]["speaker"]["reason"] == "_plugins:never_speaks: speaking probability 0.10 < 0.5"
+               for r in ok)
+    voters = '[{name: sadbot, plugin: "_plugins:always_sad"}, {name: sadbot2, plugin: "_plugins:always_sad"}, ' \
+             '{name: sadbot3, plugin: "_plugins:always_sad"}, {name: sadbot4, plugin: "_plugins:always_sad"}]'
+    res = caption_run(load_caption_config("offline", base + [f"filters.crowd.extra_voters={voters}"]),
+                      [str(clips)], tmp_path / "b", progress=False, data_dir=str(data_dir))
+    for r in (r for r in res.records if "error" not in r):
+        assert r["vote"]["voters"]["sadbot"] == "sad" and r["vote"]["emotion"] == ["sad"]  # 4 of at most 7
+    res = caption_run(load_caption_config("offline", base + ['filters.crowd.extra_voters=[{name: x, plugin: '
+                                                             '"_plugins:bad_voter"}]']),
+                      [str(clips)], tmp_path / "c", progress=False, data_dir=str(data_dir))
+    assert all("voter x answered 'melancholic'" in r["error"] for r in res.records if r["id"] != "broken")
+    assert len(res.failures) == len(res.records)  # a bad voter is a recorded failure per sample, not a crash

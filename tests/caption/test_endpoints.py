@@ -37,7 +37,10 @@ class _ChatHandler(BaseHTTPRequestHandler):
             return
         if "SLOW" in prompt:
             time.sleep(1.0)
-        if "MALFORMED" in prompt:
+        if srv.fixed_reply is not None and "basic emotion" in prompt:
+            payload = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant",
+                                                                        "content": srv.fixed_reply}}]}).encode()
+        elif "MALFORMED" in prompt:
             payload = b'{"choices": []}' if "EMPTY" in prompt else b"<html>not json"
         else:
             with srv.lock:
@@ -58,7 +61,7 @@ def chat_server(tiny_llm_dir):
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _ChatHandler)
     srv.llm = TransformersBackend(str(tiny_llm_dir), max_tokens=12)
-    srv.lock, srv.prompts, srv.fail_next, srv.parts = threading.Lock(), [], 0, []
+    srv.lock, srv.prompts, srv.fail_next, srv.parts, srv.fixed_reply = threading.Lock(), [], 0, [], None
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}/v1"
     yield srv
@@ -157,3 +160,19 @@ def test_merge_with_a_local_transformers_model(tiny_llm_dir):
     ref = TransformersBackend(str(tiny_llm_dir), max_tokens=12)
     assert [r["description"] for r in res.records] == [ref.complete(merge_prompt(r)).strip()
                                                        for r in (_record(0), _record(1, "Leave me alone."))]
+
+
+def test_an_endpoint_crowd_voter(chat_server, monkeypatch, data_dir):
+    from affectgpt.caption.steps import CrowdFilter
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    rec = {**_record(0), "openset": ["sad"], "description_sentiment": "negative",
+           "modality_probs": {"audio": {"sad": 0.9, "happy": 0.1}}}
+    step = CrowdFilter("E+S", ["audio"], data_dir=str(data_dir), extra_voters=[{"name": "llm", "url": chat_server.url, "model": "tiny"}])
+    monkeypatch.setattr(chat_server, "fixed_reply", "Sad.")
+    out = run_map(step, [rec], progress=False)
+    assert out.records[0]["vote"]["voters"] == {"audio": "sad", "llm": "sad"} and out.records[0]["kept"]
+    assert "basic emotion" in chat_server.prompts[-1] and "In the video, the person smiles." in chat_server.prompts[-1]
+    monkeypatch.setattr(chat_server, "fixed_reply", "I would rather not say.")  # names no emotion: abstains
+    out = run_map(step, [rec], progress=False)
+    assert out.records[0]["vote"]["voters"] == {"audio": "sad"}
