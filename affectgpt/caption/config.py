@@ -15,7 +15,7 @@ __all__ = ["PRESETS", "load_caption_config"]
 
 PRESETS = ("offline", "paper")
 
-_BACKENDS = {"clues": ("offline", "openai"), "merge": ("describe", "openai", "transformers"),
+_BACKENDS = {"clues": ("offline", "openai", "transformers"), "merge": ("describe", "openai", "transformers"),
              "labels": ("given", "lexicon", "llm")}
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from affectgpt.caption.export import ExportWriter, write_report
 from affectgpt.caption.readers import CaptionReader
-from affectgpt.caption.steps import (ClueStep, CrowdFilter, EndpointClueStep, LabelStep, LengthFilter, MergeStep,
-                                     SpeakerFilter)
+from affectgpt.caption.steps import (ClueStep, CrowdFilter, EndpointClueStep, LabelStep, LengthFilter,
+                                     LocalClueStep, MergeStep, SpeakerFilter)
 from affectgpt.pipeline import run_pipeline
 from affectgpt.pipeline.store import atomic_write_text, remove_stale_temporaries
 
@@ -50,6 +50,11 @@ def build_steps(cfg: dict, inputs: list[str], out_dir: Path, data_dir: str | Non
         steps.append(EndpointClueStep(clues["url"], clues.get("audio_model"), clues.get("video_model"),
                                       int(clues.get("frames", 8)), float(clues.get("timeout_s", 120)),
                                       int(clues.get("retries", 3)), int(clues.get("max_tokens", 256))))
+    if clues.get("backend") == "transformers":
+        if not (clues.get("audio_model") or clues.get("video_model")):
+            raise ValueError("clues.backend transformers needs clues.video_model and/or clues.audio_model (model folders)")
+        steps.append(LocalClueStep(clues.get("video_model"), clues.get("audio_model"), int(clues.get("frames", 8)),
+                                   int(clues.get("max_tokens", 256))))
     steps += [MergeStep(merge.get("backend", "describe"), merge.get("url"), merge.get("model"),
                        float(merge.get("timeout_s", 120)), int(merge.get("retries", 3)), int(merge.get("max_tokens", 512))),
              LabelStep(labels.get("extractor", "lexicon"), profile, data_dir, labels.get("url"), labels.get("model"))]

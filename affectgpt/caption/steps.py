@@ -16,7 +16,7 @@ import numpy as np
 
 from affectgpt.pipeline import MapStep, Step
 
-__all__ = ["MERGE_PROMPT", "AUDIO_CLUE_PROMPT", "VIDEO_CLUE_PROMPT", "ClueStep", "EndpointClueStep", "MergeStep", "LabelStep", "SpeakerFilter", "LengthFilter", "CrowdFilter",
+__all__ = ["MERGE_PROMPT", "AUDIO_CLUE_PROMPT", "VIDEO_CLUE_PROMPT", "ClueStep", "EndpointClueStep", "LocalClueStep", "MergeStep", "LabelStep", "SpeakerFilter", "LengthFilter", "CrowdFilter",
            "merge_prompt"]
 
 #: the paper's merge instruction (App. G), verbatim
@@ -506,4 +506,96 @@ class EndpointClueStep(MapStep):
             sources["acoustic"] = self.audio_model
         if not any(clues.get(k) for k in sources):
             raise ValueError(f"{record['path']}: the clue models returned empty answers")
+        return {**record, "clues": clues, "clue_sources": sources}
+
+
+class LocalClueStep(MapStep):
+    """Clues from local transformers models, in-process (on Ray: a GPU actor pool when a GPU is
+    present). ``video_model``: an image-text-to-text model folder (Llava, Qwen2-VL, ...; loaded
+    with ``AutoProcessor`` + ``AutoModelForImageTextToText``), given ``frames`` uniformly sampled
+    frames and :data:`VIDEO_CLUE_PROMPT` through its chat template. ``audio_model``: an
+    audio-text-to-text model folder (Qwen2-Audio, ...; the class named by its config), given the
+    16 kHz audio and :data:`AUDIO_CLUE_PROMPT`. Greedy decoding. Replaces the offline clue
+    sentences it can; the offline step still gives the speaker check and the crowd's votes."""
+
+    name = "local-clues"
+
+    def __init__(self, video_model: str | None = None, audio_model: str | None = None, frames: int = 8,
+                 max_tokens: int = 256, device: str | None = None):
+        self.video_model, self.audio_model, self.frames = video_model, audio_model, frames
+        self.max_tokens, self.device = max_tokens, device
+        self._video = self._audio = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_video": None, "_audio": None}
+
+    @property
+    def resources(self) -> dict:
+        import torch
+
+        return {"num_gpus": 1} if torch.cuda.is_available() else {"num_cpus": 1}
+
+    def settings(self) -> dict:
+        def ident(path):
+            if not path:
+                return None
+            import hashlib
+            from pathlib import Path
+
+            cfg = Path(path) / "config.json"
+            return f"{Path(path).name}:{hashlib.sha256(cfg.read_bytes()).hexdigest()[:12] if cfg.is_file() else '?'}"
+
+        return {"video_model": ident(self.video_model), "audio_model": ident(self.audio_model), "frames": self.frames,
+                "max_tokens": self.max_tokens, "prompts": [AUDIO_CLUE_PROMPT, VIDEO_CLUE_PROMPT]}
+
+    def setup(self) -> None:
+        import torch
+        import transformers
+
+        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if self.video_model and self._video is None:
+            proc = transformers.AutoProcessor.from_pretrained(self.video_model)
+            model = transformers.AutoModelForImageTextToText.from_pretrained(self.video_model).to(device).eval()
+            self._video = (proc, model, device)
+        if self.audio_model and self._audio is None:
+            proc = transformers.AutoProcessor.from_pretrained(self.audio_model)
+            arch = transformers.AutoConfig.from_pretrained(self.audio_model).architectures[0]
+            model = getattr(transformers, arch).from_pretrained(self.audio_model).to(device).eval()
+            self._audio = (proc, model, device)
+
+    def _generate(self, proc, model, device, inputs) -> str:
+        import torch
+
+        inputs = {k: v.to(device) if hasattr(v, "to") else v for k, v in inputs.items()}
+        with torch.no_grad():
+            out = model.generate(**inputs, max_new_tokens=self.max_tokens, do_sample=False)
+        return proc.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+    def process(self, record: dict) -> dict:
+        from PIL import Image
+
+        from affectgpt.media.clip import SAMPLE_RATE, Clip
+
+        clip = Clip.open(record["path"])
+        subtitle = record.get("subtitle") or ""
+        tail = f" The subtitle of this clip is: {subtitle}" if subtitle else ""
+        clues, sources = dict(record.get("clues") or {}), {}
+        if self._video is not None and clip.info.has_video:
+            proc, model, device = self._video
+            frames = [Image.fromarray(f) for f in clip.frames_at(clip.uniform_times(self.frames), max_side=512,
+                                                                 distinct=True).frames]
+            msgs = [{"role": "user", "content": [*({"type": "image"} for _ in frames),
+                                                 {"type": "text", "text": VIDEO_CLUE_PROMPT + tail}]}]
+            text = proc.apply_chat_template(msgs, add_generation_prompt=True)
+            clues["visual"] = self._generate(proc, model, device, proc(images=frames, text=text, return_tensors="pt"))
+            sources["visual"] = f"local:{self.video_model}"
+        if self._audio is not None and clip.audio is not None and len(clip.audio):
+            proc, model, device = self._audio
+            msgs = [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": AUDIO_CLUE_PROMPT + tail}]}]
+            text = proc.apply_chat_template(msgs, add_generation_prompt=True)
+            inputs = proc(text=text, audio=[clip.audio], sampling_rate=SAMPLE_RATE, return_tensors="pt")
+            clues["acoustic"] = self._generate(proc, model, device, inputs)
+            sources["acoustic"] = f"local:{self.audio_model}"
+        if sources and not any(clues.get(k) for k in sources):
+            raise ValueError(f"{record['path']}: the local clue models returned empty answers")
         return {**record, "clues": clues, "clue_sources": sources}
