@@ -300,10 +300,11 @@ def _cmd_caption_run(a: argparse.Namespace) -> int:
 
 
 def _cmd_serve(a: argparse.Namespace) -> int:
-    from affectgpt.serve import ServeConfig, check_bind, serve
+    from affectgpt.serve import ServeConfig, check_bind, check_port, serve
 
     token = a.token or os.environ.get("AFFECTGPT_TOKEN")
     check_bind(a.host, token)
+    check_port(a.host, a.port)
     cfg = ServeConfig(max_upload_mb=a.max_upload_mb, max_duration_s=a.max_duration, timeout_s=a.timeout,
                       workers=a.workers, queue=a.queue, token=token, allowed_root=a.allowed_root,
                       data_dir=a.data_dir, llm_path=a.llm, model=a.model, asr=not a.no_asr)
@@ -555,13 +556,14 @@ Outputs: DIR/export/{openset.csv,reason.csv,samples.jsonl,samples.parquet,shareg
 DIR/report.md, DIR/plots/. exit codes: 0 done, 1 some samples failed (recorded), 2 usage or a bad manifest""")
     cr.add_argument("config", help="preset (offline, paper) or a YAML file")
     cr.add_argument("--input", nargs="+", required=True, help="media folders, globs, files, or manifests "
-                    "(.csv/.jsonl/.parquet with name, path and optional subtitle/english/chinese columns)")
+                    "(.csv/.jsonl/.parquet: name; path, else video/<name>.mp4 beside the manifest; subtitle from "
+                    "the first of subtitle, english, chinese, text)")
     cr.add_argument("--out", required=True, help="output folder")
     cr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a config value, e.g. filters.length.mode=bounds")
     cr.add_argument("--resume", action="store_true", help="reuse the per-sample results already in --out")
     cr.add_argument("--no-asr", action="store_true", help="no transcription for clips without a subtitle")
-    cr.add_argument("--no-plots", action="store_true")
+    cr.add_argument("--no-plots", action="store_true", help="no PNG plots in the report")
     _add_executor_options(cr)
     _add_data_dir(cr)
     cr.set_defaults(func=_cmd_caption_run)
@@ -578,19 +580,19 @@ DIR/report.md, DIR/plots/. exit codes: 0 done, 1 some samples failed (recorded),
   curl -F file=@clip.mp4 -F subtitle="I can't believe it" http://127.0.0.1:8000/v1/describe
 
 A non-loopback --host needs --token (or AFFECTGPT_TOKEN). exit codes: 0 stopped, 2 usage""")
-    sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     sv.add_argument("--token", help="bearer token required on /v1 routes (default $AFFECTGPT_TOKEN)")
     sv.add_argument("--model", help="a trained AffectGPT run: its answer in /v1/describe, and /v1/chat/completions "
                     "with text and an optional video_url under --allowed-root")
     sv.add_argument("--llm", help="local causal LM folder served by /v1/chat/completions")
     sv.add_argument("--allowed-root", help="folder under which requests may name server-side paths")
-    sv.add_argument("--max-upload-mb", type=float, default=64.0)
-    sv.add_argument("--max-duration", type=float, default=120.0, help="longest media accepted (s)")
-    sv.add_argument("--timeout", type=float, default=120.0, help="per-request limit (s)")
-    sv.add_argument("--workers", type=int, default=1, help="requests processed at once")
-    sv.add_argument("--queue", type=int, default=4, help="requests that may wait; beyond: 429")
-    sv.add_argument("--no-asr", action="store_true")
+    sv.add_argument("--max-upload-mb", type=float, default=64.0, help="largest upload (default 64 MB; 413 above)")
+    sv.add_argument("--max-duration", type=float, default=120.0, help="longest media accepted (default 120 s)")
+    sv.add_argument("--timeout", type=float, default=120.0, help="per-request limit (default 120 s; 504 after)")
+    sv.add_argument("--workers", type=int, default=1, help="requests processed at once (default 1)")
+    sv.add_argument("--queue", type=int, default=4, help="requests that may wait (default 4); beyond: 429")
+    sv.add_argument("--no-asr", action="store_true", help="no transcription of uploads without a subtitle")
     _add_data_dir(sv)
     sv.set_defaults(func=_cmd_serve)
 

@@ -15,6 +15,33 @@ __all__ = ["PRESETS", "load_caption_config"]
 
 PRESETS = ("offline", "paper")
 
+#: every setting a caption config may hold (a misspelled key is an error, with a suggestion)
+KNOWN_KEYS = {
+    "name", "clues.backend", "clues.asr", "clues.frames", "clues.url", "clues.audio_model", "clues.video_model",
+    "clues.timeout_s", "clues.retries", "clues.max_tokens",
+    "merge.backend", "merge.url", "merge.model", "merge.timeout_s", "merge.retries", "merge.max_tokens",
+    "labels.extractor", "labels.url", "labels.model",
+    "filters.speaker.enabled", "filters.speaker.model", "filters.speaker.threshold",
+    "filters.length.enabled", "filters.length.mode", "filters.length.low", "filters.length.high",
+    "filters.crowd.enabled", "filters.crowd.mode", "filters.crowd.voters", "filters.crowd.profile",
+    "filters.crowd.extra_voters", "export.hf",
+}
+_NUMBERS = {"clues.frames": int, "clues.timeout_s": float, "clues.retries": int, "clues.max_tokens": int,
+            "merge.timeout_s": float, "merge.retries": int, "merge.max_tokens": int,
+            "filters.speaker.threshold": float, "filters.length.low": float, "filters.length.high": float}
+
+
+def _flat(cfg: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in cfg.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and key not in ("filters.crowd.extra_voters",):
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
 _BACKENDS = {"clues": ("offline", "openai", "transformers"), "merge": ("describe", "openai", "transformers"),
              "labels": ("given", "lexicon", "llm")}
 
@@ -54,6 +81,18 @@ def load_caption_config(source: str | Path, overrides: list[str] | None = None) 
     cfg = copy.deepcopy(cfg)
     for assignment in overrides or []:
         _set(cfg, assignment)
+    import difflib
+
+    for key, value in _flat(cfg).items():
+        if key not in KNOWN_KEYS:
+            close = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
+            raise InputError(where, f"unknown setting {key!r}" + (f"; did you mean {close[0]!r}?" if close else
+                                                                  f"; known: {', '.join(sorted(KNOWN_KEYS))}"))
+        if key in _NUMBERS and value is not None:
+            try:
+                _NUMBERS[key](value)
+            except (TypeError, ValueError):
+                raise InputError(where, f"{key} = {value!r} is not a number") from None
     for section, allowed in _BACKENDS.items():
         sec = cfg.setdefault(section, {})
         key = "extractor" if section == "labels" else "backend"

@@ -43,6 +43,11 @@ def _openset(labels: list[str]) -> str:
     return "[" + ", ".join(repr(x) for x in labels) + "]"
 
 
+def _abs(path: str) -> str:
+    """Media paths in the export are absolute: the files are read from anywhere (train, LLaMA-Factory)."""
+    return str(Path(path).resolve())
+
+
 def _target(labels: list[str]) -> str:
     return f"The character's emotional state is {', '.join(labels) if labels else 'neutral'}."
 
@@ -65,15 +70,16 @@ class ExportWriter(Writer):
         atomic_write_bytes(out / "openset.csv", _csv([["name", "openset"]] + [[r["id"], _openset(r["openset"])]
                                                                            for r in kept]))
         atomic_write_bytes(out / "reason.csv", _csv([["name", "reason"]] + [[r["id"], r["description"]] for r in kept]))
-        atomic_write_text(out / "samples.jsonl", "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n"
-                                                         for r in records))
-        sharegpt = [{"id": r["id"], "video": r["path"], "conversations": [
+        atomic_write_text(out / "samples.jsonl", "".join(
+            json.dumps({**r, "kept": bool(r.get("kept")) and "error" not in r}, ensure_ascii=False, sort_keys=True)
+            + "\n" for r in records))
+        sharegpt = [{"id": r["id"], "video": _abs(r["path"]), "conversations": [
             {"from": "human", "value": SHAREGPT_QUESTION.format(subtitle=r.get("subtitle") or "none")},
             {"from": "gpt", "value": r["description"]}]} for r in kept]
         atomic_write_text(out / "sharegpt.json", json.dumps(sharegpt, ensure_ascii=False, indent=1) + "\n")
         atomic_write_bytes(out / "train_manifest.csv", _csv(
             [["name", "path", "subtitle", "target", "label"]]
-            + [[r["id"], r["path"], r.get("subtitle", ""), _target(r["openset"]), ", ".join(r["openset"])]
+            + [[r["id"], _abs(r["path"]), r.get("subtitle", ""), _target(r["openset"]), ", ".join(r["openset"])]
                for r in kept]))
         self._parquet(out / "samples.parquet", records)
         if self.hf:
@@ -146,14 +152,19 @@ def write_report(out_dir: str | Path, records: list[dict], steps: list[dict], co
              f"{len(records)} samples: {len(kept)} kept, {len(ok) - len(kept)} dropped, {len(failed)} failed.", "",
              "## Steps", "", "| step | total | cached | processed | failed | seconds |", "|---|---|---|---|---|---|"]
     for s in steps:
-        lines.append(f"| {s['step']} | {s.get('total', '')} | {s.get('cached', '')} | {s.get('processed', '')} | "
-                     f"{s.get('failed', '')} | {s.get('seconds', '')} |")
+        name = s["step"].rsplit("-", 1)[0]  # the signature's hash says which settings; the name reads better
+        lines.append(f"| {name} | {s.get('total', '')} | {s.get('cached', '-')} | {s.get('processed', '-')} | "
+                     f"{s.get('failed', '-')} | {s.get('seconds', '')} |")
     lines += ["", "## Drop reasons", "", "| filter | dropped |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(drops.items())] or ["| (none) | 0 |"]
     fails = Counter(r.get("reason", "error") for r in failed)
     if fails:
         lines += ["", "## Failures", "", "| reason | count |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in sorted(fails.items())]
+        lines += ["", "| sample | error |", "|---|---|"]
+        lines += [f"| {r['id']} | {str(r['error']).replace('|', '/')} |" for r in failed[:50]]
+        if len(failed) > 50:
+            lines.append(f"| ... | {len(failed) - 50} more in export/samples.jsonl |")
     lines += ["", "## Open-vocabulary labels of kept samples (top 50)", "", "| label | count |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))[:50]]
     if lengths:

@@ -113,6 +113,9 @@ class CaptionReader(Reader):
                 records.extend(read_manifest(item))
             else:
                 media.append(item)
+        for item in media:  # a mistyped input is a usage error, found before any work
+            if not any(ch in item for ch in "*?[") and not Path(item).exists() and not Path(item).is_symlink():
+                raise InputError(item, "input not found (a media file, folder, glob or manifest)")
         if media:
             found = collect_inputs(media)
             if not found:

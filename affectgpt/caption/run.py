@@ -11,7 +11,7 @@ from affectgpt.caption.export import ExportWriter, write_report
 from affectgpt.caption.readers import CaptionReader
 from affectgpt.caption.steps import (ClueStep, CrowdFilter, EndpointClueStep, LabelStep, LengthFilter,
                                      LocalClueStep, MergeStep, SpeakerFilter)
-from affectgpt.pipeline import run_pipeline
+from affectgpt.pipeline import Reader, run_pipeline
 from affectgpt.pipeline.store import atomic_write_text, remove_stale_temporaries
 
 __all__ = ["CaptionResult", "build_steps", "caption_run"]
@@ -33,6 +33,18 @@ class CaptionResult:
     @property
     def failures(self) -> list[dict]:
         return [r for r in self.records if "error" in r]
+
+
+class _Given(Reader):
+    """The records the caption reader already read and checked."""
+
+    name = "caption-reader"
+
+    def __init__(self, records: list[dict]):
+        self.records = records
+
+    def read(self):
+        yield from self.records
 
 
 def build_steps(cfg: dict, inputs: list[str], out_dir: Path, data_dir: str | None = None,
@@ -87,9 +99,16 @@ def caption_run(cfg: dict, inputs: list[str], out_dir: str | Path, executor=None
         InputError: a manifest with repeated names or missing files (before any work starts).
     """
     out = Path(out_dir)
+    steps = build_steps(cfg, inputs, out, data_dir, subtitles)
+    needs_wheels = any(isinstance(s, (LabelStep, CrowdFilter)) for s in steps)
+    if needs_wheels:  # fail now, not after the clue step, when the emotion-wheel tables are missing
+        from affectgpt.emotions import load_vocabulary
+
+        load_vocabulary(cfg.get("filters", {}).get("crowd", {}).get("profile", "paper"), data_dir)
+    records = list(steps[0].run([]))  # read (and check) the inputs before anything is written
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out)
-    steps = build_steps(cfg, inputs, out, data_dir, subtitles)
+    steps[0] = _Given(records)
     res = run_pipeline(steps, executor, store=out / ".cache", resume=resume, progress=progress)
     length = next((s for s in steps if isinstance(s, LengthFilter)), None)
     report = write_report(out, res.records, res.steps, cfg, length.bounds if length else None, plots=plots)

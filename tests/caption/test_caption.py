@@ -193,3 +193,34 @@ def test_plugged_in_speaker_model_and_crowd_voters(clips, tmp_path, data_dir, mo
                       [str(clips)], tmp_path / "c", progress=False, data_dir=str(data_dir))
     assert all("voter x answered 'melancholic'" in r["error"] for r in res.records if r["id"] != "broken")
     assert len(res.failures) == len(res.records)  # a bad voter is a recorded failure per sample, not a crash
+
+
+def test_config_and_input_mistakes_are_usage_errors_found_before_work(clips, tmp_path, data_dir, monkeypatch, capsys):
+    with pytest.raises(InputError, match="unknown setting 'filters.lenght.mode'; did you mean 'filters.length.mode'"):
+        load_caption_config("offline", ["filters.lenght.mode=bounds"])
+    with pytest.raises(InputError, match="filters.length.low = 'abc' is not a number"):
+        load_caption_config("offline", ["filters.length.low=abc"])
+    assert main(["caption", "run", "offline", "--input", str(tmp_path / "nothere"), "--out", str(tmp_path / "x"),
+                 "--data-dir", str(data_dir), "--no-asr"]) == 2
+    assert "nothere: input not found" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    monkeypatch.delenv("AFFECTGPT_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+    t0 = time.perf_counter()
+    assert main(["caption", "run", "offline", "--input", str(clips), "--out", str(tmp_path / "y"), "--no-asr"]) == 2
+    assert "affectgpt data fetch wheels" in capsys.readouterr().err
+    assert time.perf_counter() - t0 < 30 and not (tmp_path / "y").exists()  # before the clue step
+
+
+def test_export_paths_are_absolute_so_train_reads_them_from_anywhere(clips, tmp_path, data_dir, monkeypatch):
+    monkeypatch.chdir(clips.parent)
+    res = caption_run(load_caption_config("offline", ["clues.asr=false"]), [clips.name], "out", progress=False,
+                      data_dir=str(data_dir))
+    with open(Path("out") / "export" / "train_manifest.csv", encoding="utf-8") as fh:
+        paths = [r["path"] for r in csv.DictReader(fh)]
+    assert paths and all(Path(p).is_absolute() and Path(p).is_file() for p in paths)
+    assert all(Path(s["video"]).is_absolute() for s in json.loads((Path("out") / "export" / "sharegpt.json").read_text()))
+    failed = [json.loads(x) for x in (Path("out") / "export" / "samples.jsonl").read_text().splitlines()
+              if "error" in json.loads(x)]
+    assert failed and all(r["kept"] is False for r in failed)
+    assert "| broken |" in Path("out", "report.md").read_text()
+    assert res.failures

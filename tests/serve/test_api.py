@@ -219,3 +219,12 @@ def test_client_disconnect_leaves_no_temporary_file(server, clip, cut):
         time.sleep(0.05)
     assert server.temp_entries() == []
     assert server.client.get("/healthz").status_code == 200
+
+
+def test_a_port_in_use_is_a_usage_error_before_serving(server, capsys):
+    from affectgpt.cli import main
+
+    port = server.url.rsplit(":", 1)[1]
+    assert main(["serve", "--port", port, "--no-asr"]) == 2
+    err = capsys.readouterr()
+    assert f"cannot serve on 127.0.0.1:{port}" in err.err and "serving on" not in err.out
