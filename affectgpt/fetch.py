@@ -38,13 +38,13 @@ import io
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from affectgpt.config import ASSET_GROUPS, asset_dir
 from affectgpt.errors import FetchError
+from affectgpt.pipeline.store import atomic_write_bytes
 from affectgpt.io import sha256_file
 
 __all__ = ["PINS", "DEFAULT_BASE_URL", "ENV_BASE_URL", "RemoteFile", "FetchError", "FetchResult",
@@ -128,18 +128,6 @@ class FetchResult:
     downloaded: list[str]
     present: list[str]
     written: list[str]
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _xlsx_to_csv(src: Path) -> bytes:
@@ -255,7 +243,7 @@ def fetch_assets(groups: list[str], base_url: str | None = None, root: str | os.
                     data = data.read_bytes()
                 elif dest.is_file() and dest.read_bytes() == data:
                     continue
-                _atomic_write(dest, data)
+                atomic_write_bytes(dest, data)
                 result.written.append(rel)
             manifest["files"][item.target] = {"url_path": item.key, "sha256": item.sha256, "bytes": item.size,
                                               "group": item.group, "convert": item.convert}
@@ -266,7 +254,7 @@ def fetch_assets(groups: list[str], base_url: str | None = None, root: str | os.
 
         manifest.update({"pins": PINS, "base_url": base, "affectgpt": __version__, "pooch": pooch.__version__})
         manifest["files"] = dict(sorted(manifest["files"].items()))
-        _atomic_write(manifest_path, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+        atomic_write_bytes(manifest_path, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
     for key in result.downloaded:
         log.info("downloaded %s", key)
     return result

@@ -51,9 +51,6 @@ def _clue_sentences(description: str) -> dict[str, str]:
     return out
 
 
-_WORKER = None  # one describer per process
-
-
 class ClueStep(MapStep):
     """Per-modality clues from the offline describe analyzers (acoustic, visual, lexical, ASR), plus
     what the filters need: the speaker check, the per-modality classifier distributions (the
@@ -70,18 +67,20 @@ class ClueStep(MapStep):
 
         return {"asr": self.asr, "frames": self.frames, "affectgpt": __version__}
 
-    def setup(self) -> None:
-        global _WORKER
-        from affectgpt.describe.pipeline import DescribeConfig, Describer
+    def _config(self):
+        from affectgpt.describe.pipeline import DescribeConfig
 
-        cfg = DescribeConfig(asr=self.asr, frames=self.frames, data_dir=self.data_dir)
-        if _WORKER is None or _WORKER.config != cfg:
-            if _WORKER is not None:
-                _WORKER.close()
-            _WORKER = Describer(cfg)
+        return DescribeConfig(asr=self.asr, frames=self.frames, data_dir=self.data_dir)
+
+    def setup(self) -> None:
+        from affectgpt.describe.batch import shared_describer
+
+        shared_describer(self._config())
 
     def process(self, record: dict) -> dict:
-        r = _WORKER.describe(record["path"], record.get("subtitle"))
+        from affectgpt.describe.batch import shared_describer
+
+        r = shared_describer(self._config()).describe(record["path"], record.get("subtitle"))
         transcript = r.get("transcript") or {}
         return {
             "id": record["id"], "path": record["path"],

@@ -19,9 +19,20 @@ from affectgpt.pipeline.inputs import MEDIA_SUFFIXES
 from affectgpt.pipeline.run import MapResult, write_stats
 from affectgpt.pipeline.store import remove_stale_temporaries
 
-__all__ = ["MEDIA_SUFFIXES", "DescribeStep", "collect_inputs", "check_inputs", "describe_many", "describe_run"]
+__all__ = ["MEDIA_SUFFIXES", "DescribeStep", "shared_describer", "collect_inputs", "check_inputs", "describe_many", "describe_run"]
 
 _WORKER: Describer | None = None  # one loaded describer per process, reused across batches
+
+
+def shared_describer(config: DescribeConfig) -> Describer:
+    """This process's describer for ``config`` (loaded once; another config replaces it and frees
+    the old models). Batch steps (describe, caption clues) share it, so models load once per worker."""
+    global _WORKER
+    if _WORKER is None or _WORKER.config != config:
+        if _WORKER is not None:
+            _WORKER.close()
+        _WORKER = Describer(config)
+    return _WORKER
 
 
 class DescribeStep(MapStep):
@@ -39,14 +50,10 @@ class DescribeStep(MapStep):
         return {"config": asdict(self.config), "affectgpt": __version__}
 
     def setup(self) -> None:
-        global _WORKER
-        if _WORKER is None or _WORKER.config != self.config:
-            if _WORKER is not None:
-                _WORKER.close()  # another configuration: free the old models and threads
-            _WORKER = Describer(self.config)
+        shared_describer(self.config)
 
     def process(self, record: dict) -> dict:
-        rec = _WORKER.describe(record["path"], record.get("subtitle"))
+        rec = shared_describer(self.config).describe(record["path"], record.get("subtitle"))
         rec["path"] = record["path"]
         return rec
 

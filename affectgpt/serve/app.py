@@ -227,6 +227,20 @@ def create_app(cfg: ServeConfig | None = None):
             r.pop("timeline", None)
         return r
 
+    def under_root(ref: str) -> Path:
+        """A server-side file named by a request: only under the allowed root (403 outside, 404 absent)."""
+        if ref.startswith(("http://", "https://", "data:")):
+            raise HTTPException(422, f"{ref}: only a path under the server's allowed root is accepted")
+        if not cfg.allowed_root:
+            raise HTTPException(403, "server-side paths are disabled (start with --allowed-root DIR)")
+        root = Path(cfg.allowed_root).resolve()
+        src = (root / ref.removeprefix("file://")).resolve()
+        if root != src and root not in src.parents:
+            raise HTTPException(403, f"{ref}: outside the allowed root")
+        if not src.is_file():
+            raise HTTPException(404, f"{ref}: not found under the allowed root")
+        return src
+
     @app.get("/healthz")
     def healthz() -> dict:
         """Liveness: always 200 while the process serves."""
@@ -260,15 +274,7 @@ def create_app(cfg: ServeConfig | None = None):
                 src, sub, _ = sample_clip(tmp_root.parent, cfg.data_dir)
                 subtitle, shown = subtitle or sub, Path(src).name
             elif path:
-                if not cfg.allowed_root:
-                    raise HTTPException(403, "server-side paths are disabled (start with --allowed-root DIR)")
-                root = Path(cfg.allowed_root).resolve()
-                src = (root / path).resolve()
-                if root != src and root not in src.parents:
-                    raise HTTPException(403, f"{path}: outside the allowed root")
-                if not src.is_file():
-                    raise HTTPException(404, f"{path}: not found under the allowed root")
-                shown = path
+                src, shown = under_root(path), path
             else:
                 raise HTTPException(422, "send a file (multipart field 'file'), a 'path' or sample=true")
             if language and (len(language) > 8 or not language.replace("-", "").isalpha()):
@@ -315,19 +321,6 @@ def create_app(cfg: ServeConfig | None = None):
             return JSONResponse(report)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-
-    def under_root(ref: str) -> Path:
-        if ref.startswith(("http://", "https://", "data:")):
-            raise HTTPException(422, "video_url: only a path under the server's allowed root is accepted")
-        if not cfg.allowed_root:
-            raise HTTPException(403, "video references are disabled (start with --allowed-root DIR)")
-        root = Path(cfg.allowed_root).resolve()
-        src = (root / ref.removeprefix("file://")).resolve()
-        if root != src and root not in src.parents:
-            raise HTTPException(403, f"{ref}: outside the allowed root")
-        if not src.is_file():
-            raise HTTPException(404, f"{ref}: not found under the allowed root")
-        return src
 
     @app.post("/v1/chat/completions", dependencies=[Depends(auth)])
     async def chat(request: Request) -> JSONResponse:
