@@ -64,6 +64,7 @@ class LexicalAnalyzer:
         self.zh_head = zh_head or load_zh_head(packaged_head_path("text_zh"))
         self.zh_sentiment_head = zh_sentiment_head or load_zh_head(packaged_head_path("text_zh_sentiment"))
         self._zh_encoder = zh_encoder
+        self._zh_lora: bool | None = None
         # [zh classes, English classes] 0/1 maps: Chinese probabilities -> the English heads' class lists
         self._zh_emotion_map = self._class_map(self.zh_head.classes, self.head.classes,
                                                lambda c: ZH_TO_MELD.get(c, c))
@@ -99,10 +100,14 @@ class LexicalAnalyzer:
         return detect_language(text)
 
     def text_model(self, language: str) -> str:
-        """Name of the heads used for ``language`` (``text``, ``text_zh`` or ``text_zh (n-gram only)``)."""
+        """Name of the heads used for ``language``: ``text``, ``text_zh`` (+ `` + e5 LoRA`` when the sentiment
+        head's fine-tuned part runs) or ``text_zh (n-gram only)``."""
         if language != "zh":
             return "text"
-        return "text_zh" if self.zh_encoder is not None and self.zh_head.has_embedding else "text_zh (n-gram only)"
+        if not (self.zh_encoder is not None and self.zh_head.has_embedding):
+            return "text_zh (n-gram only)"
+        lora = (self.zh_head.has_lora or self.zh_sentiment_head.has_lora) and self.zh_lora_available()
+        return "text_zh + e5 LoRA" if lora else "text_zh"
 
     def embed(self, texts: list[str], previous: list[str] | None = None) -> np.ndarray:
         """Head input: [utterance embedding, previous-utterance embedding (zeros if none)]."""
@@ -122,7 +127,23 @@ class LexicalAnalyzer:
         """Chinese heads' probabilities in their own classes: ([n, zh emotion classes], [n, 3])."""
         enc = self.zh_encoder
         emb = enc.encode(texts) if enc is not None else None
-        return self.zh_head.predict_proba(texts, emb), self.zh_sentiment_head.predict_proba(texts, emb)
+        heads = []
+        for head in (self.zh_head, self.zh_sentiment_head):
+            lora = head.lora_logits(texts) if emb is not None and head.has_lora and self.zh_lora_available() else None
+            heads.append(head.predict_proba(texts, emb, lora))
+        return heads[0], heads[1]
+
+    def zh_lora_available(self) -> bool:
+        """Whether the Chinese heads' fine-tuned parts can run (PyTorch and transformers importable)."""
+        if self._zh_lora is None:
+            try:
+                import torch  # noqa: F401
+                import transformers  # noqa: F401
+            except ImportError:
+                self._zh_lora = False
+            else:
+                self._zh_lora = True
+        return self._zh_lora
 
     def probs(self, texts: list[str], previous: list[str] | None = None, with_sentiment: bool = False):
         """Emotion probabilities [n, len(self.head.classes)] for several texts (empty text -> uniform).

