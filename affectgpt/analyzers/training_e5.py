@@ -34,7 +34,7 @@ class LoraSettings:
     dropout: float = 0.1
     lr: float = 5e-4
     weight_decay: float = 0.01
-    epochs: int = 4
+    epochs: int = 3
     batch_size: int = 32
     max_tokens: int = 128
     prefix: str = "query: "

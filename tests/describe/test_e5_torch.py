@@ -79,16 +79,25 @@ def test_missing_weight_file(tmp_path):
         read_e5_checkpoint(tmp_path / "none.bin")
 
 
-def test_lora_training_learns_and_the_merged_export_matches(tmp_path):
-    """A few steps on a toy set: the loss falls, the merged standalone classifier gives the peft model's
-    logits, and the adapters survive an npz round trip (float16)."""
+@pytest.fixture(scope="module")
+def toy_runs():
+    """Two seeded toy LoRA runs (3 epochs each) on six sentences repeated."""
     from affectgpt.analyzers.training_e5 import LoraSettings, train_e5_lora
 
     texts = ["我很开心，今天太好了", "真棒，我太高兴了", "我非常难过，真糟糕", "气死我了，太讨厌了", "今天星期二", "我们去开会"]
     y = np.array(["positive", "positive", "negative", "negative", "neutral", "neutral"])
-    snaps = train_e5_lora(texts * 3, np.tile(y, 3), ["negative", "neutral", "positive"], seed=0,
+    runs = [train_e5_lora(texts * 3, np.tile(y, 3), ["negative", "neutral", "positive"], seed=seed,
                           settings=LoraSettings(epochs=3, batch_size=6, lr=3e-3), evaluate={"val": texts + [""]},
                           valence=np.tile([1, 1, -1, -1, 0, 0], 3).astype(np.float32), progress=False)
+            for seed in (0, 1)]
+    return texts, runs
+
+
+def test_lora_training_learns_and_the_merged_export_matches(toy_runs, tmp_path):
+    """The loss falls, the merged standalone classifier gives the peft model's logits, and the
+    adapters survive an npz round trip (float16)."""
+    texts, runs = toy_runs
+    snaps = runs[0]
     assert [s.epoch for s in snaps] == [1, 2, 3]
     assert snaps[-1].loss < snaps[0].loss
     clf = snaps[-1].classifier
@@ -96,18 +105,63 @@ def test_lora_training_learns_and_the_merged_export_matches(tmp_path):
     assert np.allclose(lg, snaps[-1].logits["val"], atol=1e-4)
     assert np.array_equal(lg[-1], clf.head_bias)  # an empty text gives the bias alone
     assert any(np.abs(b).max() > 0 for _, b in clf.lora.values())  # B moved away from its zero init
+    assert lg[:2, 2].mean() > lg[:2, 0].mean() and lg[2:4, 0].mean() > lg[2:4, 2].mean()  # it learned the toy task
     np.savez(tmp_path / "c.npz", **clf.arrays())
     with np.load(tmp_path / "c.npz", allow_pickle=False) as z:
         back = E5LoraClassifier.from_arrays(z)
     assert np.allclose(back.logits(texts), lg[:-1], atol=2e-2)
     assert back.logits(texts).argmax(1).tolist() == lg[:-1].argmax(1).tolist()
+    assert runs[0][-1].classifier.head_weight.tobytes() != runs[1][-1].classifier.head_weight.tobytes()  # seeds differ
+
+
+def test_same_seed_same_adapters(toy_runs):
+    from affectgpt.analyzers.training_e5 import LoraSettings, train_e5_lora
+
+    texts, _ = toy_runs
+    y = np.tile(["positive", "positive", "negative", "negative", "neutral", "neutral"], 3)
+    a, b = (train_e5_lora(texts * 3, y, ["negative", "neutral", "positive"], seed=0,
+                          settings=LoraSettings(epochs=1, batch_size=6, lr=3e-3), progress=False)[0].classifier
+            for _ in range(2))
+    assert a.lora.keys() == b.lora.keys() and len(a.lora) == 12 * 6
+    assert all(np.array_equal(a.lora[k][0], b.lora[k][0]) and np.array_equal(a.lora[k][1], b.lora[k][1]) for k in a.lora)
+    assert np.array_equal(a.head_weight, b.head_weight)
+
+
+def test_a_chinese_head_with_lora_parts_runs_in_the_text_analyzer(toy_runs, tmp_path):
+    """A sentiment head carrying two LoRA runs: saved and loaded without pickle, mixed by the documented
+    formula, used by the LexicalAnalyzer (text_model says so), and batch-independent byte for byte."""
+    from affectgpt.analyzers.heads import packaged_head_path
+    from affectgpt.analyzers.lexical import LexicalAnalyzer
+    from affectgpt.analyzers.text_zh import load_zh_head, shared_e5_encoder
+
+    texts, runs = toy_runs
+    head = load_zh_head(packaged_head_path("text_zh_sentiment"))
+    head.lora, head.lora_weight, head.lora_temperature = [r[-1].classifier for r in runs], 0.5, 1.2
+    head.save(tmp_path / "s.npz")
+    with np.load(tmp_path / "s.npz", allow_pickle=False) as z:
+        assert {"lora0_head_weight", "lora1_head_weight", "lora_weight"} <= set(z.files)
+    back = load_zh_head(tmp_path / "s.npz")
+    assert back.has_lora and len(back.lora) == 2
+    emb = shared_e5_encoder().encode(texts)
+    lora = back.lora_logits(texts)
+    assert np.allclose(lora, np.mean([r[-1].classifier.logits(texts) for r in runs], 0), atol=2e-2)
+    s = (0.5 * (back.ngram_logits(texts) + back.embed_logits(emb)) / 2 + 0.5 * lora) / 1.2
+    p = np.exp(s - s.max(1, keepdims=True))
+    assert np.allclose(back.predict_proba(texts, emb, lora), p / p.sum(1, keepdims=True), atol=1e-5)
+    lex = LexicalAnalyzer(zh_sentiment_head=back)
+    r = lex.analyze("我很开心，今天太好了")
+    assert r.extra["text_model"] == "text_zh + e5 LoRA"
+    p1 = lex.probs(["气死我了，太讨厌了"], with_sentiment=True)[1]
+    p2 = lex.probs(["今天天气不错", "气死我了，太讨厌了"], with_sentiment=True)[1][1:]
+    assert p1.tobytes() == p2.tobytes()
+    plain = LexicalAnalyzer()
+    assert plain.analyze("我很开心，今天太好了").extra["text_model"] == "text_zh"  # the packaged head has no LoRA part
 
 
 def test_adapters_for_another_base_are_refused():
-    clf = E5LoraClassifier(["a", "b"], {}, 16.0, 8, np.zeros((2, 384), np.float32), np.zeros(2, np.float32),
-                           base_sha256="0" * 64)
     from affectgpt.errors import AffectGPTError
 
+    clf = E5LoraClassifier(["a", "b"], {}, 16.0, 8, np.zeros((2, 384), np.float32), np.zeros(2, np.float32),
+                           base_sha256="0" * 64)
     with pytest.raises(AffectGPTError, match="trained on e5 weights 000000000000"):
         clf.logits(["你好"])
-
