@@ -645,7 +645,9 @@ def write_model_card(weights_dir: str | Path) -> Path:
     weights_dir = Path(weights_dir)
     lines = ["# Model card: the packaged heads", "",
              "Small classifiers trained by this project on public research data (NumPy `.npz`, no pickle).",
-             "Retrain with `affectgpt heads train audio|text|text_zh --data-dir DIR` (seed 0 reproduces these files).",
+             "Retrain with `affectgpt heads train audio|text|text_zh --data-dir DIR` (seed 0) under single-threaded "
+             "BLAS (`OMP_NUM_THREADS=1`): for `text_zh` that gives these files' arrays exactly (checked); with 2 "
+             "threads its logistic-regression weights move by up to 2% of the largest weight.",
              "The weights derive from the datasets named below; use them for research under those licences.", ""]
     from affectgpt.analyzers.text_zh import load_zh_head
 
