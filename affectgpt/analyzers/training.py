@@ -816,6 +816,12 @@ def train_text_zh_heads(data_dir: str | Path, out_dir: str | Path, seed: int = 0
     from affectgpt.analyzers.text_zh import ZH_TO_MELD
 
     t0 = time.time()
+    if lora_seeds:  # before anything is written
+        try:
+            import peft  # noqa: F401
+            import transformers  # noqa: F401
+        except ImportError as exc:
+            raise AffectGPTError(f"--lora-seeds needs the train extra: pip install 'affectgpt[train]' ({exc})") from exc
     out_dir = Path(out_dir)
     if out_dir.suffix == ".npz":  # `affectgpt heads train text_zh` passes weights/text_zh.npz
         out_dir = out_dir.parent
@@ -914,6 +920,7 @@ def train_text_zh_heads(data_dir: str | Path, out_dir: str | Path, seed: int = 0
     from affectgpt.analyzers.training_e5 import LoraSettings, train_e5_lora
 
     lora = LoraSettings() if lora is None else lora
+    lora_weights = tuple(w for w in lora_weights if 0 < w <= 1)
     lora_parts, lora_w, lora_temp, lora_sel, lora_logits, lora_epochs = [], 0.0, 1.0, [], {}, []
     eval_splits = ("simsv2_val", "simsv2_test", "sims_test")
     if lora.epochs > 0 and lora_seeds:

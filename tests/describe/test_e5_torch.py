@@ -14,7 +14,8 @@ from affectgpt.analyzers.e5_torch import (  # noqa: E402
 from affectgpt.errors import InputError  # noqa: E402
 
 TEXTS = ["我不想嫁给李茶", "你看这欧阳也要结婚了，你也得重新安排你自己了。", "哈哈哈哈哈你演的真像。",
-         "Hello  world,   this is a TEST!", "ＡＢＣ　１２３ 好的", "ümlaut café naïve", "😀 emoji", "a\tb\nc"]
+         "Hello  world,   this is a TEST!", "ＡＢＣ　１２３ 好的", "ümlaut café naïve", "😀 emoji", "a\tb\nc",
+         "你好𠀀𠀁𠀂吗", "\U000e0001\U000e0002 tags"]  # runs of characters outside the vocabulary: one <unk> each
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,15 @@ def test_encode_is_deterministic_and_batch_independent(e5):
     b = e5.encode(TEXTS[::-1])[::-1]
     assert a.tobytes() == b.tobytes()
     assert not e5.encode(["", "  "]).any()
+
+
+def test_weights_without_a_word_table_are_refused_naming_the_file():
+    import dataclasses
+
+    ck = read_e5_checkpoint()
+    with pytest.raises(InputError, match="emb.word") as e:
+        E5Torch(dataclasses.replace(ck, tensors={k: v for k, v in ck.tensors.items() if k != "emb.word"}))
+    assert str(ck.path) in str(e.value)
 
 
 @pytest.mark.parametrize("damage", ["empty", "magic", "truncated"])
@@ -165,3 +175,21 @@ def test_adapters_for_another_base_are_refused():
                            base_sha256="0" * 64)
     with pytest.raises(AffectGPTError, match="trained on e5 weights 000000000000"):
         clf.logits(["你好"])
+
+
+def test_a_lora_part_that_cannot_run_falls_back_to_the_two_other_parts(caplog):
+    from affectgpt.analyzers.heads import packaged_head_path
+    from affectgpt.analyzers.lexical import LexicalAnalyzer
+    from affectgpt.analyzers.text_zh import load_zh_head
+
+    head = load_zh_head(packaged_head_path("text_zh_sentiment"))
+    expected = LexicalAnalyzer().probs(["你怎么能这样对我"], with_sentiment=True)[1]
+    head.lora = [E5LoraClassifier(head.classes, {}, 16.0, 8, np.zeros((3, 384), np.float32), np.zeros(3, np.float32),
+                                  base_sha256="0" * 64)]  # adapters for another e5 file
+    head.lora_weight = 0.5
+    lex = LexicalAnalyzer(zh_sentiment_head=head)
+    with caplog.at_level("WARNING"):
+        got = lex.probs(["你怎么能这样对我"], with_sentiment=True)[1]
+    assert got.tobytes() == expected.tobytes()
+    assert "LoRA part disabled" in caplog.text and "000000000000" in caplog.text
+    assert lex.text_model("zh") == "text_zh"
