@@ -193,7 +193,7 @@ class AcousticAnalyzer:
 
         self.head = head or load_head(packaged_head_path("audio"))
         self.norms = self.head.card.get("norms", {})
-        self.encoder = encoder or WhisperEncoder()
+        self.encoder = encoder or WhisperEncoder(threads=1)
 
     def probs(self, audio: np.ndarray) -> np.ndarray:
         """Head probabilities for (already level-normalised) audio."""

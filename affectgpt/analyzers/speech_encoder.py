@@ -21,10 +21,12 @@ _CHUNK_FRAMES = 3000  # Whisper's 30 s window, in 10 ms mel frames
 class WhisperEncoder:
     """Mean and standard deviation of Whisper encoder states for 16 kHz mono audio."""
 
-    def __init__(self, model_path: str | os.PathLike | None = None, max_chunks: int = 10):
+    def __init__(self, model_path: str | os.PathLike | None = None, max_chunks: int = 10, threads: int = 2):
+        """``threads``: CTranslate2 CPU threads (``describe`` uses 1: its voice branch runs beside
+        the face branch, and a second encoder thread there only competes with it)."""
         from affectgpt.media.whisper import shared_whisper, whisper_model_path
 
-        self.model = shared_whisper(str(whisper_model_path(model_path, "tiny.en")))
+        self.model = shared_whisper(str(whisper_model_path(model_path, "tiny.en")), threads)
         self.max_chunks = max_chunks
 
     def states(self, audio: np.ndarray) -> np.ndarray:

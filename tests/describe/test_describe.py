@@ -47,6 +47,32 @@ def test_full_clip_with_face_voice_and_subtitle(describer, media):
     assert r["transcript"]["source"] == "string"
 
 
+def test_blas_runs_on_one_thread_during_a_clip_and_is_restored_after(describer, media, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    before = {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    seen = []
+    analyze = describer.acoustic.analyze
+
+    def spy(*a, **k):
+        seen.append({i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        return analyze(*a, **k)
+
+    monkeypatch.setattr(describer.acoustic, "analyze", spy)
+    describer.describe(media.video("face.mp4", seconds=4.0, fps=10, size=(320, 240)), subtitle="fine")
+    assert seen and set(seen[0]) >= set(before) and set(seen[0].values()) == {1}
+    assert {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == before
+
+
+def test_speech_encoder_thread_count_does_not_change_the_embedding(media):
+    from affectgpt.analyzers.speech_encoder import WhisperEncoder
+    from affectgpt.media.clip import Clip
+
+    audio = Clip.open(media.video("face.mp4", seconds=4.0, fps=10, size=(320, 240))).audio
+    one, two = WhisperEncoder(threads=1).embed(audio), WhisperEncoder(threads=2).embed(audio)
+    assert one.shape == (768,) and np.array_equal(one, two)
+
+
 def test_audio_only_file_says_video_is_missing(describer, media):
     r = describer.describe(media.audio("voice.wav", seconds=2.0), subtitle="Leave me alone.")
     _check_schema(r)
