@@ -288,8 +288,10 @@ class AcousticAnalyzer:
             f0 = lld[:, lld_names.index("F0semitoneFrom27.5Hz_sma3nz")]
             gender = "female" if f0[f0 > 0].size and float(np.median(f0[f0 > 0])) > 30.5 else "male"
             extra["gender"] = gender
-            cues = self._speaker_cues(audio, speech if kept is None else None, narrow, floor=self.norms.get(gender, {}),
-                                      lld=(lld_names, lld))
+            cues = self._speaker_cues(audio, speech if kept is None else joined_speech(speech, kept), narrow,
+                                      floor=self.norms.get(gender, {}), lld=(lld_names, lld))
+            if kept is not None:  # windows of the joined speech -> the clip's own clock
+                cues = [_on_clip_clock(c, kept) for c in cues]
             extra["reference"] = "the speaker's own voice over the clip"
             extra["reference_kind"] = "speaker"
             extra["reference_note"] = (f"no population norms for language {language!r}" if language
@@ -397,6 +399,43 @@ def speech_only(audio: np.ndarray, speech: SpeechActivity | None, pad_s: float =
     if sum(b - a for a, b in spans) >= keep_whole * n:
         return audio, None
     return np.concatenate([audio[a:b] for a, b in spans]), [(a / SR, b / SR) for a, b in spans]
+
+
+def joined_to_clip_time(t: float, kept: list[tuple[float, float]], end: bool = False) -> float:
+    """A time in the joined speech of :func:`speech_only` (s) -> the same instant on the clip's
+    clock (s), given the ``kept`` spans. ``end``: a time exactly at a join belongs to the span
+    before it (the end of a window), not to the next one."""
+    offset = 0.0
+    for a, b in kept:
+        length = b - a
+        if t < offset + length or (end and t <= offset + length):
+            return round(a + max(0.0, t - offset), 3)
+        offset += length
+    return round(kept[-1][1], 3) if kept else t
+
+
+def joined_speech(speech: SpeechActivity, kept: list[tuple[float, float]]) -> SpeechActivity:
+    """``speech`` (clip clock) moved onto the clock of the joined speech of :func:`speech_only`, so
+    that windows of the joined audio are still checked for speech (the padding around each segment
+    is not speech)."""
+    out, offset = [], 0.0
+    for lo, hi in kept:
+        for a, b in speech.segments:
+            a2, b2 = max(a, lo), min(b, hi)
+            if b2 > a2:
+                out.append((offset + a2 - lo, offset + b2 - lo))
+        offset += hi - lo
+    return SpeechActivity(tuple(out), offset)
+
+
+def _on_clip_clock(cue, kept: list[tuple[float, float]]):
+    if cue.start_s is None:
+        return cue
+    import dataclasses
+
+    start = joined_to_clip_time(cue.start_s, kept)
+    end = None if cue.end_s is None else joined_to_clip_time(cue.end_s, kept, end=True)
+    return dataclasses.replace(cue, start_s=start, end_s=end)
 
 
 def _speech_index(speech: SpeechActivity | None, n: int) -> np.ndarray:

@@ -409,6 +409,27 @@ def test_vocal_measures_read_the_speech_not_the_noise_after_it(tmp_path, crema, 
     assert r["modalities"]["audio"] and r["audio"]["measured_s"] < 6.0 < r["duration_s"]
 
 
+@pytest.mark.parametrize("lead_s", [6.0, 11.5])
+def test_vocal_cue_times_are_on_the_clip_clock(tmp_path, crema, describer, lead_s):
+    """Speech placed late in a long quiet track: the vocal measures read the speech alone, but
+    every cue's window is reported where it is in the file, and each window holds speech."""
+    _, _, audio, rate = fm.decode(crema / "1001_DFA_ANG_XX.mp4")
+    speech = _resample16k(audio, rate)
+    track = np.concatenate([fm.noise("pink", lead_s, 16000, -50), speech, fm.noise("pink", 12.0, 16000, -50)])
+    p = fm.encode(tmp_path / "late_speech.wav", None, 0, track.astype(np.float32), 16000)
+    r = _describe_once(DescribeConfig(language="fr"), p, subtitle="I'm on my way to the meeting.")  # speaker reference
+    assert r["audio"]["measured_s"] < r["duration_s"] / 2  # the speech was cut out and joined
+    segs = r["speech"]["segments"]
+    assert segs and segs[0][0] >= lead_s - 0.1
+    timed = [c for c in r["cues"]["audio"] if c["start_s"] is not None]
+    assert timed
+    for c in timed:
+        inside = sum(max(0.0, min(b, c["end_s"]) - max(a, c["start_s"])) for a, b in segs)
+        assert inside >= 0.4 - 1e-3, (c, segs)  # on the clip's clock, over the speech
+    spans = [(float(a), float(b)) for a, b in re.findall(r"at (\d+\.\d)-(\d+\.\d) s", r["description"])]
+    assert spans and all(segs[0][0] - 1.05 <= a and b <= segs[-1][1] + 1.05 for a, b in spans)
+
+
 def test_audio_gap_keeps_later_audio_aligned(tmp_path, crema):
     import av
 
