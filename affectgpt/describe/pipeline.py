@@ -459,7 +459,12 @@ class Describer:
                     if voice[i]:  # only where the window's audio passed the gate
                         entry["voice_cues"] = [f"{c.text} ({c.z:+.1f} SD vs the clip)" for c in voice[i][:3]]
             # video: the frames inside the window
-            vres = self.visual.analyze(faces, video_problem, a, b)
+            vspan = clip.video_span_s
+            if faces is not None and vspan is not None and (b <= vspan[0] or a >= vspan[1]):
+                vres = ModalityResult("video", False, f"no video in this window (the video shows {vspan[0]:.1f}-"
+                                                      f"{vspan[1]:.1f} s)")
+            else:
+                vres = self.visual.analyze(faces, video_problem, a, b)
             if vres.present:
                 parts.append(vres)
                 entry["face_cues"] = {c.name: round(c.value, 3) for c in vres.cues[:3]}
@@ -490,13 +495,20 @@ def _resolved(value):
 
 def _notes(out: dict) -> list[str]:
     """Sentences about coverage and reliability appended to the description."""
+    from affectgpt.media.clip import seconds_text
+
     notes = []
     timing = out.get("timing", {})
     if timing.get("truncated"):
         notes.append(f"Note: the file is cut or damaged; {timing['note'].split(' (')[0]}.")
     elif timing.get("partial"):
         a, b = timing["analysed_span_s"]
-        notes.append(f"Note: only {a:.0f}-{b:.0f} s of the {timing['duration_s']:.0f} s clip were analysed.")
+        notes.append(f"Note: only {seconds_text(a)}-{seconds_text(b)} s of the {seconds_text(timing['duration_s'])} s "
+                     "clip were analysed.")
+    vs, span = timing.get("video_span_s"), timing.get("analysed_span_s")
+    if vs and span and out["modalities"].get("video") and (vs[1] - vs[0]) < 0.8 * (span[1] - span[0]) - 0.5:
+        notes.append(f"Note: the video shows only {seconds_text(vs[0])}-{seconds_text(vs[1])} s of the "
+                     f"{seconds_text(span[1] - span[0])} s analysed; the face is described from that part.")
     if out.get("faces", {}).get("uncertain") and out["modalities"].get("video"):
         why = out["faces"].get("uncertain_reason", "")
         notes.append("Note: speaker uncertain" + (f" ({why})" if why else "") + "; the face described may not be "

@@ -53,6 +53,11 @@ def uniform_times(duration_s: float, n: int, start_s: float = 0.0) -> list[float
     return [start_s + (i + 0.5) * duration_s / n for i in range(n)]
 
 
+def seconds_text(t: float) -> str:
+    """A time for a sentence: one decimal under 100 s ("3.5"), whole seconds above ("900")."""
+    return f"{t:.1f}" if abs(t) < 100 else f"{t:.0f}"
+
+
 def _is_cover_art(stream) -> bool:
     """An attached picture (album cover of an .m4a/.mp3) is not video."""
     import av
@@ -305,11 +310,14 @@ class Clip:
                "header_duration_s": round(self.header_duration_s, 3),
                "analysed_span_s": [round(self.span_s[0], 3), round(self.span_s[1], 3)],
                "truncated": self.truncated, "partial": self.partial}
+        vs = self.video_span_s
+        if vs is not None:
+            out["video_span_s"] = [round(vs[0], 3), round(vs[1], 3)]
         if self.truncated:
             out["note"] = f"decoded {self.span_s[1]:.1f} of {self.header_duration_s:.1f} s (the file is cut or damaged)"
         elif self.partial:
-            out["note"] = (f"analysed {self.span_s[0]:.0f}-{self.span_s[1]:.0f} s of {self.duration_s:.0f} s "
-                           "(raise --max-seconds to analyse more)")
+            out["note"] = (f"analysed {seconds_text(self.span_s[0])}-{seconds_text(self.span_s[1])} s of "
+                           f"{seconds_text(self.duration_s)} s (raise --max-seconds to analyse more)")
         return out
 
     def speech(self):
@@ -323,14 +331,26 @@ class Clip:
             self._speech = detect_speech(self.audio)
         return self._speech
 
+    @property
+    def video_span_s(self) -> tuple[float, float] | None:
+        """``(first frame, end of the last frame)`` in seconds from the origin, within the analysed
+        span; None without video. The audio may run on before or after it: no frame is shown there."""
+        if self._video is None or len(self._video.pts_s) == 0:
+            return None
+        a = max(self.span_s[0], float(self._video.pts_s[0] - self.origin_s))
+        b = min(self.span_s[1], float(self._video.end_s - self.origin_s))
+        return (a, b) if b > a else None
+
     def shown_until(self, times_s: list[float]) -> list[float]:
         """For frames presented at ``times_s``: when the next frame replaces each (the end of the
-        clip for the last frame)."""
+        video for the last frame)."""
         rel = self.frame_times
+        vs = self.video_span_s
+        end = vs[1] if vs is not None else self.span_s[1]
         out = []
         for t in times_s:
             k = int(np.searchsorted(rel, t + 1e-6, side="right"))
-            out.append(float(rel[k]) if k < len(rel) else float(self.span_s[1]))
+            out.append(float(rel[k]) if k < len(rel) else float(max(end, t)))
         return out
 
     def audio_between(self, start_s: float, end_s: float) -> np.ndarray | None:
@@ -340,9 +360,16 @@ class Clip:
         return self.audio[max(0, int(start_s * SAMPLE_RATE)):max(0, int(end_s * SAMPLE_RATE))]
 
     def uniform_times(self, n: int, start_s: float | None = None, end_s: float | None = None) -> list[float]:
-        """``n`` frame-sampling times spread over ``[start_s, end_s]`` (default: the analysed span)."""
+        """``n`` frame-sampling times spread over ``[start_s, end_s]`` (default: the analysed span),
+        kept to the part where the video shows frames (:attr:`video_span_s`): audio that runs on
+        past the video gets no repeated last frame. Empty when the video shows nothing there."""
         a = self.span_s[0] if start_s is None else start_s
         b = self.span_s[1] if end_s is None else end_s
+        vs = self.video_span_s
+        if vs is not None:
+            a, b = max(a, vs[0]), min(b, vs[1])
+            if b <= a:
+                return []
         return uniform_times(max(b - a, 1e-3), n, a)
 
     # -- frames ---------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def test_truncated_file_is_reported_and_no_frame_repeats(tmp_path, demo, describ
 def test_long_input_analysed_in_part_says_which_span(demo):
     r = _describe_once(DescribeConfig(timeline=True, window_s=0.5, max_audio_s=2.0), demo, subtitle="I don't know!")
     assert r["timing"]["partial"] and r["timing"]["analysed_span_s"] == [0.0, 2.0]
-    assert "only 0-2 s" in r["description"]
+    assert "only 0.0-2.0 s of the 3.5 s clip" in r["description"]
     assert r["timeline"][-1]["end_s"] <= 2.0 + 1e-6
     for w in r["timeline"]:  # every window that lacks a modality says why
         for m in ("audio", "video", "text"):
@@ -407,6 +407,26 @@ def test_vocal_measures_read_the_speech_not_the_noise_after_it(tmp_path, crema, 
     p = fm.encode(tmp_path / "speech_then_noise.wav", None, 0, _resample16k(track, rate), 16000)
     r = describer.describe(p, subtitle="I'm on my way to the meeting.")
     assert r["modalities"]["audio"] and r["audio"]["measured_s"] < 6.0 < r["duration_s"]
+
+
+@pytest.mark.parametrize("extra_s", [4.0, 20.0])
+def test_audio_that_runs_on_after_the_video_gets_no_repeated_frame(tmp_path, demo, extra_s):
+    frames, fps, audio, rate = fm.decode(demo)
+    video_s = len(frames) / fps
+    track = np.concatenate([audio, fm.noise("pink", extra_s, rate, -50)])
+    p = fm.encode(tmp_path / "audio_longer.mp4", frames, fps, track.astype(np.float32), rate)
+    r = _describe_once(DescribeConfig(timeline=True, window_s=2.0), p, subtitle="I don't know!")
+    vs = r["timing"]["video_span_s"]
+    assert abs(vs[1] - video_s) < 0.1 and r["duration_s"] > video_s + extra_s - 0.2
+    assert r["modalities"]["video"]
+    assert all(c["start_s"] <= vs[1] for c in r["cues"]["video"])
+    after = [w for w in r["timeline"] if w["start_s"] >= vs[1]]
+    assert after and all("video" not in w["modalities"] and "no video in this window" in w["missing"]["video"]
+                         and "face_cues" not in w for w in after)
+    assert f"the video shows only 0.0-{vs[1]:.1f} s" in r["description"]
+    # the clip-level face reading comes from frames spread over the video, as for the clip alone
+    alone = _describe_once(DescribeConfig(), demo, subtitle="I don't know!")
+    assert r["modality_probs"]["video"] == pytest.approx(alone["modality_probs"]["video"], abs=0.05)
 
 
 @pytest.mark.parametrize("lead_s", [6.0, 11.5])
