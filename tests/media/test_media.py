@@ -137,6 +137,31 @@ def test_subtitle_encodings_read_or_refused_by_name(tmp_path):
         read_subtitles(bad)
 
 
+_SRT = "1\n00:00:00,000 --> 00:00:01,500\n{}\n\n2\n00:00:01,500 --> 00:00:03,000\n{}\n"
+
+
+@pytest.mark.parametrize("codec,lines,expected", [
+    ("big5", ("我哪知道啊！", "我也沒有這方面的經驗。"), "big5hkscs"),  # Taiwan: traditional characters
+    ("big5hkscs", ("我真係好嬲呀", "你哋搞乜嘢"), "big5hkscs"),  # Hong Kong: Cantonese characters of HKSCS
+    ("gbk", ("我哪知道啊！", "我也沒有這方面的經驗。"), "gb18030"),  # traditional characters in GBK
+    ("gbk", ("这事结婚前咱俩不是说好了？", "算了吧"), "gb18030"),
+    ("cp1252", ("Déjà vu — naïve façade", "Über schön"), "cp1252"),
+])
+def test_legacy_chinese_encodings_are_told_apart(tmp_path, codec, lines, expected):
+    text = _SRT.format(*lines)
+    p = tmp_path / f"{codec}.srt"
+    p.write_bytes(text.encode(codec))
+    t = read_subtitles(p)
+    assert t.encoding == expected and all(line in t.text for line in lines)
+
+
+def test_text_in_another_legacy_encoding_is_refused_not_garbled(tmp_path):
+    p = tmp_path / "japanese.srt"
+    p.write_bytes(_SRT.format("本当に怒っている", "ありがとう").encode("shift_jis"))
+    with pytest.raises(InputError, match=r"japanese\.srt: subtitle text decodes as .* common Chinese"):
+        read_subtitles(p)
+
+
 @pytest.mark.parametrize("value", ["missing.srt", "subs/clip01.vtt", "./subs/clip01", "notes.TXT", "x/y.csv"])
 def test_subtitle_value_that_names_a_missing_file_is_an_error(tmp_path, value):
     with pytest.raises(InputError, match="subtitle file not found"):
