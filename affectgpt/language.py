@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["guess_language"]
+__all__ = ["guess_language", "has_words"]
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -20,3 +20,9 @@ def guess_language(text: str) -> str | None:
         return "zh"
     ascii_latin = sum(1 for ch in letters if ch.isascii())
     return "en" if ascii_latin >= 0.9 * len(letters) else "und"
+
+
+def has_words(text: str | None) -> bool:
+    """Whether ``text`` holds any letter (Latin, CJK ideograph, kana, Hangul ...): a subtitle of
+    emoji, punctuation or digits alone gives the text models nothing to read."""
+    return bool(text) and any(ch.isalpha() for ch in text)

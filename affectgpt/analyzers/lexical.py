@@ -23,6 +23,7 @@ from affectgpt.analyzers.base import Cue, ModalityResult, merge_to_basic
 from affectgpt.analyzers.heads import Head, load_head, packaged_head_path
 from affectgpt.analyzers.text_zh import ZH_TO_MELD, ZhTextHead, detect_language, e5_available, load_zh_head
 from affectgpt.errors import AffectGPTError
+from affectgpt.language import has_words
 
 __all__ = ["LexicalAnalyzer"]
 
@@ -189,6 +190,8 @@ class LexicalAnalyzer:
         t0 = time.perf_counter()
         if not text or not text.strip():
             return ModalityResult("text", False, "no subtitle and no speech recognised")
+        if not has_words(text):
+            return ModalityResult("text", False, "the text has no words (only symbols, emoji or digits)")
         p, sent = self.probs([text], with_sentiment=True)
         p = p[0]
         lang = self.language(text)

@@ -23,12 +23,15 @@ from affectgpt.analyzers.base import ModalityResult, merge_to_basic
 from affectgpt.describe.fusion import fuse, weight_from_card
 from affectgpt.describe.writer import arousal_of, open_labels, sentiment_of, write_description
 from affectgpt.errors import AffectGPTError, InputError
+from affectgpt.language import has_words
 
 __all__ = ["DescribeConfig", "Describer", "SCHEMA"]
 
 SCHEMA = "affectgpt.describe/1.0"
 #: below this language-identification probability the spoken language is treated as unknown
 MIN_LANGUAGE_PROBABILITY = 0.5
+#: why the text modality is missing when a subtitle holds no letter (emoji, punctuation, digits)
+NO_WORDS = "the subtitle has no words (only symbols, emoji or digits)"
 
 
 @dataclass
@@ -247,6 +250,8 @@ class Describer:
         audio = clip.audio
         # speech and text. With a subtitle, voice activity is found on the audio thread while the
         # faces are detected; the ASR needs it first.
+        if isinstance(subtitle, str) and not subtitle.strip():
+            subtitle = None  # a blank subtitle is no subtitle: speech recognition reads the speech
         t = time.perf_counter()
         if subtitle or audio is None:
             speech = self._pool.submit(clip.speech) if audio is not None else None
@@ -259,12 +264,16 @@ class Describer:
             transcript = read_subtitles(subtitle, name=path.stem, column=cfg.subtitle_column)
             if not transcript.text:
                 text_missing = "empty subtitle"
+            elif not has_words(transcript.text):
+                text_missing = NO_WORDS
         elif cfg.asr and audio is not None and speech is not None and speech.speech_s > 0:
             transcript = self.asr.transcribe(audio)
             if transcript.dropped:
                 text_missing = transcript.dropped
             elif not transcript.text:
                 text_missing = "no speech recognised"
+            elif not has_words(transcript.text):
+                text_missing = "no words recognised in the speech"
         else:
             transcript = Transcript([], "none")
             text_missing = ("no subtitle and speech recognition is off" if not cfg.asr else
@@ -393,10 +402,10 @@ class Describer:
         probs, sents = self.lexical.probs(texts, with_sentiment=True)
         out = []
         for name, text, p, sp in zip(names, texts, probs, sents):
-            present = bool(text.strip())
+            present = has_words(text)
             lang = guess_language(text) if present else None
             words = self.lexical.spotter.extract_one(text) if present and lang != "zh" else []
-            text_res = ModalityResult("text", present, None if present else "empty subtitle",
+            text_res = ModalityResult("text", present, None if present else NO_WORDS if text.strip() else "empty subtitle",
                                       probs=merge_to_basic(self.lexical.head.classes, p) if present else None,
                                       cues=[Cue("text", "emotion_word", f'the word "{w}"', 1.0) for w in words],
                                       extra={"text": text, "source": "subtitle", "language": lang,
@@ -434,6 +443,7 @@ class Describer:
             return []
         audio = clip.audio
         texts = [transcript.text_between(a, b) if not text_missing else "" for a, b in bounds]
+        texts = [t if has_words(t) else "" for t in texts]
         with _one_torch_thread():
             text_probs = self.lexical.probs(texts) if any(texts) else None
         voice = (self.acoustic.window_cues(audio, bounds, speech=speech, narrowband=narrowband,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import html
 import io
 import os
 import re
@@ -233,7 +234,7 @@ def _parse_cues(text: str) -> list[Segment]:
         m1, m2 = _TIME.search(left), _TIME.search(right)
         if not m1 or not m2:
             continue
-        body = _TAG.sub("", " ".join(lines[idx + 1:])).strip()
+        body = html.unescape(_TAG.sub("", " ".join(lines[idx + 1:]))).strip()  # &amp; -> &, &lt; -> <
         if body:
             segments.append(Segment(body, _seconds(m1), _seconds(m2)))
     return segments
@@ -254,6 +255,9 @@ def read_subtitles(source, name: str | None = None, column: str | None = None) -
     """
     if isinstance(source, Transcript):
         return source
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"a subtitle is text, a path or a Transcript, not {type(source).__name__}"
+                        + (" (decode the bytes first)" if isinstance(source, (bytes, bytearray)) else ""))
     value = str(source)
     path = Path(value) if len(value) < 4096 and "\n" not in value else None
     try:

@@ -73,6 +73,23 @@ def test_speech_encoder_thread_count_does_not_change_the_embedding(media):
     assert one.shape == (768,) and np.array_equal(one, two)
 
 
+@pytest.mark.parametrize("subtitle", ["😂😂😂❤️", "😭💔", "...!!!", "?? 123"])
+def test_subtitle_without_words_leaves_the_text_missing(describer, media, subtitle):
+    r = describer.describe(media.video("face.mp4", seconds=4.0, fps=10, size=(320, 240)), subtitle=subtitle)
+    assert r["modalities"]["text"] is False and "no words" in r["missing"]["text"]
+    assert r["modality_probs"]["text"] is None and r["cues"]["text"] == []
+    texts = describer.describe_texts(["a", "b"], [subtitle, "   "])
+    assert [t["modalities"]["text"] for t in texts] == [False, False]
+    assert "no words" in texts[0]["missing"]["text"] and texts[1]["missing"]["text"] == "empty subtitle"
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\n"])
+def test_blank_subtitle_is_no_subtitle(describer, media, blank):
+    r = describer.describe(media.video("face.mp4", seconds=4.0, fps=10, size=(320, 240)), subtitle=blank)
+    assert r["transcript"]["source"] != "string"  # speech recognition (or nothing), as with no subtitle
+    assert r["missing"].get("text") != "empty subtitle"
+
+
 def test_audio_only_file_says_video_is_missing(describer, media):
     r = describer.describe(media.audio("voice.wav", seconds=2.0), subtitle="Leave me alone.")
     _check_schema(r)

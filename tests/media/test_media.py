@@ -155,6 +155,15 @@ def test_legacy_chinese_encodings_are_told_apart(tmp_path, codec, lines, expecte
     assert t.encoding == expected and all(line in t.text for line in lines)
 
 
+def test_vtt_entities_are_decoded_and_bytes_are_refused(tmp_path):
+    p = tmp_path / "c.vtt"
+    p.write_text("WEBVTT\n\n00:00.000 --> 00:01.000\n<b>Wonderful &amp; great &lt;3</b> &quot;yes&quot;\n",
+                 encoding="utf-8")
+    assert read_subtitles(p).text == 'Wonderful & great <3 "yes"'
+    with pytest.raises(TypeError, match="not bytes .decode the bytes first"):
+        read_subtitles(b"bytes subtitle")
+
+
 def test_text_in_another_legacy_encoding_is_refused_not_garbled(tmp_path):
     p = tmp_path / "japanese.srt"
     p.write_bytes(_SRT.format("本当に怒っている", "ありがとう").encode("shift_jis"))
