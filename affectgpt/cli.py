@@ -475,7 +475,7 @@ exit codes: 0 every input described, 1 some inputs failed (each recorded with it
                                                        "column (upstream name,chinese,english included)")
     ds.add_argument("--subtitle-column", help="column of --subtitles / a CSV --subtitle "
                                               "(default: subtitle, text, chinese, english: the first present)")
-    ds.add_argument("--language", help="force the spoken language (ISO 639-1: zh, en, ...); default: identified")
+    ds.add_argument("--language", help="force the spoken language (ISO 639-1: zh, en, ...; any case, a region such as zh-CN is dropped); default: identified")
     ds.add_argument("--asr-model", default="base", help="base (multilingual, default), tiny.en, or a model folder")
     ds.add_argument("--max-seconds", type=float, default=900.0, help="analyse at most this much of each clip")
     ds.add_argument("--json", help="write the result (one file) or all results (several) as JSON")

@@ -80,6 +80,10 @@ class DescribeConfig:
             raise ValueError(f"max_audio_s (--max-seconds) must be positive (got {self.max_audio_s})")
         if self.window_s <= 0:
             raise ValueError(f"window_s (--window) must be positive (got {self.window_s})")
+        if self.language is not None:
+            from affectgpt.language import speech_language_code
+
+            self.language = speech_language_code(self.language)
 
 
 @contextlib.contextmanager

@@ -90,6 +90,18 @@ def test_blank_subtitle_is_no_subtitle(describer, media, blank):
     assert r["missing"].get("text") != "empty subtitle"
 
 
+def test_language_code_is_checked_before_any_model_loads(media, capsys, monkeypatch):
+    assert DescribeConfig(language=" EN ").language == "en" and DescribeConfig(language="yue").language == "yue"
+    assert DescribeConfig(language="zh-CN").language == "zh" and DescribeConfig(language="en_US").language == "en"
+    for bad in ("xx", "klingon", "x-zh", ""):
+        with pytest.raises(ValueError, match="not a language code Whisper knows"):
+            DescribeConfig(language=bad)
+    monkeypatch.setattr(Describer, "__init__", lambda *a, **k: pytest.fail("a model loaded"))
+    p = media.video("face.mp4", seconds=1.0, fps=10, size=(160, 120))
+    assert main(["describe", str(p), "--subtitle", "hi", "--language", "klingon"]) == 2
+    assert "'klingon' is not a language code" in capsys.readouterr().err
+
+
 def test_audio_only_file_says_video_is_missing(describer, media):
     r = describer.describe(media.audio("voice.wav", seconds=2.0), subtitle="Leave me alone.")
     _check_schema(r)
