@@ -215,14 +215,13 @@ def _print_description(r: dict) -> None:
 
 
 def _cmd_describe(a: argparse.Namespace) -> int:
-    import json
+    import contextlib
     import tempfile
 
     from affectgpt.describe.batch import check_inputs, collect_inputs
-    from affectgpt.describe.export import timeline_to_srt, timeline_to_vtt, write_predictions_csv
     from affectgpt.describe.pipeline import DescribeConfig
-
     from affectgpt.errors import InputError
+    from affectgpt.pipeline.inputs import check_unique_names
     from affectgpt.media.subtitles import looks_like_path, read_subtitle_table
 
     # fail on what the command line names before any model loads
@@ -247,13 +246,27 @@ def _cmd_describe(a: argparse.Namespace) -> int:
         subtitle = subtitle or sub
     inputs = collect_inputs(paths)
     check_inputs(inputs)
+    if a.predictions:
+        check_unique_names(inputs, "a predictions file")  # before any clip is described
     single = len(inputs) == 1 and not a.out
-    out_jsonl = Path(a.out) / "results.jsonl" if a.out else Path(tempfile.mkdtemp()) / "results.jsonl"
     from affectgpt.describe.batch import describe_run
 
-    with _executor(a) as executor:
-        run = describe_run(inputs, out_jsonl, cfg, subtitle=subtitle, executor=executor, resume=a.resume,
-                           progress=not a.quiet, subtitles=subtitles)
+    with contextlib.ExitStack() as stack:
+        # without --out the records live in a temporary folder, removed when the command ends
+        out_dir = Path(a.out) if a.out else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="affectgpt-")))
+        out_jsonl = out_dir / "results.jsonl"
+        with _executor(a) as executor:
+            run = describe_run(inputs, out_jsonl, cfg, subtitle=subtitle, executor=executor, resume=a.resume,
+                               progress=not a.quiet, subtitles=subtitles)
+    return _report_describe(a, run, single, out_jsonl)
+
+
+def _report_describe(a: argparse.Namespace, run, single: bool, out_jsonl: Path) -> int:
+    """Print and write what a describe run gave (descriptions, --json, --srt/--vtt, --predictions)."""
+    import json
+
+    from affectgpt.describe.export import timeline_to_srt, timeline_to_vtt, write_predictions_csv
+
     records = run.records
     failures = run.failures
     for r in records:
@@ -278,7 +291,7 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     if a.out or failures:
         reasons = ", ".join(f"{k}: {v}" for k, v in run.stats["failures_by_reason"].items())
         print(f"{len(ok)} described ({run.stats['cached']} from the cache), {len(failures)} failed"
-              + (f" ({reasons})" if reasons else "") + f"; records in {out_jsonl}")
+              + (f" ({reasons})" if reasons else "") + (f"; records in {out_jsonl}" if a.out else ""))
     return 1 if failures else 0  # failures are recorded; the rest were described
 
 

@@ -70,7 +70,14 @@ def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig |
     its subtitle (:func:`~affectgpt.media.subtitles.read_subtitle_table`; a clip absent from it, or
     with an empty row, gets ``subtitle`` or offline ASR). ``resume`` reuses the records cached in
     ``<folder of jsonl>/.cache``; without it that cache is cleared first.
+
+    Raises:
+        InputError: with ``subtitles``, two inputs share a file stem (the table cannot tell them apart).
     """
+    if subtitles:
+        from affectgpt.pipeline.inputs import check_unique_names
+
+        check_unique_names(list(inputs), "the subtitles table")
     jsonl = Path(jsonl)
     jsonl.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(jsonl.parent)

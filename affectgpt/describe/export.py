@@ -48,10 +48,15 @@ def write_predictions_csv(results: list[dict], path: str | Path) -> int:
 
     The benchmark's sentiment task is binary (positive vs. the rest), so the ``sentiment``
     column holds the polarity (sign of the sentiment score), not the 3-way label.
+
+    Raises:
+        InputError: two results share a file stem (the file keys clips by name).
     """
     from affectgpt.io import safe_row
+    from affectgpt.pipeline.inputs import check_unique_names
 
     rows = [r for r in results if "description" in r]
+    check_unique_names([Path(r["file"]) for r in rows], "a predictions file")
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["name", "text", "labels", "sentiment"])

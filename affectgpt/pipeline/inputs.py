@@ -12,7 +12,8 @@ from pathlib import Path
 from affectgpt.errors import InputError
 from affectgpt.pipeline.base import Reader
 
-__all__ = ["MEDIA_SUFFIXES", "MediaReader", "collect_inputs", "check_inputs", "entry_problem", "identity", "media_records"]
+__all__ = ["MEDIA_SUFFIXES", "MediaReader", "collect_inputs", "check_inputs", "check_unique_names", "entry_problem",
+           "identity", "media_records"]
 
 MEDIA_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp",
                   ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".ts", ".mts"}
@@ -54,6 +55,22 @@ def check_inputs(inputs: list[Path]) -> None:
     """Raise when nothing matched (a typo in a glob should not look like success)."""
     if not inputs:
         raise InputError(None, "no input files matched")
+
+
+def check_unique_names(inputs: list[Path], why: str) -> None:
+    """Raise when two inputs share a file stem (the name a subtitles table or a predictions file
+    keys a clip by): ``clips/a.mp4`` and ``more/a.wav`` could not be told apart. ``why`` says
+    what needs the names.
+
+    Raises:
+        InputError: naming the shared name and both files.
+    """
+    first: dict[str, Path] = {}
+    for p in inputs:
+        other = first.setdefault(p.stem, p)
+        if other is not p:
+            raise InputError(p, f"shares the name {p.stem!r} with {other}: {why} keys clips by name; "
+                                "rename one or describe them in separate runs")
 
 
 def entry_problem(path: str | os.PathLike) -> str | None:

@@ -155,6 +155,34 @@ def test_batch_records_failures_and_resumes(tmp_path, media):
     assert again[0]["description"] == recs[0]["description"]
 
 
+def test_inputs_sharing_a_name_are_refused_where_names_key_the_clips(tmp_path, media, capsys, monkeypatch):
+    from affectgpt.errors import InputError
+    from affectgpt.media.subtitles import Transcript
+    from affectgpt.media.subtitles import Segment
+
+    a = media.video("clip.mp4", seconds=1.0)
+    (tmp_path / "more").mkdir()
+    b = tmp_path / "more" / "clip.mp4"
+    b.write_bytes(a.read_bytes())
+    monkeypatch.setattr(Describer, "__init__", lambda *x, **k: pytest.fail("a model loaded"))
+    assert main(["describe", str(a), str(b), "--predictions", str(tmp_path / "p.csv"), "--quiet"]) == 2
+    assert "shares the name 'clip'" in capsys.readouterr().err and not (tmp_path / "p.csv").exists()
+    with pytest.raises(InputError, match="shares the name 'clip'.*subtitles table"):
+        describe_many([a, b], tmp_path / "o" / "r.jsonl", DescribeConfig(asr=False), progress=False,
+                      subtitles={"clip": Transcript([Segment("hello")], "file")})
+
+
+def test_single_file_run_leaves_no_temporary_folder(tmp_path, media, monkeypatch):
+    import tempfile
+
+    p = media.video("face.mp4", seconds=1.0, fps=10, size=(160, 120))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    assert main(["describe", str(p), "--subtitle", "fine", "--quiet", "--no-asr"]) == 0
+    assert [q.name for q in scratch.iterdir() if not q.name.startswith("torchinductor")] == []  # torch's own cache aside
+
+
 def test_collect_inputs_folders_and_globs(tmp_path, media):
     a = media.video("a.mp4", seconds=1.0)
     (tmp_path / "notes.txt").write_text("x")
