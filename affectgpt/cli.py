@@ -234,7 +234,7 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     cfg = DescribeConfig(frames=a.frames, timeline=a.timeline or bool(a.srt or a.vtt), window_s=a.window,
                          asr=not a.no_asr, data_dir=a.data_dir, language=a.language, asr_model=a.asr_model,
                          max_audio_s=a.max_seconds, model=a.model, model_max_new_tokens=a.max_new_tokens,
-                         subtitle_column=a.subtitle_column)
+                         subtitle_column=a.subtitle_column, audio_stream=a.audio_stream)
     subtitle = a.subtitle
     paths = list(a.paths)
     if a.sample:
@@ -491,6 +491,8 @@ exit codes: 0 every input described, 1 some inputs failed (each recorded with it
     ds.add_argument("--language", help="force the spoken language (ISO 639-1: zh, en, ...; any case, a region such as zh-CN is dropped); default: identified")
     ds.add_argument("--asr-model", default="base", help="base (multilingual, default), tiny.en, or a model folder")
     ds.add_argument("--max-seconds", type=float, default=900.0, help="analyse at most this much of each clip")
+    ds.add_argument("--audio-stream", type=int, metavar="N",
+                    help="analyse audio stream N (0-based) of files with several; default: the default-flagged one")
     ds.add_argument("--json", help="write the result (one file) or all results (several) as JSON")
     ds.add_argument("--out", help="folder for results.jsonl (batch runs; needed for --resume)")
     ds.add_argument("--predictions", help="also write name,text,labels,sentiment CSV for affectgpt bench")

@@ -56,6 +56,8 @@ class DescribeConfig:
         model_max_new_tokens: answer length for ``model``.
         subtitle_column: the column of a CSV subtitle file (default: the first of subtitle, text,
             chinese, english).
+        audio_stream: which audio stream to analyse (0-based among the file's audio streams);
+            None takes the one flagged as default, else the first.
     """
 
     frames: int = 8
@@ -72,6 +74,7 @@ class DescribeConfig:
     model: str | None = None
     model_max_new_tokens: int = 32
     subtitle_column: str | None = None
+    audio_stream: int | None = None
 
     def __post_init__(self):
         if self.frames < 1:
@@ -80,6 +83,8 @@ class DescribeConfig:
             raise ValueError(f"max_audio_s (--max-seconds) must be positive (got {self.max_audio_s})")
         if self.window_s <= 0:
             raise ValueError(f"window_s (--window) must be positive (got {self.window_s})")
+        if self.audio_stream is not None and self.audio_stream < 0:
+            raise ValueError(f"audio_stream (--audio-stream) must be 0 or more (got {self.audio_stream})")
         if self.language is not None:
             from affectgpt.language import speech_language_code
 
@@ -230,7 +235,7 @@ class Describer:
 
         t = time.perf_counter()
         with _one_blas_thread():
-            clip = Clip.open(path, max_duration_s=self.config.max_audio_s)
+            clip = Clip.open(path, max_duration_s=self.config.max_audio_s, audio_stream=self.config.audio_stream)
             out = self._describe_clip(clip, subtitle)
         out["timings_s"]["decode"] = round(out["timings_s"].get("decode", 0) + time.perf_counter() - t
                                            - out["timings_s"]["total"], 3)
@@ -332,6 +337,9 @@ class Describer:
         finally:
             audio_res, text_res, timings["audio"], timings["text"] = pending.result()
         speech = _resolved(speech)
+        if not audio_res.present and clip.info.audio_streams > 1 and audio_res.reason:
+            audio_res.reason += (f"; audio stream {clip.info.audio_stream} of {clip.info.audio_streams}, "
+                                 "--audio-stream picks another")
         results = {"video": video, "audio": audio_res, "text": text_res}
         out = self._assemble(path.name, results, arousal_of(audio_res))
         out["duration_s"] = round(duration, 3)
@@ -345,7 +353,8 @@ class Describer:
                                                      "channels": clip.info.audio_channels or None})
         out["media"] = {"width": clip.info.width, "height": clip.info.height, "fps": round(clip.info.fps, 3),
                         "rotation_deg": clip.info.rotation_deg, "has_audio": clip.info.has_audio,
-                        "has_video": clip.info.has_video}
+                        "has_video": clip.info.has_video, "audio_streams": clip.info.audio_streams,
+                        "audio_stream": clip.info.audio_stream}
         notes = _notes(out)
         if notes:
             out["description"] = out["description"] + " " + " ".join(notes)

@@ -58,6 +58,19 @@ def seconds_text(t: float) -> str:
     return f"{t:.1f}" if abs(t) < 100 else f"{t:.0f}"
 
 
+def _default_stream(streams: list):
+    """The stream flagged as default among ``streams``, else the first (None for none)."""
+    import av
+
+    for s in streams:
+        try:
+            if s.disposition & av.stream.Disposition.default:
+                return s
+        except (AttributeError, TypeError):
+            break
+    return streams[0] if streams else None
+
+
 def _is_cover_art(stream) -> bool:
     """An attached picture (album cover of an .m4a/.mp3) is not video."""
     import av
@@ -123,18 +136,28 @@ class Clip:
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path, max_duration_s: float | None = 900.0, decode_audio: bool = True) -> Clip:
+    def open(cls, path: str | Path, max_duration_s: float | None = 900.0, decode_audio: bool = True,
+             audio_stream: int | None = None) -> Clip:
         """Probe, demux and (optionally) decode the audio of ``path`` in one pass.
 
+        With several audio streams (languages, commentary), the one flagged as default is analysed,
+        else the first; ``audio_stream`` (0-based among the audio streams) picks another.
+        ``info.audio_streams`` and ``info.audio_stream`` record the choice.
+
         Raises:
-            InputError: the file is missing, empty, a folder, not media, or holds no stream.
+            InputError: the file is missing, empty, a folder, not media, holds no stream, or has
+                no audio stream ``audio_stream``.
         """
         import av
 
         path = Path(path)
         with open_container(path) as c:
-            v = next((s for s in c.streams if s.type == "video" and not _is_cover_art(s)), None)
-            a = next((s for s in c.streams if s.type == "audio"), None)
+            v = _default_stream([s for s in c.streams if s.type == "video" and not _is_cover_art(s)])
+            audios = [s for s in c.streams if s.type == "audio"]
+            if audio_stream is not None and not 0 <= audio_stream < len(audios):
+                raise InputError(path, f"has no audio stream {audio_stream} (it has {len(audios)}: 0-"
+                                       f"{len(audios) - 1})" if audios else "has no audio stream")
+            a = audios[audio_stream] if audio_stream is not None else _default_stream(audios)
             if v is None and a is None:
                 raise InputError(path, "holds no audio or video stream")
             # the header duration of the streams analysed (not of other audio or subtitle tracks)
@@ -279,9 +302,12 @@ class Clip:
         truncated = (limit is None or extent < limit - 1e-6) and gap > max(TRUNCATION_TOLERANCE_S, 0.1 * claimed)
         duration = max(extent, claimed) if limit is not None and extent >= limit - 1e-6 else extent
         span_end = extent if limit is None else min(extent, limit)
+        if vindex is not None and len(vindex.pts_s) >= 2 and vindex.pts_s[-1] > vindex.pts_s[0]:
+            fps = (len(vindex.pts_s) - 1) / float(vindex.pts_s[-1] - vindex.pts_s[0])  # as decoded, not as declared
         info = MediaInfo(path=str(path), duration_s=float(duration), has_video=v is not None, has_audio=a is not None,
                          width=width, height=height, fps=fps, rotation_deg=rotation, audio_rate=rate,
-                         audio_channels=channels)
+                         audio_channels=channels, audio_streams=len(audios),
+                         audio_stream=audios.index(a) if a is not None else None)
         return cls(path, info, audio, audio_problem, video_problem, origin, float(claimed), bool(truncated),
                    (0.0, float(span_end)), vindex)
 

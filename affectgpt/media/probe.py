@@ -12,7 +12,9 @@ __all__ = ["MediaInfo", "open_container", "probe"]
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """What a media file holds. Times in seconds; ``rotation_deg``: counter-clockwise display rotation."""
+    """What a media file holds. Times in seconds; ``rotation_deg``: counter-clockwise display rotation;
+    ``fps``: frames per second measured over the decoded frames (the container's nominal rate when
+    fewer than two frames are seen), so a variable-frame-rate file reports the rate it has."""
 
     path: str
     duration_s: float
@@ -24,6 +26,8 @@ class MediaInfo:
     rotation_deg: int = 0
     audio_rate: int = 0
     audio_channels: int = 0
+    audio_streams: int = 0  # audio streams in the file
+    audio_stream: int | None = None  # which of them is analysed (0-based among the audio streams)
 
 
 def open_container(path: str | Path):

@@ -409,6 +409,66 @@ def test_vocal_measures_read_the_speech_not_the_noise_after_it(tmp_path, crema, 
     assert r["modalities"]["audio"] and r["audio"]["measured_s"] < 6.0 < r["duration_s"]
 
 
+def _two_audio_streams(tmp_path, demo, default_second: bool) -> Path:
+    """The demo clip's video with two audio streams: near-silence first, the speech second."""
+    import av
+
+    _, _, audio, rate = fm.decode(demo)
+    quiet = fm.encode(tmp_path / "quiet.mka", None, 0, np.zeros_like(audio), rate)
+    speech = fm.encode(tmp_path / "speech.mka", None, 0, audio, rate)
+    dst = tmp_path / f"two_audio_{int(default_second)}.mkv"
+    with av.open(str(demo)) as v, av.open(str(quiet)) as q, av.open(str(speech)) as sp, \
+            av.open(str(dst), "w", format="matroska") as o:
+        outs = [o.add_stream_from_template(src.streams[0]) for src in (v, q, sp)]
+        for k, s in enumerate(outs[1:]):
+            s.disposition = av.stream.Disposition.default if (k == 1) == default_second else av.stream.Disposition(0)
+        for src, out in zip((v, q, sp), outs):
+            for pk in src.demux(src.streams.video[0] if src is v else src.streams.audio[0]):
+                if pk.dts is None:
+                    continue
+                pk.stream = out
+                o.mux(pk)
+    return dst
+
+
+def test_several_audio_streams_default_flag_choice_and_override(tmp_path, demo):
+    flagged = _describe_once(DescribeConfig(), _two_audio_streams(tmp_path, demo, True), subtitle="I don't know!")
+    assert flagged["media"]["audio_streams"] == 2 and flagged["media"]["audio_stream"] == 1
+    assert flagged["modalities"]["audio"]
+    first = _two_audio_streams(tmp_path, demo, False)
+    r = _describe_once(DescribeConfig(), first, subtitle="I don't know!")
+    assert r["media"]["audio_stream"] == 0 and not r["modalities"]["audio"]
+    assert "audio stream 0 of 2, --audio-stream picks another" in r["missing"]["audio"]
+    picked = _describe_once(DescribeConfig(audio_stream=1), first, subtitle="I don't know!")
+    assert picked["media"]["audio_stream"] == 1 and picked["modalities"]["audio"]
+    with pytest.raises(InputError, match="has no audio stream 2 .it has 2"):
+        Clip.open(first, audio_stream=2)
+
+
+def test_variable_frame_rate_reports_the_rate_it_has(tmp_path, demo):
+    """Declared 25 fps; the first 1.2 s at 25 fps, then one frame every 0.2 s: 38 frames in 3.44 s."""
+    from fractions import Fraction
+
+    import av
+
+    frames, _, _, _ = fm.decode(demo)
+    times = [i * 0.04 for i in range(30)] + [1.2 + i * 0.2 for i in range(8)]
+    p = tmp_path / "vfr.mkv"
+    with av.open(str(p), "w", format="matroska") as c:
+        vs = c.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 720, 404, "yuv420p"
+        vs.codec_context.time_base = Fraction(1, 1000)
+        for t, img in zip(times, frames):
+            fr = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[:404, :720]), format="rgb24")
+            fr.pts, fr.time_base = int(round(t * 1000)), Fraction(1, 1000)
+            for pk in vs.encode(fr):
+                c.mux(pk)
+        for pk in vs.encode():
+            c.mux(pk)
+    info = Clip.open(p).info
+    assert info.fps == pytest.approx(37 / times[-1], rel=0.02)  # about 10.8, not the declared 25
+
+
 @pytest.mark.parametrize("extra_s", [4.0, 20.0])
 def test_audio_that_runs_on_after_the_video_gets_no_repeated_frame(tmp_path, demo, extra_s):
     frames, fps, audio, rate = fm.decode(demo)
