@@ -152,6 +152,23 @@ def _text_sentence(r: ModalityResult | None) -> str:
     return f'In the text, {src} reads "{quote}"{mention}; the wording is most consistent with {_ADJ[cls]} ({_pct(p)}).'
 
 
+def _label_class(word: str) -> str | None:
+    """The basic emotion an open label word stands for (None for words outside the writer's tables)."""
+    for cls, levels in INTENSITY_WORDS.items():
+        if any(word in level for level in levels):
+            return cls
+    for (_, cls), words in AROUSAL_WORDS.items():
+        if word in words:
+            return cls
+    return None
+
+
+def _contradicts(labels: list[str], sentiment: str) -> bool:
+    """Whether a label names a feeling of the opposite valence to ``sentiment`` (positive/negative)."""
+    opposite = NEGATIVE if sentiment == "positive" else POSITIVE if sentiment == "negative" else ()
+    return any(_label_class(w) in opposite for w in labels)
+
+
 def write_description(results: dict[str, ModalityResult], fused: dict[str, float], labels: list[str],
                       sentiment: str | None = None) -> str:
     """The full description (video, audio, text, overall)."""
@@ -169,6 +186,12 @@ def write_description(results: dict[str, ModalityResult], fused: dict[str, float
         basis = f"supported by the {_join(agree)}" if agree else "from the combined evidence"
         contrast = f", although {_join(differ)}" if differ else ""
         state = _join(labels) if labels else _ADJ[cls]
-        parts.append(f"Overall, the person most likely feels {state} ({cls} {_pct(p)}, {sentiment} sentiment), "
-                     f"{basis}{contrast}.")
+        if _contradicts(labels, sentiment):
+            # the emotion heads name a feeling whose valence the sentiment (mostly the text's) opposes:
+            # both are measurements, so the description says the signals are mixed instead of hiding one
+            parts.append(f"Overall, the person most likely feels {state} ({cls} {_pct(p)}), {basis}{contrast}; "
+                         f"yet the overall sentiment leans {sentiment}, so the signals are mixed.")
+        else:
+            parts.append(f"Overall, the person most likely feels {state} ({cls} {_pct(p)}, {sentiment} sentiment), "
+                         f"{basis}{contrast}.")
     return " ".join(s for s in parts if s)

@@ -137,3 +137,21 @@ def test_simsv2_val_binary_waf_chinese(data_dir, lexical):
     texts, v = _val_split(data_dir, "simsv2-process", "chinese")
     assert len(texts) > 600 and all(lexical.language(t) == "zh" for t in texts[:50])
     assert _describe_waf(lexical, texts, v) >= 77.5
+
+
+@pytest.mark.parametrize("labels,sentiment,mixed", [
+    (["neutral", "pleased"], "negative", True), (["angry"], "positive", True), (["neutral", "pleased"], "positive", False),
+    (["sad", "down"], "negative", False), (["neutral"], "negative", False), (["happy"], "neutral", False)])
+def test_description_says_when_labels_and_sentiment_disagree(labels, sentiment, mixed):
+    from affectgpt.analyzers.base import ModalityResult
+    from affectgpt.describe.writer import write_description
+
+    fused = {"neutral": 0.5, "happy": 0.2, "sad": 0.1, "angry": 0.1, "fearful": 0.05, "disgusted": 0.0, "surprised": 0.05}
+    text = ModalityResult("text", True, probs=fused, extra={"text": "well", "source": "subtitle"})
+    missing = {m: ModalityResult(m, False, "text-only input") for m in ("video", "audio")}
+    d = write_description({**missing, "text": text}, fused, labels, sentiment)
+    overall = d[d.index("Overall,"):]
+    assert ("signals are mixed" in overall) == mixed
+    assert (f"{sentiment} sentiment)" in overall) == (not mixed)  # never "pleased (..., negative sentiment)"
+    if mixed:
+        assert f"yet the overall sentiment leans {sentiment}" in overall
