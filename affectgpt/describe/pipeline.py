@@ -351,6 +351,8 @@ class Describer:
         out["faces"] = video.extra.get("faces", {"n_faces": 0})
         out["audio"] = audio_res.extra.get("audio", {"sample_rate": clip.info.audio_rate or None,
                                                      "channels": clip.info.audio_channels or None})
+        if clip.audio_note:
+            out["audio"] = {**out["audio"], "downmix": clip.audio_note}
         out["media"] = {"width": clip.info.width, "height": clip.info.height, "fps": round(clip.info.fps, 3),
                         "rotation_deg": clip.info.rotation_deg, "has_audio": clip.info.has_audio,
                         "has_video": clip.info.has_video, "audio_streams": clip.info.audio_streams,
@@ -536,6 +538,8 @@ def _notes(out: dict) -> list[str]:
         why = out["faces"].get("uncertain_reason", "")
         notes.append("Note: speaker uncertain" + (f" ({why})" if why else "") + "; the face described may not be "
                      "the one speaking.")
+    if out.get("audio", {}).get("downmix") and out["modalities"].get("audio"):
+        notes.append(f"Note: {out['audio']['downmix']}.")
     if out.get("audio", {}).get("narrowband") and out["modalities"].get("audio"):
         notes.append(f"Note: narrow-band (telephone) audio, about {out['audio'].get('bandwidth_hz')} Hz wide; "
                      "pitch and voice-quality cues were not measured.")

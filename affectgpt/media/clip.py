@@ -32,6 +32,20 @@ KEEP_PACKETS_BELOW_S = 60.0
 TRUNCATION_TOLERANCE_S = 0.25
 #: a jump in audio timestamps longer than this (s) is filled with silence
 GAP_FILL_S = 0.1
+#: stereo whose mix is this much quieter than its side signal (L - R) is taken as phase-cancelled
+CANCEL_RATIO = 0.3
+_INV_SQRT2 = np.float32(1 / np.sqrt(2))
+
+
+def _mono(frame, sides: list | None) -> np.ndarray:
+    """16 kHz mono samples of a resampled frame: the frame itself (already mono), or for planar
+    stereo (L + R) / sqrt 2, FFmpeg's own downmix, with (L - R) / sqrt 2 appended to ``sides``."""
+    arr = frame.to_ndarray()
+    if sides is None:
+        return arr.reshape(-1)
+    left, right = arr[0], arr[1]
+    sides.append((left - right) * _INV_SQRT2)
+    return (left + right) * _INV_SQRT2
 #: container formats whose header duration excludes the start offset
 _FROM_START_FORMATS = {"mpegts", "mpeg", "mpegtsraw", "mpegvideo"}
 
@@ -133,6 +147,7 @@ class Clip:
     _frame_cache: dict = field(default_factory=dict, repr=False)
     _speech: object = field(default=None, repr=False)
     decode_passes: int = 0
+    audio_note: str | None = None  # how the audio was made mono when not by a plain mix
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -178,7 +193,12 @@ class Clip:
             chunks: list[np.ndarray] = []
             audio_start = None
             audio_problem = None if a is not None else "no audio track"
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE) if a is not None else None
+            # stereo is mixed here, as FFmpeg would ((L + R) / sqrt 2), keeping the side signal too:
+            # when the channels cancel (one is phase-inverted) the side signal holds the sound
+            stereo = a is not None and a.codec_context.channels == 2
+            resampler = (av.AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE) if stereo else
+                         av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE) if a is not None else None)
+            sides: list[np.ndarray] = []
             rotation = 0
             rot_seen = False
             audio_done = video_done = False
@@ -233,9 +253,11 @@ class Clip:
                                     expected = int(round((float(fr.time) - audio_start) * SAMPLE_RATE))
                                     if expected - have > GAP_FILL_S * SAMPLE_RATE:
                                         chunks.append(np.zeros(expected - have, np.float32))
+                                        if stereo:
+                                            sides.append(chunks[-1])
                                         have = expected
                                 for out in resampler.resample(fr):
-                                    arr = out.to_ndarray().reshape(-1)
+                                    arr = _mono(out, sides if stereo else None)
                                     chunks.append(arr)
                                     have += len(arr)
                         except av.error.FFmpegError as exc:
@@ -246,7 +268,7 @@ class Clip:
             if resampler is not None and decode_audio and audio_problem is None:
                 try:
                     for out in resampler.resample(None):
-                        chunks.append(out.to_ndarray().reshape(-1))
+                        chunks.append(_mono(out, sides if stereo else None))
                 except av.error.FFmpegError:
                     pass
             width = v.codec_context.width if v is not None else 0
@@ -270,10 +292,19 @@ class Clip:
             else:
                 video_problem = "no video frame could be read"
         audio = None
+        audio_note = None
         audio_end = origin
         if decode_audio and a is not None and audio_problem is None:
             if chunks:
                 audio = np.concatenate(chunks).astype(np.float32, copy=False)
+                if sides:
+                    side = np.concatenate(sides).astype(np.float32, copy=False)
+                    mix_rms, side_rms = float(np.sqrt(np.mean(audio ** 2))), float(np.sqrt(np.mean(side ** 2)))
+                    if side_rms > 1e-4 and mix_rms < CANCEL_RATIO * side_rms:
+                        audio = side
+                        audio_note = ("the two channels cancel when mixed (one is phase-inverted): "
+                                      "their difference is analysed")
+                    del side
                 lead = int(round(((audio_start if audio_start is not None else origin) - origin) * SAMPLE_RATE))
                 if lead > 0:  # audio starts after the video: keep sample 0 at the origin
                     audio = np.concatenate([np.zeros(lead, np.float32), audio])
@@ -309,7 +340,7 @@ class Clip:
                          audio_channels=channels, audio_streams=len(audios),
                          audio_stream=audios.index(a) if a is not None else None)
         return cls(path, info, audio, audio_problem, video_problem, origin, float(claimed), bool(truncated),
-                   (0.0, float(span_end)), vindex)
+                   (0.0, float(span_end)), vindex, audio_note=audio_note)
 
     # -- properties -----------------------------------------------------------------------
     @property

@@ -445,6 +445,42 @@ def test_several_audio_streams_default_flag_choice_and_override(tmp_path, demo):
         Clip.open(first, audio_stream=2)
 
 
+def _stereo_wav(path: Path, left: np.ndarray, right: np.ndarray, rate: int) -> Path:
+    import av
+
+    with av.open(str(path), "w") as c:
+        st = c.add_stream("pcm_s16le", rate=rate)
+        st.layout = "stereo"
+        pcm = (np.clip(np.stack([left, right], 1), -1, 1) * 32767).astype(np.int16).reshape(1, -1)
+        fr = av.AudioFrame.from_ndarray(pcm, format="s16", layout="stereo")
+        fr.sample_rate = rate
+        for pk in st.encode(fr):
+            c.mux(pk)
+        for pk in st.encode():
+            c.mux(pk)
+    return path
+
+
+@pytest.mark.parametrize("sign", [-1.0, -0.9])
+def test_phase_inverted_stereo_is_not_silence(tmp_path, crema, describer, sign):
+    _, _, audio, rate = fm.decode(crema / "1001_DFA_ANG_XX.mp4")
+    p = _stereo_wav(tmp_path / "antiphase.wav", audio, sign * audio, rate)
+    r = describer.describe(p, subtitle="I'm on my way to the meeting.")
+    assert r["modalities"]["audio"] and r["speech"]["speech_s"] > 1.0
+    assert "cancel when mixed" in r["audio"]["downmix"] and "phase-inverted" in r["description"]
+    same = describer.describe(_stereo_wav(tmp_path / "inphase.wav", audio, audio, rate), subtitle="I'm on my way.")
+    assert same["modalities"]["audio"] and "downmix" not in same["audio"]
+    # the plain mix is FFmpeg's own downmix, (L + R) / sqrt 2
+    import av
+
+    with av.open(str(tmp_path / "inphase.wav")) as c:
+        res = av.AudioResampler(format="flt", layout="mono", rate=16000)
+        ref = np.concatenate([o.to_ndarray().reshape(-1) for f in c.decode(audio=0) for o in res.resample(f)]
+                             + [o.to_ndarray().reshape(-1) for o in res.resample(None)])
+    ours = Clip.open(tmp_path / "inphase.wav").audio
+    assert len(ours) == len(ref) and np.abs(ours - ref).max() < 1e-5
+
+
 def test_variable_frame_rate_reports_the_rate_it_has(tmp_path, demo):
     """Declared 25 fps; the first 1.2 s at 25 fps, then one frame every 0.2 s: 38 frames in 3.44 s."""
     from fractions import Fraction
