@@ -140,7 +140,10 @@ class Transcriber:
         elif nsp > MAX_NO_SPEECH_PROB:
             why = f"no-speech probability {nsp:.2f} > {MAX_NO_SPEECH_PROB}"
         elif ratio > MAX_COMPRESSION_RATIO:
-            why = f"repetitive text (compression ratio {ratio:.1f} > {MAX_COMPRESSION_RATIO})"
+            # faster-whisper measures the ratio over a whole 30 s window's decoding, which can loop on
+            # text it later drops: the kept segments may not look repetitive themselves
+            why = (f"the decoder repeated itself (compression ratio {ratio:.1f} > {MAX_COMPRESSION_RATIO} over "
+                   "its decoding of the window, a hallucination loop)")
         if why:
             return Transcript([], "asr", dropped=f"{LOW_CONFIDENCE} ({why})", rejected_text=" ".join(s.text for s in out),
                               **meta)
