@@ -32,19 +32,25 @@ KEEP_PACKETS_BELOW_S = 60.0
 TRUNCATION_TOLERANCE_S = 0.25
 #: a jump in audio timestamps longer than this (s) is filled with silence
 GAP_FILL_S = 0.1
-#: stereo whose mix is this much quieter than its side signal (L - R) is taken as phase-cancelled
-CANCEL_RATIO = 0.3
+#: stereo whose mix is this much quieter (RMS) than its louder channel is taken as phase-cancelled:
+#: about -16 dB. In-phase or independent channels mix to 0.7-1.4 times a channel; wide-stereo music
+#: beside centred speech stays near 0.7; a voice whose channels are opposite in phase mixes to ~0.
+CANCEL_RATIO = 0.15
 _INV_SQRT2 = np.float32(1 / np.sqrt(2))
 
 
-def _mono(frame, sides: list | None) -> np.ndarray:
+def _mono(frame, sides: list | None, energy: list | None = None) -> np.ndarray:
     """16 kHz mono samples of a resampled frame: the frame itself (already mono), or for planar
-    stereo (L + R) / sqrt 2, FFmpeg's own downmix, with (L - R) / sqrt 2 appended to ``sides``."""
+    stereo (L + R) / sqrt 2, FFmpeg's own downmix, with (L - R) / sqrt 2 appended to ``sides``
+    and the channels' sums of squares added to ``energy`` ([left, right])."""
     arr = frame.to_ndarray()
     if sides is None:
         return arr.reshape(-1)
     left, right = arr[0], arr[1]
     sides.append((left - right) * _INV_SQRT2)
+    if energy is not None:
+        energy[0] += float(np.dot(left, left))
+        energy[1] += float(np.dot(right, right))
     return (left + right) * _INV_SQRT2
 #: container formats whose header duration excludes the start offset
 _FROM_START_FORMATS = {"mpegts", "mpeg", "mpegtsraw", "mpegvideo"}
@@ -199,6 +205,7 @@ class Clip:
             resampler = (av.AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE) if stereo else
                          av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE) if a is not None else None)
             sides: list[np.ndarray] = []
+            channel_energy = [0.0, 0.0]
             rotation = 0
             rot_seen = False
             audio_done = video_done = False
@@ -257,7 +264,7 @@ class Clip:
                                             sides.append(chunks[-1])
                                         have = expected
                                 for out in resampler.resample(fr):
-                                    arr = _mono(out, sides if stereo else None)
+                                    arr = _mono(out, sides if stereo else None, channel_energy)
                                     chunks.append(arr)
                                     have += len(arr)
                         except av.error.FFmpegError as exc:
@@ -268,7 +275,7 @@ class Clip:
             if resampler is not None and decode_audio and audio_problem is None:
                 try:
                     for out in resampler.resample(None):
-                        chunks.append(_mono(out, sides if stereo else None))
+                        chunks.append(_mono(out, sides if stereo else None, channel_energy))
                 except av.error.FFmpegError:
                     pass
             width = v.codec_context.width if v is not None else 0
@@ -298,13 +305,12 @@ class Clip:
             if chunks:
                 audio = np.concatenate(chunks).astype(np.float32, copy=False)
                 if sides:
-                    side = np.concatenate(sides).astype(np.float32, copy=False)
-                    mix_rms, side_rms = float(np.sqrt(np.mean(audio ** 2))), float(np.sqrt(np.mean(side ** 2)))
-                    if side_rms > 1e-4 and mix_rms < CANCEL_RATIO * side_rms:
-                        audio = side
+                    mix_rms = float(np.sqrt(np.mean(audio ** 2)))
+                    channel_rms = float(np.sqrt(max(channel_energy) / max(len(audio), 1)))
+                    if channel_rms > 1e-4 and mix_rms < CANCEL_RATIO * channel_rms:
+                        audio = np.concatenate(sides).astype(np.float32, copy=False)
                         audio_note = ("the two channels cancel when mixed (one is phase-inverted): "
                                       "their difference is analysed")
-                    del side
                 lead = int(round(((audio_start if audio_start is not None else origin) - origin) * SAMPLE_RATE))
                 if lead > 0:  # audio starts after the video: keep sample 0 at the origin
                     audio = np.concatenate([np.zeros(lead, np.float32), audio])

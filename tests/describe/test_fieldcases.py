@@ -481,6 +481,17 @@ def test_phase_inverted_stereo_is_not_silence(tmp_path, crema, describer, sign):
     assert len(ours) == len(ref) and np.abs(ours - ref).max() < 1e-5
 
 
+def test_wide_stereo_around_centred_speech_is_mixed_normally(tmp_path, crema, describer):
+    """Speech in the centre, a louder wide (L - R) bed around it: the plain mix is the speech."""
+    _, _, audio, rate = fm.decode(crema / "1001_DFA_ANG_XX.mp4")
+    t = np.arange(len(audio)) / rate
+    bed = 0.5 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t))
+    bed = (bed / np.sqrt(np.mean(bed ** 2)) * 3 * np.sqrt(np.mean(audio ** 2))).astype(np.float32)
+    p = _stereo_wav(tmp_path / "wide.wav", 0.3 * audio + 0.3 * bed, 0.3 * audio - 0.3 * bed, rate)
+    r = describer.describe(p, subtitle="I'm on my way to the meeting.")
+    assert "downmix" not in r["audio"] and r["modalities"]["audio"] and r["speech"]["speech_s"] > 1.0
+
+
 def test_variable_frame_rate_reports_the_rate_it_has(tmp_path, demo):
     """Declared 25 fps; the first 1.2 s at 25 fps, then one frame every 0.2 s: 38 frames in 3.44 s."""
     from fractions import Fraction
