@@ -486,7 +486,7 @@ def test_wide_stereo_around_centred_speech_is_mixed_normally(tmp_path, crema, de
     _, _, audio, rate = fm.decode(crema / "1001_DFA_ANG_XX.mp4")
     t = np.arange(len(audio)) / rate
     bed = 0.5 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t))
-    bed = (bed / np.sqrt(np.mean(bed ** 2)) * 3 * np.sqrt(np.mean(audio ** 2))).astype(np.float32)
+    bed = (bed / np.sqrt(np.mean(bed ** 2)) * 4 * np.sqrt(np.mean(audio ** 2))).astype(np.float32)
     p = _stereo_wav(tmp_path / "wide.wav", 0.3 * audio + 0.3 * bed, 0.3 * audio - 0.3 * bed, rate)
     r = describer.describe(p, subtitle="I'm on my way to the meeting.")
     assert "downmix" not in r["audio"] and r["modalities"]["audio"] and r["speech"]["speech_s"] > 1.0
