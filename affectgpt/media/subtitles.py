@@ -168,6 +168,24 @@ def _legacy_chinese(raw: bytes) -> tuple[str | None, str | None, float]:
     return readings[enc], enc, shares[enc]
 
 
+def _utf16_without_bom(path: Path, raw: bytes) -> str:
+    """Text with NUL bytes: UTF-16 without a byte-order mark when the NULs fall on one byte parity
+    (Latin text: every other byte), else refused (a binary file is no subtitle).
+
+    Raises:
+        InputError: naming the file.
+    """
+    even, odd = raw[0::2].count(0), raw[1::2].count(0)
+    half = len(raw) // 2
+    if len(raw) % 2 == 0 and max(even, odd) >= 0.3 * half and min(even, odd) <= 0.02 * half:
+        try:
+            return raw.decode("utf-16-le" if odd > even else "utf-16-be")
+        except UnicodeDecodeError:
+            pass
+    raise InputError(path, "subtitle file holds NUL bytes: a binary file, or UTF-16 without a byte-order mark "
+                           "that cannot be told apart; re-save it as UTF-8")
+
+
 def decode_text_file(path: str | Path, with_encoding: bool = False):
     """Read a subtitle text file: UTF-8 (with or without BOM), UTF-16 with BOM, GBK/GB18030
     (mainland Chinese Windows editors), Big5/Big5-HKSCS (Taiwan, Hong Kong) or Windows-1252
@@ -187,6 +205,8 @@ def decode_text_file(path: str | Path, with_encoding: bool = False):
     text = enc = None
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text, enc = raw.decode("utf-16"), "utf-16"
+    elif b"\x00" in raw:
+        text, enc = _utf16_without_bom(path, raw), "utf-16"
     else:
         try:
             text, enc = raw.decode("utf-8-sig"), "utf-8"
@@ -301,7 +321,7 @@ def read_subtitle_table(path: str | Path, column: str | None = None) -> dict[str
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "subtitle CSV not found")
-    text = decode_text_file(path)
+    text, enc = decode_text_file(path, with_encoding=True)
     rows = list(csv.DictReader(io.StringIO(text)))
     fields = rows[0].keys() if rows else []
     cols = [column] if column else [c for c in SUBTITLE_COLUMNS if c in fields]
@@ -314,5 +334,6 @@ def read_subtitle_table(path: str | Path, column: str | None = None) -> dict[str
         if n in out:
             raise InputError(path, f"duplicate name {n!r}", row=i)
         body = (r[cols[0]] or "").strip()
-        out[n] = Transcript([Segment(body)] if body else [], "file", extra={"column": cols[0], "table": path.name})
+        out[n] = Transcript([Segment(body)] if body else [], "file", encoding=enc,
+                            extra={"column": cols[0], "table": path.name})
     return out

@@ -164,6 +164,18 @@ def test_vtt_entities_are_decoded_and_bytes_are_refused(tmp_path):
         read_subtitles(b"bytes subtitle")
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_byte_order_mark(tmp_path, codec):
+    p = tmp_path / "u.srt"
+    p.write_bytes(_SRT.format("I am so angry with you", "right now!").replace("\n", "\r\n").encode(codec))
+    t = read_subtitles(p)
+    assert t.encoding == "utf-16" and t.text == "I am so angry with you right now!" and len(t.segments) == 2
+    b = tmp_path / "binary.txt"
+    b.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(InputError, match=r"binary\.txt: subtitle file holds NUL bytes"):
+        read_subtitles(b)
+
+
 def test_text_in_another_legacy_encoding_is_refused_not_garbled(tmp_path):
     p = tmp_path / "japanese.srt"
     p.write_bytes(_SRT.format("本当に怒っている", "ありがとう").encode("shift_jis"))
