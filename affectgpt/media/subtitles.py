@@ -112,23 +112,15 @@ def looks_like_path(value: str) -> bool:
     return any(sep in v for sep in seps) and not any(ch.isspace() for ch in v)
 
 
-def _paired_high_bytes(raw: bytes) -> float:
-    """Share of non-ASCII bytes that sit next to another non-ASCII byte (GBK characters are
-    byte pairs; the curly quotes of a Windows-1252 English file are lone bytes)."""
-    hi = [i for i, b in enumerate(raw) if b >= 0x80]
-    if not hi:
-        return 1.0
-    s = set(hi)
-    return sum(1 for i in hi if i - 1 in s or i + 1 in s) / len(hi)
-
-
 #: Share of common characters below which a GBK/Big5 reading is refused as not Chinese text.
 MIN_COMMON_HANZI = 0.5
 
 
 def _common_hanzi(ch: str) -> bool:
     """A character of the common sets: GB2312 level 1 (3,755 characters, rows 16-55) or Big5's
-    frequently used characters (5,401, codes A440-C67E)."""
+    frequently used characters (5,401, codes A440-C67E), or an everyday written-Cantonese one."""
+    if ch in _CANTONESE:
+        return True
     try:
         b = ch.encode("gb2312")
         if len(b) == 2 and 0xB0 <= b[0] <= 0xD7:
@@ -140,6 +132,32 @@ def _common_hanzi(ch: str) -> bool:
         return len(b) == 2 and 0xA440 <= (b[0] << 8 | b[1]) <= 0xC67E
     except UnicodeEncodeError:
         return False
+
+
+#: everyday characters of written Cantonese (several only in the Hong Kong supplement to Big5)
+_CANTONESE = set("佢哋冇嘢咗嘅啲喺咁乜嚟諗睇唔咩啱嗰噉孖冚搵揾攞嬲靚瞓咪嘞喎囉啩")
+
+
+_TYPOGRAPHIC = set("\u201c\u201d\u2018\u2019\u2013\u2014\u2026\u2022\u00ab\u00bb\u00a1\u00bf\u20ac\u00a3")
+
+
+def western_plausible_share(text: str) -> float:
+    """Share of the non-ASCII characters of a Windows-1252 reading that look like Western text:
+    an accented Latin letter beside an ASCII letter ("café", "naïve"), or typographic punctuation
+    (curly quotes, dashes, ellipsis) beside ASCII. Chinese bytes read this way give runs of
+    accented capitals and symbols ("ÉN°ÝÃD") and score low (1.0 when nothing is non-ASCII)."""
+    odd = [i for i, c in enumerate(text) if ord(c) >= 0x80]
+    if not odd:
+        return 1.0
+
+    def ok(i: int) -> bool:
+        c = text[i]
+        near = [text[j] for j in (i - 1, i + 1) if 0 <= j < len(text)]
+        if c in _TYPOGRAPHIC:
+            return any(n.isascii() for n in near)
+        return c.isalpha() and ord(c) < 0x250 and any(n.isascii() and n.isalpha() for n in near)
+
+    return sum(map(ok, odd)) / len(odd)
 
 
 def common_hanzi_share(text: str) -> float:
@@ -191,10 +209,10 @@ def decode_text_file(path: str | Path, with_encoding: bool = False):
     (mainland Chinese Windows editors), Big5/Big5-HKSCS (Taiwan, Hong Kong) or Windows-1252
     (English Windows editors); else a clear error.
 
-    The legacy encodings are told apart by how many of the characters each reading gives are
-    common Chinese ones (:func:`common_hanzi_share`; wrong readings give rare characters and
-    symbols) and by the byte pattern (Chinese characters are byte pairs; the curly quotes and
-    accents of a Windows-1252 file stand alone). With ``with_encoding``
+    The legacy encodings are told apart by how plausible each reading is: the share of common
+    Chinese characters for GBK and Big5 (:func:`common_hanzi_share`; wrong readings give rare
+    characters and symbols), the share of accents inside words and typographic punctuation for
+    Windows-1252 (:func:`western_plausible_share`). With ``with_encoding``
     returns ``(text, encoding)``.
 
     Raises:
@@ -222,10 +240,12 @@ def decode_text_file(path: str | Path, with_encoding: bool = False):
                 pass
             # Chinese when its characters are clearly common ones, or when the bytes look like
             # pairs and no Western reading exists; Windows-1252 when its high bytes stand alone
-            if zh is not None and (share >= 0.8 or (share >= MIN_COMMON_HANZI and
-                                                    (western is None or _paired_high_bytes(raw) >= 0.9))):
+            western_share = western_plausible_share(western) if western is not None else 0.0
+            zh_ok = zh is not None and share >= MIN_COMMON_HANZI
+            west_ok = western is not None and western_share >= 0.5
+            if zh_ok and (not west_ok or share >= 0.8 or share > western_share):
                 text, enc = zh, zh_enc
-            elif western is not None and _paired_high_bytes(raw) < 0.9:
+            elif west_ok:
                 text, enc = western, "cp1252"
             elif zh is not None:
                 raise InputError(path, f"subtitle text decodes as {zh_enc} but only {share:.0%} of its characters "

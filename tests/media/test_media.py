@@ -146,6 +146,8 @@ _SRT = "1\n00:00:00,000 --> 00:00:01,500\n{}\n\n2\n00:00:01,500 --> 00:00:03,000
     ("gbk", ("我哪知道啊！", "我也沒有這方面的經驗。"), "gb18030"),  # traditional characters in GBK
     ("gbk", ("这事结婚前咱俩不是说好了？", "算了吧"), "gb18030"),
     ("cp1252", ("Déjà vu — naïve façade", "Über schön"), "cp1252"),
+    ("big5hkscs", ("冇問題", "佢好嬲"), "big5hkscs"),  # short written Cantonese
+    ("cp1252", ("créée", "Très bien, ça va"), "cp1252"),  # accents side by side
 ])
 def test_legacy_chinese_encodings_are_told_apart(tmp_path, codec, lines, expected):
     text = _SRT.format(*lines)
