@@ -176,8 +176,9 @@ class Clip:
             v = _default_stream([s for s in c.streams if s.type == "video" and not _is_cover_art(s)])
             audios = [s for s in c.streams if s.type == "audio"]
             if audio_stream is not None and not 0 <= audio_stream < len(audios):
-                raise InputError(path, f"has no audio stream {audio_stream} (it has {len(audios)}: 0-"
-                                       f"{len(audios) - 1})" if audios else "has no audio stream")
+                raise InputError(path, (f"has no audio stream {audio_stream} (its audio streams are 0-{len(audios) - 1})"
+                                        if len(audios) > 1 else f"has no audio stream {audio_stream} (only stream 0)"
+                                        if audios else "has no audio stream"))
             a = audios[audio_stream] if audio_stream is not None else _default_stream(audios)
             if v is None and a is None:
                 raise InputError(path, "holds no audio or video stream")
@@ -293,7 +294,8 @@ class Clip:
             if pts:
                 arr = np.unique(np.array(pts, np.float64))
                 if not vend or vend <= arr[-1]:
-                    step = float(np.median(np.diff(arr))) if len(arr) > 1 else (1.0 / fps if fps else 0.04)
+                    # the last frame lasts as long as the interval before it (variable frame rate: not the median)
+                    step = float(arr[-1] - arr[-2]) if len(arr) > 1 else (1.0 / fps if fps else 0.04)
                     vend = float(arr[-1] + step)
                 vindex = _VideoIndex(arr, vend, packets)
             else:
