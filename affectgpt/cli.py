@@ -475,7 +475,8 @@ exit codes: 0 all pairs scored, 1 a pair failed (recorded in results.json), 2 us
   affectgpt describe clip.mp4                              # speech recognised offline (Whisper base, any language)
   affectgpt describe clip.mp4 --language zh                # force the spoken language
   affectgpt describe clip.mp4 --subtitle "我哪知道啊" --json out.json --timeline
-  affectgpt describe clip.mp4 --subtitle clip.srt          # .srt/.vtt/.txt/.csv; UTF-8/16, GBK or Windows-1252
+  affectgpt describe clip.mp4 --subtitle clip.srt          # .srt/.vtt/.txt/.csv; UTF-8/16, GBK, Big5 or Windows-1252
+  affectgpt describe film.mkv --audio-stream 1             # the second audio track (e.g. the original language)
   affectgpt describe videos/ --subtitles transcription.csv --subtitle-column chinese --out runs/a --resume
   affectgpt describe --sample --data-dir ../shared/data
 
