@@ -689,6 +689,10 @@ def main(argv: list[str] | None = None) -> int:
     except (AffectGPTError, ValueError, FileNotFoundError) as exc:
         log.error("%s", exc, exc_info=args.verbose)
         return getattr(exc, "exit_code", 2)
+    except OSError as exc:  # an output path that is a file, a read-only folder, a full disk ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        log.error("%scannot write or read here: %s", where, exc.strerror or exc, exc_info=args.verbose)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,20 @@ __all__ = ["JsonlWriter", "atomic_write_bytes", "atomic_write_text", "write_json
 _TMP_SUFFIX = ".tmp"
 
 
+def _read_umask() -> int:
+    """The process umask (read by setting and restoring it: there is no getter; done once, at import)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def _umask() -> int:
+    return _UMASK
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, fsync: bool = False) -> None:
     """Write ``path`` so that a reader (or a rerun after a kill) sees the old file or the new one,
     never a part: a temporary file in the same folder, flushed, then ``os.replace``. ``fsync``
@@ -30,6 +44,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, fsync: bool = False
             fh.flush()
             if fsync:
                 os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: give the mode a plain open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
