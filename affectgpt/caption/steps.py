@@ -192,7 +192,15 @@ class LabelStep(MapStep):
         else:
             labels = self._ex.extract([record["description"]])[0]
         sentiment = self._ex.to_sentiment([labels])[0]
-        return {**record, "openset": list(labels), "description_sentiment": sentiment}
+        out = {**record, "openset": list(labels), "description_sentiment": sentiment}
+        missing = record.get("missing") or {}
+        if all(m in missing for m in ("video", "audio", "text")):
+            # no face, voice or words measured: a description of nothing is no training sample
+            why = "; ".join(f"{m}: {missing[m]}" for m in ("video", "audio", "text"))
+            return _decide(out, "labels", False, f"nothing could be analysed ({why})")
+        if not labels:  # PAPER §4 "Filtering": keep pairs whose description yields an emotion list
+            return _decide(out, "labels", False, "no emotion label could be extracted from the description")
+        return _decide(out, "labels", True, f"{len(labels)} emotion label(s) extracted")
 
 
 def _load_callable(spec: str):

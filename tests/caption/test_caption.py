@@ -51,7 +51,7 @@ def test_offline_preset_end_to_end(clips, tmp_path, data_dir):
     for r in res.records:
         if "error" in r:
             continue
-        assert set(r["decisions"]) == {"speaker", "length", "crowd"}
+        assert set(r["decisions"]) == {"labels", "speaker", "length", "crowd"}
         assert all(d["reason"] for d in r["decisions"].values())
         assert r["kept"] == all(d["keep"] for d in r["decisions"].values())
         assert r["clues"]["visual"].startswith("In the video") and r["clues"]["acoustic"].startswith("In the audio")
@@ -92,6 +92,23 @@ def test_filters_follow_their_settings(clips, tmp_path, data_dir):
     assert all("crowd" not in r["decisions"] for r in loose.records if "error" not in r)
     assert not tight.kept
     assert all("outside [0, 10]" in r["decisions"]["length"]["reason"] for r in tight.records if "error" not in r)
+
+
+def test_a_clip_with_nothing_to_analyse_is_no_training_sample(tmp_path, data_dir):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import fieldmedia as fm
+    import numpy as np
+
+    folder = tmp_path / "blank"
+    folder.mkdir()
+    fm.encode(folder / "black_silent.mp4", [np.zeros((120, 160, 3), np.uint8)] * 10, 10, None, 0)
+    res = caption_run(load_caption_config("offline", ["clues.asr=false"]), [str(folder)], tmp_path / "out",
+                      progress=False, data_dir=str(data_dir))
+    (rec,) = res.records
+    assert rec["kept"] is False and not res.kept
+    assert rec["decisions"]["labels"]["reason"].startswith("nothing could be analysed (video: ")
+    manifest = (tmp_path / "out" / "export" / "train_manifest.csv").read_text()
+    assert "black_silent" not in manifest
 
 
 def test_bad_manifests_are_refused_before_any_work(tmp_path, data_dir):
