@@ -189,6 +189,11 @@ def score_full(settings: ScoreSettings) -> ScoreResult:
         report["warnings"].append(f"{chosen.counts['n_unreadable_answers']} non-empty answers gave no label to the "
                                   f"{st.extractor} extractor (answers by language: {langs}); for answers in other "
                                   "languages or wordings, try --extractor llm")
+    if chosen is not None and chosen.counts.get("n_answers_outside_vocabulary"):
+        report["warnings"].append(f"{chosen.counts['n_answers_outside_vocabulary']} answers have labels none of which "
+                                  "the emotion wheels know (e.g. "
+                                  f"{', '.join(map(repr, chosen.counts['outside_vocabulary_examples'][:5]))}): they "
+                                  "score as misses; for other languages or wordings, try --extractor lexicon or llm")
     if chosen is not None and chosen.counts.get("names_matched_by"):
         report["warnings"].append("prediction names are file names or paths: matched to the ground truth by "
                                   "file stem")

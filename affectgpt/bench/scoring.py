@@ -67,6 +67,17 @@ def _answer_languages(texts: list[str], labels: list[list[str]]) -> dict:
     return {"answers_by_language": dict(sorted(langs.items())), "n_unreadable_answers": unread}
 
 
+def _outside_vocabulary(labels: list[list[str]], vocab: EmotionVocabulary) -> dict:
+    """Answers whose labels are all unknown to the emotion wheels (another language, a typo): they
+    score as misses, so the report says how many, with examples."""
+    known = vocab.forms
+    from affectgpt.emotions.tables import normalise_word
+
+    out = [x for x in labels if x and not any(normalise_word(w) in known for w in x)]
+    words = sorted({w for x in out for w in x})
+    return {"n_answers_outside_vocabulary": len(out), "outside_vocabulary_examples": words[:10]}
+
+
 def _counts(gt: GroundTruth, ps: PredictionSet, labels: list[list[str]]) -> dict:
     pred_names: set[str] = set()
     for d in (ps.labels, ps.texts, ps.sentiments):
@@ -109,8 +120,9 @@ def align_names(gt: GroundTruth, ps: PredictionSet) -> tuple[PredictionSet, str 
     that way (None when as they are).
 
     Raises:
-        NoOverlapError: no prediction name matches any ground-truth name (a score of 0 would be
-            a wrong result, not a score); the message shows a few names of each side.
+        NoOverlapError: no prediction rows, or no prediction name matches any ground-truth name
+            (a score of 0 would be a wrong result, not a score); the message shows a few names of each side.
+        InputError: two prediction names stand for one sample (``g1`` and ``g1.mp4``).
     """
     pred_names: set[str] = set()
     for d in (ps.labels, ps.texts, ps.sentiments):
@@ -118,9 +130,19 @@ def align_names(gt: GroundTruth, ps: PredictionSet) -> tuple[PredictionSet, str 
             pred_names.update(d)
     if not pred_names and ps.texts is None and ps.text_path:
         return ps, None  # answers not loaded yet (pickled upstream file): matched after loading
+    where = ps.sources.get("table") or ps.sources.get("labels") or ps.sources.get("texts") or ps.checkpoint
+    if not pred_names:
+        raise NoOverlapError(where, "holds no prediction rows (a header alone gives no score)")
     gt_names = set(gt.names)
     direct = len(pred_names & gt_names)
     stems = {n: _name_stem(n) for n in pred_names}
+    groups: dict[str, list[str]] = {}
+    for n in sorted(pred_names):
+        groups.setdefault(stems[n], []).append(n)
+    clash = next(((st, ns) for st, ns in sorted(groups.items()) if len(ns) > 1 and st in gt_names), None)
+    if clash:  # 'g1' and 'g1.mp4', or 'a/g1.mp4' and 'b/g1.mp4': which one answers g1?
+        raise InputError(where, f"prediction names {clash[1][0]!r} and {clash[1][1]!r} both stand for the sample "
+                                f"{clash[0]!r}; keep one row per sample")
     by_stem = len(set(stems.values()) & gt_names)
     if by_stem > direct and len(set(stems.values())) == len(stems):
         def rename(d):
@@ -130,7 +152,6 @@ def align_names(gt: GroundTruth, ps: PredictionSet) -> tuple[PredictionSet, str 
                            sentiments=rename(ps.sentiments), text_path=ps.text_path, sources=ps.sources)
         return ps, "file stem"
     if pred_names and not direct:
-        where = ps.sources.get("table") or ps.sources.get("labels") or ps.sources.get("texts") or ps.checkpoint
         raise NoOverlapError(where, "no prediction name matches the ground truth (not even by file stem): "
                              f"predictions {sorted(pred_names)[:3]}, ground truth {sorted(gt_names)[:3]}")
     return ps, None
@@ -266,6 +287,8 @@ def score_checkpoint(spec: DatasetSpec, gt: GroundTruth, ps: PredictionSet, voca
         counts.update(_answer_languages([ps.texts.get(n, "") for n in gt.names], labels))
     if matched_by:
         counts["names_matched_by"] = matched_by
+    if spec.task != "sentiment" or not (extractor.uses_given_labels and ps.sentiments is not None):
+        counts.update(_outside_vocabulary(labels, vocab))
     extra: dict = {}
     if spec.task == "basic":
         res = _score_basic(spec, gt, labels, vocab, n_boot, seed)

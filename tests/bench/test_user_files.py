@@ -65,6 +65,32 @@ def test_no_name_in_common_is_an_error_not_a_score(tmp_path, data_dir, capsys):
     assert code == 1 and "clip_0000" in err and "sample_" in err
 
 
+@pytest.mark.parametrize("header", [["name", "labels"], ["name", "sentiment"]])
+def test_a_predictions_file_with_no_rows_is_an_error_not_a_score(tmp_path, data_dir, capsys, header):
+    dataset = "mer2023" if "labels" in header else "cmumosi"
+    p = _write(tmp_path / "empty.csv", header, [])
+    code = main(["bench", "score", "--dataset", dataset, "--labels", str(data_dir / f"merunibench/gt_csv/{dataset}.csv"),
+                 "--predictions", str(p), "--data-dir", str(data_dir), "--bootstrap", "0"])
+    assert code == 1 and "empty.csv: holds no prediction rows" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pair", [("{}", "{}.mp4"), ("a/{}.mp4", "b/{}.mp4")])
+def test_two_names_for_one_sample_are_refused(tmp_path, data_dir, pair):
+    pred = _released_labels(data_dir)
+    names = [r["name"] for r in _gt(data_dir, "mer2023")]
+    rows = [(pair[0].format(n), pred.get(n, "")) for n in names] + [(pair[1].format(names[0]), "[sad]")]
+    with pytest.raises(InputError, match=f"both stand for the sample '{names[0]}'"):
+        _score(data_dir, "mer2023", _write(tmp_path / "two.csv", ["name", "labels"], rows))
+
+
+def test_labels_the_wheels_do_not_know_are_counted_and_warned(tmp_path, data_dir):
+    names = [r["name"] for r in _gt(data_dir, "mer2023")]
+    rows = [(n, "[快乐]" if i % 2 else "[happpy]") for i, n in enumerate(names[:20])] + [(n, "[happy]") for n in names[20:]]
+    r = _score(data_dir, "mer2023", _write(tmp_path / "oov.csv", ["name", "labels"], rows))
+    assert r["n_answers_outside_vocabulary"] == 20 and set(r["outside_vocabulary_examples"]) == {"快乐", "happpy"}
+    assert any("20 answers have labels none of which the emotion wheels know" in w for w in r["warnings"])
+
+
 def _valence(data_dir: Path, dataset: str) -> list[tuple[str, float]]:
     rows = _gt(data_dir, dataset)
     key = "valence" if "valence" in rows[0] else "label"
