@@ -75,8 +75,7 @@ def build_steps(cfg: dict, inputs: list[str], out_dir: Path, data_dir: str | Non
         steps.append(SpeakerFilter(speaker.get("model"), float(speaker.get("threshold", 0.5))))
     length = filters.get("length", {})
     if length.get("enabled", True):
-        steps.append(LengthFilter(length.get("mode", "quantile"), float(length.get("low", 0.05)),
-                                  float(length.get("high", 0.95))))
+        steps.append(LengthFilter(length.get("mode", "quantile"), length.get("low"), length.get("high")))
     if crowd.get("enabled", True):
         steps.append(CrowdFilter(crowd.get("mode", "E+S"), crowd.get("voters"), profile, data_dir,
                                  crowd.get("extra_voters")))

@@ -267,7 +267,24 @@ class LengthFilter(Step):
 
     name = "length-filter"
 
-    def __init__(self, mode: str = "quantile", low: float = 0.05, high: float = 0.95):
+    def __init__(self, mode: str = "quantile", low: float | None = None, high: float | None = None):
+        """Raises ValueError: an unknown mode, ``low`` above ``high``, quantiles outside [0, 1], or
+        ``bounds`` without both bounds given in characters."""
+        if mode not in ("quantile", "bounds"):
+            raise ValueError(f"filters.length.mode {mode!r}: use quantile or bounds")
+        if mode == "bounds" and (low is None or high is None):
+            raise ValueError("filters.length.mode=bounds needs filters.length.low and .high in characters "
+                             "(the paper's figure puts them near 200 and 600)")
+        low = 0.05 if low is None else float(low)
+        high = 0.95 if high is None else float(high)
+        if low > high:
+            raise ValueError(f"filters.length.low ({low:g}) is above filters.length.high ({high:g})")
+        if mode == "bounds" and high <= 1:
+            raise ValueError(f"filters.length bounds {low:g}-{high:g} look like quantiles: with mode=bounds give "
+                             "them in characters (the paper's figure puts them near 200 and 600)")
+        if mode == "quantile" and not (0 <= low <= 1 and 0 <= high <= 1):
+            raise ValueError(f"filters.length quantiles must lie in [0, 1] (got {low:g}, {high:g}); "
+                             "for character bounds set filters.length.mode=bounds")
         self.mode, self.low, self.high = mode, low, high
         self.bounds: tuple[float, float] | None = None
 

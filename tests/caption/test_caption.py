@@ -220,6 +220,12 @@ def test_config_and_input_mistakes_are_usage_errors_found_before_work(clips, tmp
     assert main(["caption", "run", "offline", "--input", str(tmp_path / "nothere"), "--out", str(tmp_path / "x"),
                  "--data-dir", str(data_dir), "--no-asr"]) == 2
     assert "nothere: input not found" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    for sets, msg in ((["filters.length.mode=bounds"], "look like quantiles"),
+                      (["filters.length.low=0.9", "filters.length.high=0.1"], "is above filters.length.high")):
+        args = [a for kv in sets for a in ("--set", kv)]
+        assert main(["caption", "run", "offline", "--input", str(clips), "--out", str(tmp_path / "z"),
+                     "--data-dir", str(data_dir), "--no-asr", *args]) == 2
+        assert msg in capsys.readouterr().err and not (tmp_path / "z").exists()
     monkeypatch.delenv("AFFECTGPT_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
     t0 = time.perf_counter()
