@@ -72,6 +72,11 @@ class ScoreSettings:
     llm_url: str | None = None
     llm_cache: str | None = None
 
+    def __post_init__(self):
+        if self.bootstrap < 0 or 0 < self.bootstrap < 20:  # a 2.5% tail needs a few dozen resamples at least
+            raise ValueError(f"bootstrap (--bootstrap) must be 0 (off) or at least 20 resamples for a 95% interval "
+                             f"(got {self.bootstrap}; 1000 is the default)")
+
 
 @dataclass
 class ScoreResult:

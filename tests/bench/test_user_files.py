@@ -257,3 +257,11 @@ def test_mer2024_metric_on_a_mertools_synonym_zip_matches_a_hand_computation(tmp
     p, rc = (0.5 + 1 + 1) / 3, (0.5 + 1 + 0.5) / 3
     assert r["metric"] == "synonym_group_fscore"
     assert r["score"] == pytest.approx(100 * 2 * p * rc / (p + rc))
+
+
+@pytest.mark.parametrize("n", ["-5", "1", "19"])
+def test_a_bootstrap_too_small_for_an_interval_is_a_usage_error(tmp_path, data_dir, capsys, n):
+    p = _write(tmp_path / "p.csv", ["name", "labels"], [("x", "[happy]")])
+    code = main(["bench", "score", "--dataset", "mer2023", "--labels", str(data_dir / "merunibench/gt_csv/mer2023.csv"),
+                 "--predictions", str(p), "--data-dir", str(data_dir), "--bootstrap", n])
+    assert code == 2 and "at least 20 resamples" in capsys.readouterr().err
