@@ -289,6 +289,9 @@ def score_checkpoint(spec: DatasetSpec, gt: GroundTruth, ps: PredictionSet, voca
         counts["names_matched_by"] = matched_by
     if spec.task != "sentiment" or not (extractor.uses_given_labels and ps.sentiments is not None):
         counts.update(_outside_vocabulary(labels, vocab))
+    else:  # a sentiment-only file: its answers are the sentiment cells, not (absent) labels
+        counts["n_empty_predictions"] = sum(1 for n in gt.names if not str(ps.sentiments.get(n, "")).strip())
+        counts["n_neutral_only_predictions"] = 0
     extra: dict = {}
     if spec.task == "basic":
         res = _score_basic(spec, gt, labels, vocab, n_boot, seed)

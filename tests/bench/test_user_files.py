@@ -112,6 +112,7 @@ def test_sentiment_only_files_score_perfectly_in_every_form(tmp_path, data_dir, 
     rows = [(n, value(v)) + (("[]",) if form.endswith("+labels") else ()) for n, v in gold]
     r = _score(data_dir, dataset, _write(tmp_path / "p.csv", header, rows))
     assert f"{r['score']:.2f}" == "100.00"
+    assert r["n_empty_predictions"] == 0  # every sentiment cell is an answer, labels or not
 
 
 def test_sentiment_all_neutral_is_not_perfect(tmp_path, data_dir):
