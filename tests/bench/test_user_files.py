@@ -266,3 +266,16 @@ def test_a_bootstrap_too_small_for_an_interval_is_a_usage_error(tmp_path, data_d
     code = main(["bench", "score", "--dataset", "mer2023", "--labels", str(data_dir / "merunibench/gt_csv/mer2023.csv"),
                  "--predictions", str(p), "--data-dir", str(data_dir), "--bootstrap", n])
     assert code == 2 and "at least 20 resamples" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sep,suffix", [(";", ".csv"), ("\t", ".csv"), ("\t", ".tsv")])
+def test_semicolon_and_tab_separated_predictions_score_like_csv(tmp_path, data_dir, sep, suffix):
+    pred = _released_labels(data_dir)
+    names = [r["name"] for r in _gt(data_dir, "mer2023")]
+    ref = _score(data_dir, "mer2023", _write(tmp_path / "ref.csv", ["name", "labels"], [(n, pred.get(n, "")) for n in names]))
+    p = tmp_path / f"p{suffix}"
+    with open(p, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, delimiter=sep)
+        w.writerow(["name", "labels"])
+        w.writerows((n, pred.get(n, "")) for n in names)
+    assert _score(data_dir, "mer2023", p)["score"] == ref["score"]
