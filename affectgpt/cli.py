@@ -234,7 +234,8 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     cfg = DescribeConfig(frames=a.frames, timeline=a.timeline or bool(a.srt or a.vtt), window_s=a.window,
                          asr=not a.no_asr, data_dir=a.data_dir, language=a.language, asr_model=a.asr_model,
                          max_audio_s=a.max_seconds, model=a.model, model_max_new_tokens=a.max_new_tokens,
-                         subtitle_column=a.subtitle_column, audio_stream=a.audio_stream)
+                         subtitle_column=a.subtitle_column, audio_stream=a.audio_stream,
+                         embedded_subtitles=not a.no_embedded_subtitles, subtitle_stream=a.subtitle_stream)
     subtitle = a.subtitle
     paths = list(a.paths)
     if a.sample:
@@ -477,6 +478,8 @@ exit codes: 0 all pairs scored, 1 a pair failed (recorded in results.json), 2 us
   affectgpt describe clip.mp4 --subtitle "我哪知道啊" --json out.json --timeline
   affectgpt describe clip.mp4 --subtitle clip.srt          # .srt/.vtt/.txt/.csv; UTF-8/16, GBK, Big5 or Windows-1252
   affectgpt describe film.mkv --audio-stream 1             # the second audio track (e.g. the original language)
+  affectgpt describe episode.mkv --subtitle-stream 1       # its second subtitle track as the text (default: its
+                                                           # default-flagged text track, else the first; else ASR)
   affectgpt describe videos/ --subtitles transcription.csv --subtitle-column chinese --out runs/a --resume
   affectgpt describe --sample --data-dir ../shared/data
 
@@ -494,6 +497,11 @@ exit codes: 0 every input described, 1 some inputs failed (each recorded with it
     ds.add_argument("--max-seconds", type=float, default=900.0, help="analyse at most this much of each clip")
     ds.add_argument("--audio-stream", type=int, metavar="N",
                     help="analyse audio stream N (0-based) of files with several; default: the default-flagged one")
+    ds.add_argument("--subtitle-stream", type=int, metavar="N",
+                    help="read subtitle stream N (0-based) of the file as the text; default: its default-flagged "
+                         "text track, else the first (SubRip/ASS/mov_text/WebVTT; picture subtitles cannot be read)")
+    ds.add_argument("--no-embedded-subtitles", action="store_true",
+                    help="ignore the file's own subtitle tracks (recognise the speech instead)")
     ds.add_argument("--json", help="write the result (one file) or all results (several) as JSON")
     ds.add_argument("--out", help="folder for results.jsonl (batch runs; needed for --resume)")
     ds.add_argument("--predictions", help="also write name,text,labels,sentiment CSV for affectgpt bench")

@@ -102,6 +102,51 @@ def remux(src: Path, dst: Path, fmt: str, offset_s: float = 0.0) -> Path:
     return dst
 
 
+def with_subtitle_tracks(src: Path, dst: Path, tracks: list[dict], offset_s: float = 0.0) -> Path:
+    """``src``'s video and audio in a Matroska file with SubRip subtitle tracks, all timestamps
+    shifted by ``offset_s``. Each track: ``cues`` [(start s, end s, text)], optional ``language``
+    (ISO 639-2, e.g. ``chi``), ``default`` and ``forced`` flags."""
+    import av
+
+    def stamp(t: float) -> str:
+        ms = int(round(t * 1000))
+        return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+    srts = []
+    for k, tr in enumerate(tracks):
+        f = dst.parent / f"{dst.stem}_track{k}.srt"
+        f.write_text("".join(f"{i}\n{stamp(a)} --> {stamp(b)}\n{text}\n\n" for i, (a, b, text) in
+                             enumerate(tr["cues"], 1)), encoding="utf-8")
+        srts.append(av.open(str(f)))
+    try:
+        with av.open(str(src)) as i, av.open(str(dst), "w", format="matroska") as o:
+            pairs = [(i, s, o.add_stream_from_template(s)) for s in i.streams if s.type in ("video", "audio")]
+            for tr, f in zip(tracks, srts):
+                out = o.add_stream_from_template(f.streams[0])
+                if tr.get("language"):
+                    out.metadata["language"] = tr["language"]
+                flags = av.stream.Disposition(0)
+                if tr.get("default"):
+                    flags |= av.stream.Disposition.default
+                if tr.get("forced"):
+                    flags |= av.stream.Disposition.forced
+                out.disposition = flags
+                pairs.append((f, f.streams[0], out))
+            for container, stream, out in pairs:
+                for pk in container.demux(stream):
+                    if pk.dts is None:
+                        continue
+                    shift = int(round(offset_s / pk.time_base))
+                    pk.pts = None if pk.pts is None else pk.pts + shift
+                    pk.dts += shift
+                    pk.stream = out
+                    o.mux(pk)
+    finally:
+        for f in srts:
+            f.close()
+    return dst
+
+
 def noise(kind: str, seconds: float, rate: int, level_dbfs: float, seed: int = 7) -> np.ndarray:
     """Pink or brown noise at an RMS level (room tone, fan)."""
     rng = np.random.default_rng(seed)

@@ -58,6 +58,13 @@ class DescribeConfig:
             chinese, english).
         audio_stream: which audio stream to analyse (0-based among the file's audio streams);
             None takes the one flagged as default, else the first.
+        embedded_subtitles: without a given subtitle, read the media file's own text subtitle
+            stream (SubRip/ASS in MKV, mov_text in MP4, WebVTT in WebM) as the text, before any
+            speech recognition; its cues are on the clip's clock (``transcript.source`` =
+            ``embedded``, with ``stream``, ``codec``, ``track_language``). Picture subtitles
+            (PGS, DVD) cannot be read; ``media.subtitle_note`` says so.
+        subtitle_stream: which subtitle stream to read (0-based among the file's subtitle
+            streams); None takes the default-flagged dialogue track (not a forced one), else the first.
     """
 
     frames: int = 8
@@ -75,6 +82,8 @@ class DescribeConfig:
     model_max_new_tokens: int = 32
     subtitle_column: str | None = None
     audio_stream: int | None = None
+    embedded_subtitles: bool = True
+    subtitle_stream: int | None = None
 
     def __post_init__(self):
         if self.frames < 1:
@@ -85,6 +94,8 @@ class DescribeConfig:
             raise ValueError(f"window_s (--window) must be positive (got {self.window_s})")
         if self.audio_stream is not None and self.audio_stream < 0:
             raise ValueError(f"audio_stream (--audio-stream) must be 0 or more (got {self.audio_stream})")
+        if self.subtitle_stream is not None and self.subtitle_stream < 0:
+            raise ValueError(f"subtitle_stream (--subtitle-stream) must be 0 or more (got {self.subtitle_stream})")
         if self.language is not None:
             from affectgpt.language import speech_language_code
 
@@ -235,7 +246,8 @@ class Describer:
 
         t = time.perf_counter()
         with _one_blas_thread():
-            clip = Clip.open(path, max_duration_s=self.config.max_audio_s, audio_stream=self.config.audio_stream)
+            clip = Clip.open(path, max_duration_s=self.config.max_audio_s, audio_stream=self.config.audio_stream,
+                             subtitles=self.config.embedded_subtitles, subtitle_stream=self.config.subtitle_stream)
             out = self._describe_clip(clip, subtitle)
         out["timings_s"]["decode"] = round(out["timings_s"].get("decode", 0) + time.perf_counter() - t
                                            - out["timings_s"]["total"], 3)
@@ -261,8 +273,10 @@ class Describer:
         # faces are detected; the ASR needs it first.
         if isinstance(subtitle, str) and not subtitle.strip():
             subtitle = None  # a blank subtitle is no subtitle: speech recognition reads the speech
+        # without a given subtitle, the file's own text subtitle track (MKV/MP4/WebM) is the text
+        embedded = clip.subtitles if not subtitle and cfg.embedded_subtitles else None
         t = time.perf_counter()
-        if subtitle or audio is None:
+        if subtitle or embedded is not None or audio is None:
             speech = self._pool.submit(clip.speech) if audio is not None else None
         else:
             speech = clip.speech()
@@ -275,6 +289,8 @@ class Describer:
                 text_missing = "empty subtitle"
             elif not has_words(transcript.text):
                 text_missing = NO_WORDS
+        elif embedded is not None:
+            transcript = embedded  # it has words (Clip keeps a track only then)
         elif cfg.asr and audio is not None and speech is not None and speech.speech_s > 0:
             transcript = self.asr.transcribe(audio)
             if transcript.dropped:
@@ -356,7 +372,10 @@ class Describer:
         out["media"] = {"width": clip.info.width, "height": clip.info.height, "fps": round(clip.info.fps, 3),
                         "rotation_deg": clip.info.rotation_deg, "has_audio": clip.info.has_audio,
                         "has_video": clip.info.has_video, "audio_streams": clip.info.audio_streams,
-                        "audio_stream": clip.info.audio_stream}
+                        "audio_stream": clip.info.audio_stream, "subtitle_streams": clip.info.subtitle_streams,
+                        "subtitle_stream": clip.info.subtitle_stream}
+        if clip.subtitle_problem and cfg.embedded_subtitles:
+            out["media"]["subtitle_note"] = clip.subtitle_problem
         notes = _notes(out)
         if notes:
             out["description"] = out["description"] + " " + " ".join(notes)

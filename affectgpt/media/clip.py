@@ -91,6 +91,88 @@ def _default_stream(streams: list):
     return streams[0] if streams else None
 
 
+def _is_forced(stream) -> bool:
+    """A forced subtitle track (only the lines in a foreign language, signs): not the dialogue."""
+    import av
+
+    try:
+        return bool(stream.disposition & av.stream.Disposition.forced)
+    except (AttributeError, TypeError):
+        return False
+
+
+def _subtitle_choice(path: Path, subs: list, wanted: int | None) -> tuple[object | None, str | None]:
+    """(the subtitle stream to read as text or None, why none is read or None).
+
+    ``wanted`` (0-based among the subtitle streams) picks one; None takes, among the text streams
+    (:data:`~affectgpt.media.subtitles.TEXT_SUBTITLE_CODECS`), the default-flagged one that is not
+    forced, else the first not forced, else the first.
+
+    Raises:
+        InputError: ``wanted`` is not a subtitle stream of the file.
+    """
+    from affectgpt.media.subtitles import TEXT_SUBTITLE_CODECS
+
+    if wanted is not None:
+        if not 0 <= wanted < len(subs):
+            raise InputError(path, (f"has no subtitle stream {wanted} (its subtitle streams are 0-{len(subs) - 1})"
+                                    if len(subs) > 1 else f"has no subtitle stream {wanted} (only stream 0)"
+                                    if subs else "has no subtitle stream"))
+        s = subs[wanted]
+        if s.codec_context.name not in TEXT_SUBTITLE_CODECS:
+            return None, f"subtitle stream {wanted} is pictures ({s.codec_context.name}), not text: not read"
+        return s, None
+    texts = [s for s in subs if s.codec_context.name in TEXT_SUBTITLE_CODECS]
+    if not texts:
+        return None, (f"the file's subtitle streams are pictures ({', '.join(sorted({s.codec_context.name for s in subs}))}),"
+                      " not text: not read" if subs else None)
+    dialogue = [s for s in texts if not _is_forced(s)] or texts
+    return _default_stream(dialogue), None
+
+
+def _read_cues(packet, cues: list) -> str | None:
+    """Decode one subtitle packet, appending (absolute start s, duration s or None, text) to ``cues``;
+    returns a problem sentence when the packet cannot be decoded."""
+    import av
+
+    tb = packet.stream.time_base
+    start = float(packet.pts * tb)
+    dur = float(packet.duration * tb) if packet.duration else None
+    try:
+        decoded = packet.decode()
+    except av.error.FFmpegError as exc:
+        return f"a cue of the subtitle stream cannot be decoded ({exc})"
+    # PyAV 18 yields the cues' rectangles (AssSubtitle); older versions yield SubtitleSets of them
+    rects = [r for item in decoded for r in (item if hasattr(item, "__iter__") else [item])]
+    for rect in rects:
+        raw = getattr(rect, "dialogue", None) or getattr(rect, "text", None) or b""
+        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+        if text.strip():
+            cues.append((start, dur, text))
+    return None
+
+
+def _embedded_transcript(stream, index: int, cues: list, origin: float, span_end: float):
+    """(Transcript of the cues inside ``[0, span_end]`` on the clip's clock or None, why None)."""
+    from affectgpt.language import has_words
+    from affectgpt.media.subtitles import Segment, Transcript, cue_text
+
+    segments = []
+    for start, dur, raw in sorted(cues, key=lambda c: c[0]):
+        a = start - origin
+        b = a + dur if dur else None
+        text = cue_text(raw)
+        if text and a < span_end and (b is None or b > 0):
+            segments.append(Segment(text, round(max(a, 0.0), 3), None if b is None else round(min(b, span_end), 3)))
+    lang = stream.language or (stream.metadata or {}).get("language")
+    where = {"stream": index, "codec": stream.codec_context.name}
+    if lang and lang != "und":
+        where["track_language"] = lang
+    if not segments or not has_words(" ".join(s.text for s in segments)):
+        return None, f"subtitle stream {index} has no words in the analysed span"
+    return Transcript(segments, "embedded", extra=where), None
+
+
 def _is_cover_art(stream) -> bool:
     """An attached picture (album cover of an .m4a/.mp3) is not video."""
     import av
@@ -138,6 +220,10 @@ class Clip:
         header_duration_s: what the container header claims.
         truncated: the header claims clearly more than decodes (a cut or damaged file).
         span_s: the analysed part ``(start, end)``; shorter than the clip for very long files.
+        subtitles: the cues of the file's own text subtitle stream within the span
+            (:class:`~affectgpt.media.subtitles.Transcript`, source ``embedded``), or None.
+        subtitle_problem: why the file's subtitle streams gave no text (pictures, no cue in the
+            span, undecodable), or None.
     """
 
     path: Path
@@ -154,20 +240,29 @@ class Clip:
     _speech: object = field(default=None, repr=False)
     decode_passes: int = 0
     audio_note: str | None = None  # how the audio was made mono when not by a plain mix
+    subtitles: object = None  # Transcript of the file's own text subtitle stream (source "embedded"), or None
+    subtitle_problem: str | None = None  # why the file's subtitle streams gave no text
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path, max_duration_s: float | None = 900.0, decode_audio: bool = True,
-             audio_stream: int | None = None) -> Clip:
+             audio_stream: int | None = None, subtitles: bool = True, subtitle_stream: int | None = None) -> Clip:
         """Probe, demux and (optionally) decode the audio of ``path`` in one pass.
 
         With several audio streams (languages, commentary), the one flagged as default is analysed,
         else the first; ``audio_stream`` (0-based among the audio streams) picks another.
         ``info.audio_streams`` and ``info.audio_stream`` record the choice.
 
+        A text subtitle stream of the file (SubRip/ASS in MKV, mov_text in MP4, WebVTT in WebM) is
+        read in the same pass into :attr:`subtitles` (cues on the clip's clock, within the analysed
+        span), unless ``subtitles`` is False: the default-flagged dialogue track, else the first
+        (see :func:`_subtitle_choice`), or ``subtitle_stream`` (0-based among the subtitle
+        streams). Picture subtitles (PGS, DVD) are not read; :attr:`subtitle_problem` says why
+        no subtitle stream was read when the file has some.
+
         Raises:
             InputError: the file is missing, empty, a folder, not media, holds no stream, or has
-                no audio stream ``audio_stream``.
+                no audio stream ``audio_stream`` or subtitle stream ``subtitle_stream``.
         """
         import av
 
@@ -182,6 +277,9 @@ class Clip:
             a = audios[audio_stream] if audio_stream is not None else _default_stream(audios)
             if v is None and a is None:
                 raise InputError(path, "holds no audio or video stream")
+            subs = [s for s in c.streams if s.type == "subtitle"]
+            sub, subtitle_problem = _subtitle_choice(path, subs, subtitle_stream) if subtitles else (None, None)
+            cues: list[tuple[float, float | None, str]] = []  # (absolute start, duration, text)
             # the header duration of the streams analysed (not of other audio or subtitle tracks)
             header = 0.0
             for s in (v, a):
@@ -214,7 +312,11 @@ class Clip:
             audio_errors, last_audio_error = 0, None
             have = 0  # audio samples kept so far
             try:
-                for pk in c.demux(streams):
+                for pk in c.demux(streams + ([sub] if sub is not None else [])):
+                    if pk.stream.type == "subtitle":
+                        if pk.pts is not None and pk.size:
+                            subtitle_problem = _read_cues(pk, cues) or subtitle_problem
+                        continue
                     if pk.stream.type == "video" and pk.pts is None and pk.dts is None:
                         continue  # flush packet
                     tb = pk.stream.time_base
@@ -346,9 +448,15 @@ class Clip:
         info = MediaInfo(path=str(path), duration_s=float(duration), has_video=v is not None, has_audio=a is not None,
                          width=width, height=height, fps=fps, rotation_deg=rotation, audio_rate=rate,
                          audio_channels=channels, audio_streams=len(audios),
-                         audio_stream=audios.index(a) if a is not None else None)
+                         audio_stream=audios.index(a) if a is not None else None, subtitle_streams=len(subs),
+                         subtitle_stream=subs.index(sub) if sub is not None else None)
+        transcript = None
+        if sub is not None:
+            transcript, why = _embedded_transcript(sub, subs.index(sub), cues, origin, float(span_end))
+            subtitle_problem = why or subtitle_problem
         return cls(path, info, audio, audio_problem, video_problem, origin, float(claimed), bool(truncated),
-                   (0.0, float(span_end)), vindex, audio_note=audio_note)
+                   (0.0, float(span_end)), vindex, audio_note=audio_note, subtitles=transcript,
+                   subtitle_problem=subtitle_problem)
 
     # -- properties -----------------------------------------------------------------------
     @property

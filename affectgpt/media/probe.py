@@ -28,6 +28,8 @@ class MediaInfo:
     audio_channels: int = 0
     audio_streams: int = 0  # audio streams in the file
     audio_stream: int | None = None  # which of them is analysed (0-based among the audio streams)
+    subtitle_streams: int = 0  # subtitle streams in the file
+    subtitle_stream: int | None = None  # the text subtitle stream read (0-based among the subtitle streams)
 
 
 def open_container(path: str | Path):

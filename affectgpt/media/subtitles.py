@@ -15,16 +15,22 @@ from pathlib import Path
 from affectgpt.errors import InputError
 from affectgpt.language import guess_language
 
-__all__ = ["Segment", "Transcript", "read_subtitles", "read_subtitle_table", "decode_text_file", "guess_language", "SUBTITLE_SUFFIXES",
+__all__ = ["Segment", "Transcript", "read_subtitles", "cue_text", "TEXT_SUBTITLE_CODECS", "read_subtitle_table", "decode_text_file", "guess_language", "SUBTITLE_SUFFIXES",
            "SUBTITLE_COLUMNS", "looks_like_path"]
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt", ".txt", ".csv")
+#: codecs of subtitle streams that carry text (read from a media file's own subtitle track);
+#: the others (hdmv_pgs_subtitle, dvd_subtitle, dvb_subtitle, xsub) are pictures and are not read
+TEXT_SUBTITLE_CODECS = frozenset({"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text", "microdvd",
+                                  "subviewer", "subviewer1", "jacosub", "sami", "realtext", "stl", "pjs",
+                                  "mpl2", "vplayer", "eia_608", "arib_caption"})
 #: subtitle columns of a CSV, in the order tried (upstream MER files: name, chinese, english)
 SUBTITLE_COLUMNS = ("subtitle", "text", "chinese", "english")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 _TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})")
 _TAG = re.compile(r"<[^>]+>|\{[^}]+\}")
+_ASS_BREAK = re.compile(r"\\[Nn]|\\h")
 
 
 @dataclass(frozen=True)
@@ -38,11 +44,12 @@ class Segment:
 
 @dataclass
 class Transcript:
-    """Timed text of a clip and where it came from (``file``, ``string``, ``asr`` or ``none``).
+    """Timed text of a clip and where it came from (``file``, ``string``, ``embedded``, ``asr`` or ``none``).
 
     Attributes:
         segments: the cues (empty when nothing was recognised or the ASR was not confident).
-        source: ``file``, ``string``, ``asr`` or ``none``.
+        source: ``file``, ``string``, ``embedded`` (the media file's own text subtitle stream),
+            ``asr`` or ``none``.
         language: ISO 639-1 code (``zh``, ``en`` ...), ``und`` when unknown, None when no text.
         language_probability: Whisper's language-identification probability (ASR only).
         language_forced: the language was given (``--language``), not identified.
@@ -51,6 +58,8 @@ class Transcript:
         dropped: why recognised text was dropped (below the confidence floor), or None.
         rejected_text: the dropped text, kept for inspection only (never analysed).
         encoding: the text encoding of a subtitle file.
+        extra: where the text was found (``column`` / ``table`` of a CSV; ``stream``, ``codec``,
+            ``track_language`` of an embedded subtitle stream); written into :meth:`to_dict`.
     """
 
     segments: list[Segment]
@@ -68,7 +77,7 @@ class Transcript:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.language is None and self.source in ("file", "string") and self.text:
+        if self.language is None and self.source in ("file", "string", "embedded") and self.text:
             self.language = guess_language(self.text)
 
     @property
@@ -97,7 +106,17 @@ class Transcript:
             v = getattr(self, k)
             if v not in (None, False):
                 out[k] = v
+        for k, v in self.extra.items():
+            out.setdefault(k, v)
         return out
+
+
+def cue_text(raw: str) -> str:
+    """The words of one subtitle cue as a decoder gives it: ASS/SSA override blocks (``{\\i1}``),
+    HTML-like tags (``<i>``), ASS line breaks (``\\N``, ``\\h``) and HTML entities resolved,
+    whitespace runs collapsed."""
+    text = html.unescape(_ASS_BREAK.sub(" ", _TAG.sub("", raw)))
+    return " ".join(text.split())
 
 
 def looks_like_path(value: str) -> bool:

@@ -581,3 +581,60 @@ def test_audio_gap_keeps_later_audio_aligned(tmp_path, crema):
     lags = range(-8000, 8001, 8)
     best = max(lags, key=lambda k: float(np.dot(a[max(0, k):len(a) + min(0, k)], b[max(0, -k):len(b) - max(0, k)])))
     assert abs(best) <= 80
+
+
+# -- the file's own subtitle tracks -----------------------------------------------------------------
+ZH_CUES = [(0.5, 1.8, "我哪知道啊"), (2.0, 3.2, "<i>你别问我</i>")]
+EN_CUES = [(0.5, 1.8, "How would I know")]
+
+
+@pytest.mark.parametrize("offset", [0.0, 10.0])
+def test_embedded_text_subtitle_track_is_the_text_on_the_clip_clock(tmp_path, demo, describer, offset):
+    mkv = fm.with_subtitle_tracks(demo, tmp_path / "film.mkv", [{"cues": ZH_CUES, "language": "chi"}], offset_s=offset)
+    r = describer.describe(mkv)
+    t = r["transcript"]
+    assert t["source"] == "embedded" and t["stream"] == 0 and t["track_language"] == "chi" and t["language"] == "zh"
+    assert t["text"] == "我哪知道啊你别问我"  # tags gone, Chinese cues joined without spaces
+    origin = r["timing"]["origin_s"] - offset  # the clip's clock starts at its first audio/video timestamp
+    assert [(s["start_s"], s["end_s"]) for s in t["segments"]] == [
+        (round(a - origin, 3), round(b - origin, 3)) for a, b, _ in ZH_CUES]
+    assert "language_probability" not in t and "model" not in t  # no speech recognition ran
+    assert r["text_model"].startswith("text_zh") and r["modalities"]["text"]
+    assert r["media"]["subtitle_streams"] == 1 and r["media"]["subtitle_stream"] == 0
+    # the timeline reads each window's own cues
+    texts = [(w["start_s"], w["end_s"], w.get("text") or "") for w in r["timeline"]]
+    assert [x for _, _, x in texts] == ["我哪知道啊", "你别问我"]  # 2 s windows: one cue each
+
+
+def test_subtitle_track_choice_default_forced_and_override(tmp_path, demo):
+    tracks = [{"cues": ZH_CUES, "language": "chi", "forced": True}, {"cues": EN_CUES, "language": "eng"},
+              {"cues": [(0.5, 1.8, "Wie soll ich das wissen")], "language": "ger", "default": True}]
+    mkv = fm.with_subtitle_tracks(demo, tmp_path / "three.mkv", tracks)
+    assert Clip.open(mkv).subtitles.extra["track_language"] == "ger"  # default-flagged
+    two = fm.with_subtitle_tracks(demo, tmp_path / "two.mkv", tracks[:2])
+    assert Clip.open(two).subtitles.extra["track_language"] == "eng"  # the forced track is not the dialogue
+    picked = Clip.open(two, subtitle_stream=0)
+    assert picked.subtitles.text == "我哪知道啊你别问我" and picked.info.subtitle_stream == 0
+    assert Clip.open(two, subtitles=False).subtitles is None
+    with pytest.raises(InputError, match="has no subtitle stream 2 .its subtitle streams are 0-1"):
+        Clip.open(two, subtitle_stream=2)
+    with pytest.raises(InputError, match="has no subtitle stream"):
+        Clip.open(demo, subtitle_stream=0)
+
+
+def test_given_subtitle_or_switch_overrides_the_embedded_track(tmp_path, demo):
+    mkv = fm.with_subtitle_tracks(demo, tmp_path / "film.mkv", [{"cues": EN_CUES, "language": "eng"}])
+    given = _describe_once(DescribeConfig(), mkv, subtitle="我哪知道啊")
+    assert given["transcript"]["source"] == "string" and given["transcript"]["language"] == "zh"
+    off = _describe_once(DescribeConfig(embedded_subtitles=False, asr=False), mkv)
+    assert off["transcript"]["source"] == "none" and not off["modalities"]["text"]
+    assert "subtitle_note" not in off["media"]
+
+
+def test_subtitle_track_without_words_in_the_span_leaves_the_speech_to_asr(tmp_path, demo):
+    mkv = fm.with_subtitle_tracks(demo, tmp_path / "late.mkv",
+                                  [{"cues": [(0.2, 0.8, "♪ ♪"), (30.0, 31.0, "我哪知道啊")], "language": "chi"}])
+    clip = Clip.open(mkv)
+    assert clip.subtitles is None and clip.subtitle_problem == "subtitle stream 0 has no words in the analysed span"
+    r = _describe_once(DescribeConfig(asr=False), mkv)
+    assert r["transcript"]["source"] == "none" and r["media"]["subtitle_note"] == clip.subtitle_problem
