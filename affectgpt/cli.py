@@ -230,6 +230,8 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     if len(a.paths) == 1 and not a.sample and not any(ch in a.paths[0] for ch in "*?[") \
             and not Path(a.paths[0]).exists():
         raise InputError(a.paths[0], "file not found")
+    if a.resume and not a.out:
+        raise ValueError("--resume needs --out DIR (the folder whose records are reused)")
     subtitles = read_subtitle_table(a.subtitles, a.subtitle_column) if a.subtitles else None
     cfg = DescribeConfig(frames=a.frames, timeline=a.timeline or bool(a.srt or a.vtt), window_s=a.window,
                          asr=not a.no_asr, data_dir=a.data_dir, language=a.language, asr_model=a.asr_model,
@@ -250,6 +252,9 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     if a.predictions:
         check_unique_names(inputs, "a predictions file")  # before any clip is described
     single = len(inputs) == 1 and not a.out
+    _check_describe_outputs(a, len(inputs))  # before any clip is described
+    if len(inputs) > 1 and any(v and _is_folder_arg(v) for v in (a.srt, a.vtt)):
+        check_unique_names(inputs, "a folder of --srt/--vtt files")
     from affectgpt.describe.batch import describe_run
 
     with contextlib.ExitStack() as stack:
@@ -262,37 +267,88 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     return _report_describe(a, run, single, out_jsonl)
 
 
+def _is_folder_arg(value: str) -> bool:
+    return Path(value).is_dir() or value.endswith(("/", os.sep))
+
+
+def _check_describe_outputs(a: argparse.Namespace, n_inputs: int) -> None:
+    """Refuse output arguments that cannot work, before any clip is described.
+
+    Raises:
+        ValueError: --srt/--vtt name one file for several inputs, an output file is a folder, or
+            the folder an output goes into does not exist.
+    """
+    for flag, value in (("--srt", a.srt), ("--vtt", a.vtt)):
+        if value and n_inputs > 1 and not _is_folder_arg(value):
+            raise ValueError(f"{flag} {value}: {n_inputs} inputs need a folder (one <clip>.{flag[2:]} each): "
+                             f"end the path with /")
+    for flag, value in (("--json", a.json), ("--predictions", a.predictions), ("--srt", a.srt), ("--vtt", a.vtt)):
+        if not value or value == "-" and flag == "--json":
+            continue
+        p = Path(value)
+        folder = flag in ("--srt", "--vtt") and _is_folder_arg(value)
+        if p.is_dir() and not folder:
+            raise ValueError(f"{flag} {value}: is a folder; give a file name")
+        parent = p if folder and p.is_dir() else p.parent
+        if not parent.is_dir():
+            raise ValueError(f"{flag} {value}: folder {parent} does not exist")
+
+
 def _report_describe(a: argparse.Namespace, run, single: bool, out_jsonl: Path) -> int:
-    """Print and write what a describe run gave (descriptions, --json, --srt/--vtt, --predictions)."""
+    """Print and write what a describe run gave (descriptions, --json, --srt/--vtt, --predictions).
+
+    Descriptions go to stdout unless ``--json -`` takes stdout for JSON (then to stderr); with
+    ``-q`` they are printed only when nothing is written to a file. Run summaries go to stderr."""
+    import contextlib
     import json
 
     from affectgpt.describe.export import timeline_to_srt, timeline_to_vtt, write_predictions_csv
 
     records = run.records
     failures = run.failures
+    json_stdout = a.json == "-"
+    wrote_files = bool(a.json or a.out or a.predictions or a.srt or a.vtt)
+    show = not a.quiet or (single and not wrote_files)
     for r in records:
         if "error" in r:
             log.error("%s", r["error"])
-        elif single or not a.quiet:
-            _print_description(r)
-    if a.json:
-        ok = [r for r in records if "error" not in r]
-        text = json.dumps(ok[0] if single and ok else records, indent=2, ensure_ascii=False) + "\n"
-        Path(a.json).write_text(text, encoding="utf-8")
+        elif show:
+            if json_stdout:
+                with contextlib.redirect_stdout(sys.stderr):
+                    _print_description(r)
+            else:
+                _print_description(r)
     ok = [r for r in records if "error" not in r]
-    if (a.srt or a.vtt) and ok:
-        if a.srt:
-            Path(a.srt).write_text(timeline_to_srt(ok[0]["timeline"]), encoding="utf-8")
-        if a.vtt:
-            Path(a.vtt).write_text(timeline_to_vtt(ok[0]["timeline"]), encoding="utf-8")
+    if a.json:
+        text = json.dumps(records[0] if single and records else records, indent=2, ensure_ascii=False) + "\n"
+        if json_stdout:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            Path(a.json).write_text(text, encoding="utf-8")
+    for flag, value, render in (("srt", a.srt, timeline_to_srt), ("vtt", a.vtt, timeline_to_vtt)):
+        if not value or not ok:
+            continue
+        if not _is_folder_arg(value):
+            Path(value).write_text(render(ok[0]["timeline"]), encoding="utf-8")
+        else:
+            folder = Path(value)
+            folder.mkdir(exist_ok=True)
+            for r in ok:
+                (folder / f"{Path(r['file']).stem}.{flag}").write_text(render(r["timeline"]), encoding="utf-8")
+    say = (lambda msg: None) if a.quiet else (lambda msg: print(msg, file=sys.stderr))
     if a.predictions:
         n = write_predictions_csv(ok, a.predictions)
-        print(f"wrote {n} predictions to {a.predictions} (score with: affectgpt bench score --predictions "
-              f"{a.predictions} --extractor given ...)")
+        say(f"wrote {n} predictions to {a.predictions} (score with: affectgpt bench score --predictions "
+            f"{a.predictions} --extractor given ...)")
     if a.out or failures:
         reasons = ", ".join(f"{k}: {v}" for k, v in run.stats["failures_by_reason"].items())
-        print(f"{len(ok)} described ({run.stats['cached']} from the cache), {len(failures)} failed"
-              + (f" ({reasons})" if reasons else "") + (f"; records in {out_jsonl}" if a.out else ""))
+        msg = (f"{len(ok)} described ({run.stats['cached']} from the cache), {len(failures)} failed"
+               + (f" ({reasons})" if reasons else "") + (f"; records in {out_jsonl}" if a.out else ""))
+        if failures:
+            log.warning("%s", msg)
+        else:
+            say(msg)
     return 1 if failures else 0  # failures are recorded; the rest were described
 
 
@@ -502,13 +558,14 @@ exit codes: 0 every input described, 1 some inputs failed (each recorded with it
                          "text track, else the first (SubRip/ASS/mov_text/WebVTT; picture subtitles cannot be read)")
     ds.add_argument("--no-embedded-subtitles", action="store_true",
                     help="ignore the file's own subtitle tracks (recognise the speech instead)")
-    ds.add_argument("--json", help="write the result (one file) or all results (several) as JSON")
+    ds.add_argument("--json", help="write the result (one file) or all results (several) as JSON; - for stdout")
     ds.add_argument("--out", help="folder for results.jsonl (batch runs; needed for --resume)")
     ds.add_argument("--predictions", help="also write name,text,labels,sentiment CSV for affectgpt bench")
     ds.add_argument("--timeline", action="store_true", help="per-window labels and cues")
     ds.add_argument("--window", type=float, default=2.0, help="timeline window in seconds")
-    ds.add_argument("--srt", help="write the timeline as SubRip")
-    ds.add_argument("--vtt", help="write the timeline as WebVTT")
+    ds.add_argument("--srt", help="write the timeline as SubRip (several inputs: a folder ending in /, "
+                                  "one <clip>.srt each)")
+    ds.add_argument("--vtt", help="write the timeline as WebVTT (several inputs: a folder ending in /)")
     ds.add_argument("--frames", type=int, default=8, help="frames sampled for the visual analysis")
     _add_executor_options(ds)
     ds.add_argument("--resume", action="store_true", help="reuse the records already made in --out (by file "

@@ -6,7 +6,7 @@ import hashlib
 import re
 from pathlib import Path
 
-__all__ = ["spreadsheet_safe", "safe_row", "sha256_file"]
+__all__ = ["spreadsheet_safe", "safe_row", "sha256_file", "table_delimiter"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -35,3 +35,16 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def table_delimiter(path: str | Path, text: str) -> str:
+    """The delimiter of a table file: ``,`` unless the file is ``.tsv`` or its header line has no
+    comma but tabs or semicolons (spreadsheets saved with a European locale write ``name;labels``)."""
+    if Path(path).suffix.lower() == ".tsv":
+        return "\t"
+    first = text.lstrip("\ufeff").split("\n", 1)[0]
+    if "," not in first:
+        for d in ("\t", ";"):
+            if d in first:
+                return d
+    return ","

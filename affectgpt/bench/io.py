@@ -12,6 +12,7 @@ import numpy as np
 
 from affectgpt.errors import InputError, UntrustedPickleError
 from affectgpt.io import sha256_file  # noqa: F401 (re-exported: bench reports hash their inputs)
+from affectgpt.io import table_delimiter
 
 __all__ = ["sha256_file", "read_csv_rows", "read_jsonl", "load_npz", "check_array", "check_unique"]
 
@@ -24,22 +25,9 @@ def _decode(path: Path, raw: bytes) -> str:
         raise InputError(path, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); re-save the file as UTF-8", row=line) from exc
 
 
-def _delimiter(path: Path, text: str) -> str:
-    """``,`` unless the file is ``.tsv`` or its header line has no comma but tabs or semicolons
-    (spreadsheets saved with a European locale write ``name;labels``)."""
-    if path.suffix.lower() == ".tsv":
-        return "\t"
-    first = text.lstrip("\ufeff").split("\n", 1)[0]
-    if "," not in first:
-        for d in ("\t", ";"):
-            if d in first:
-                return d
-    return ","
-
-
 def read_csv_rows(path: str | Path, required: list[str] | None = None, any_of: list[str] | None = None) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """Read a CSV as (header, [(line_number, row_dict)]); tab- and semicolon-separated files are
-    recognised by their header line (:func:`_delimiter`).
+    recognised by their header line (:func:`affectgpt.io.table_delimiter`).
 
     Raises :class:`InputError` naming the file and line for bad encodings, missing columns
     (``required`` all needed, at least one of ``any_of``) and ragged rows.
@@ -50,7 +38,7 @@ def read_csv_rows(path: str | Path, required: list[str] | None = None, any_of: l
     text = _decode(path, path.read_bytes())
     if not text.strip():
         raise InputError(path, "file is empty")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(path, text))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=table_delimiter(path, text))
     try:
         header = [h.strip() for h in next(reader)]
     except csv.Error as exc:

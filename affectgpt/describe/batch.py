@@ -10,6 +10,7 @@ never holds a torn line or a duplicate.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from affectgpt.pipeline.run import MapResult, write_stats
 from affectgpt.pipeline.store import remove_stale_temporaries
 
 __all__ = ["MEDIA_SUFFIXES", "DescribeStep", "shared_describer", "collect_inputs", "check_inputs", "describe_many", "describe_run"]
+
+log = logging.getLogger(__name__)
 
 _WORKER: Describer | None = None  # one loaded describer per process, reused across batches
 
@@ -45,9 +48,11 @@ class DescribeStep(MapStep):
         self.config = config or DescribeConfig()
 
     def settings(self) -> dict:
-        from affectgpt import __version__
+        """The cache key's settings: the config and the versions that shape the output (the package,
+        its heads' digest, the libraries), so an upgrade re-describes instead of reusing records."""
+        from affectgpt.describe.pipeline import _versions
 
-        return {"config": asdict(self.config), "affectgpt": __version__}
+        return {"config": asdict(self.config), "versions": _versions()}
 
     def setup(self) -> None:
         shared_describer(self.config)
@@ -56,6 +61,28 @@ class DescribeStep(MapStep):
         rec = shared_describer(self.config).describe(record["path"], record.get("subtitle"))
         rec["path"] = record["path"]
         return rec
+
+
+def _as_inputs(inputs) -> list[Path]:
+    """Files, folders or globs (one path, or any iterable of them) -> the input files, in order,
+    each once (:func:`~affectgpt.pipeline.inputs.collect_inputs`)."""
+    import os
+
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    return collect_inputs(list(inputs))
+
+
+def _subtitle_identity(subtitle) -> str | None:
+    """Content identity of a subtitle *file* (so that editing it invalidates cached records), or None."""
+    from affectgpt.media.subtitles import looks_like_path
+    from affectgpt.pipeline.inputs import identity
+
+    if isinstance(subtitle, Path) or (isinstance(subtitle, str) and looks_like_path(subtitle)):
+        p = Path(subtitle)
+        if p.is_file():
+            return identity(p, content_hash=True)
+    return None
 
 
 def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig | None = None,
@@ -71,9 +98,15 @@ def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig |
     with an empty row, gets ``subtitle`` or offline ASR). ``resume`` reuses the records cached in
     ``<folder of jsonl>/.cache``; without it that cache is cleared first.
 
+    ``inputs`` may be one path or any iterable of files, folders and glob patterns; each file is
+    described once. Subtitle files are keyed by content in the cache, so an edited file is read again.
+    A ``subtitles`` table names clips by file stem (a row ``clips/a.mp4`` matches ``a.mp4``); clips
+    with no row and rows that match no input are counted in the run statistics and warned about.
+
     Raises:
         InputError: with ``subtitles``, two inputs share a file stem (the table cannot tell them apart).
     """
+    inputs = _as_inputs(inputs)
     if subtitles:
         from affectgpt.pipeline.inputs import check_unique_names
 
@@ -84,11 +117,35 @@ def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig |
     marker = jsonl.parent / "stats.json"  # the completion marker: present only after a finished run
     marker.unlink(missing_ok=True)
 
+    table = {}
+    if subtitles:
+        from affectgpt.media.subtitles import clip_name
+
+        table = {clip_name(k): v for k, v in subtitles.items()}
+
     def sub_for(p: Path):
-        t = (subtitles or {}).get(p.stem)
+        t = table.get(p.stem)
         return t if t is not None and getattr(t, "text", t) else subtitle  # no or empty row: the common one
 
-    records = media_records(inputs, {str(p): {"subtitle": sub_for(p)} for p in inputs})
+    coverage = {}
+    if subtitles:
+        stems = {p.stem for p in inputs}
+        without = [p for p in inputs if p.stem not in table]
+        unused = [k for k in table if k not in stems]
+        coverage = {"subtitles_table": {"clips_without_row": len(without), "rows_unused": len(unused)}}
+        if without:
+            log.warning("the subtitles table has no row for %d of %d clips (e.g. %s): %s", len(without), len(inputs),
+                        without[0].name, "they get --subtitle" if subtitle else "speech recognition reads them")
+        if unused and len(unused) < len(table):
+            log.info("%d rows of the subtitles table name no input clip", len(unused))
+    extra = {}
+    for p in inputs:
+        sub = sub_for(p)
+        extra[str(p)] = {"subtitle": sub}
+        sid = _subtitle_identity(sub)
+        if sid:
+            extra[str(p)]["subtitle_identity"] = sid
+    records = media_records(inputs, extra)
     for rec in records:
         if rec.get("subtitle") is None:
             rec.pop("subtitle", None)
@@ -99,6 +156,7 @@ def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig |
     res = run_map(DescribeStep(config), records, executor, store=jsonl.parent / ".cache", resume=resume,
                   progress=progress, desc="describe", on_progress=partial, every_s=10.0)
     write_jsonl(jsonl, res.records)
+    res.stats.update(coverage)
     write_stats(marker, {**res.stats, "complete": True, "output": jsonl.name})
     return res
 

