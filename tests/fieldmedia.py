@@ -35,8 +35,10 @@ def decode(path: Path):
 
 
 def encode(path: Path, frames: list[np.ndarray] | None, fps: float, audio: np.ndarray | None, rate: int,
-           fmt: str | None = None, ts_offset_s: float = 0.0, faststart: bool = False) -> Path:
-    """Write H.264 (+ AAC or PCM in .wav) with PyAV; ``ts_offset_s`` shifts every timestamp."""
+           fmt: str | None = None, ts_offset_s: float = 0.0, faststart: bool = False,
+           sar: Fraction | None = None) -> Path:
+    """Write H.264 (+ AAC or PCM in .wav) with PyAV; ``ts_offset_s`` shifts every timestamp;
+    ``sar`` marks the pixels as non-square (the frames given are the stored, squeezed ones)."""
     import av
 
     opts = {"movflags": "+faststart"} if faststart else {}
@@ -47,6 +49,8 @@ def encode(path: Path, frames: list[np.ndarray] | None, fps: float, audio: np.nd
             vs = c.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
             vs.width, vs.height, vs.pix_fmt = w // 2 * 2, h // 2 * 2, "yuv420p"
             vs.codec_context.time_base = Fraction(1, 90000)
+            if sar is not None:
+                vs.codec_context.sample_aspect_ratio = sar
         ast = None
         if audio is not None:
             codec = "pcm_s16le" if str(path).endswith(".wav") else "aac"

@@ -35,6 +35,7 @@ from affectgpt.errors import AffectGPTError
 from affectgpt.media.vad import SpeechActivity, detect_speech
 
 __all__ = ["AcousticAnalyzer", "egemaps", "CUE_FEATURES", "WINDOW_ONLY", "is_silent", "normalize_level",
+           "clipping_mode", "CLIPPED_FLAG_SHARE", "CLIPPED_DROP_SHARE", "CLIPPING_DISTORTS",
            "MIN_SPEECH_S", "NARROWBAND_EDGE_HZ", "audio_band", "NARROWBAND_DROPPED", "egemaps_lld",
            "window_functionals"]
 
@@ -61,6 +62,13 @@ MIN_SPEECH_S = 0.5
 NARROWBAND_EDGE_HZ = 5500.0
 #: cues a telephone band distorts (the fundamental and the upper harmonics are cut)
 NARROWBAND_DROPPED = {"pitch_level", "pitch_range", "jitter", "shimmer", "hnr", "loudness"}
+#: clipped audio (samples cut at full scale): above this share of samples the cues clipping
+#: distorts are flagged, above :data:`CLIPPED_DROP_SHARE` they are dropped. Clipping flattens the
+#: waveform's peaks, which reads as a smoother, steadier, evener voice: jitter, shimmer and HNR
+#: move by several SD and the loudness contour is capped (measured on CREMA-D at +15 / +30 dB).
+CLIPPED_FLAG_SHARE = 0.001
+CLIPPED_DROP_SHARE = 0.01
+CLIPPING_DISTORTS = {"jitter", "shimmer", "hnr", "loudness", "loudness_variation"}
 #: cues whose feature is undefined without voiced frames / voiced segments
 _NEEDS_VOICING = {"pitch_level", "pitch_range", "jitter", "shimmer", "hnr"}
 _F0_MEAN = "F0semitoneFrom27.5Hz_sma3nz_amean"
@@ -86,15 +94,27 @@ def audio_band(audio: np.ndarray, native_rate: int = 0) -> dict:
 TARGET_DBFS = -26.0
 
 
+def clipping_mode(clipped_share: float | None) -> str | None:
+    """``"drop"`` (at least :data:`CLIPPED_DROP_SHARE` of the samples at full scale), ``"flag"`` (at
+    least :data:`CLIPPED_FLAG_SHARE`) or None: what becomes of the cues clipping distorts."""
+    if clipped_share is None or clipped_share < CLIPPED_FLAG_SHARE:
+        return None
+    return "drop" if clipped_share >= CLIPPED_DROP_SHARE else "flag"
+
+
 def normalize_level(audio: np.ndarray, target_dbfs: float = TARGET_DBFS) -> np.ndarray:
-    """Scale audio so its active part (loudest half of 50 ms frames) has ``target_dbfs`` RMS.
+    """Remove the DC offset (the mean), then scale audio so its active part (loudest half of 50 ms
+    frames) has ``target_dbfs`` RMS.
 
     Recording gain differs between files; features and the head see level-normalised audio
-    (training and inference alike), so absolute loudness is never mistaken for emotion.
+    (training and inference alike), so absolute loudness is never mistaken for emotion. A DC
+    offset (a cheap recorder, a faulty interface) would otherwise count as level and bias the
+    periodicity measures behind HNR, jitter and shimmer.
     """
     n = SR // 20
     if len(audio) < n:
         return audio
+    audio = (audio - np.mean(audio, dtype=np.float64)).astype(np.float32)
     frames = audio[: len(audio) // n * n].reshape(-1, n).astype(np.float64)
     rms = np.sqrt(np.mean(frames ** 2, axis=1) + 1e-12)
     active = rms[rms >= np.median(rms)]
@@ -204,7 +224,11 @@ class AcousticAnalyzer:
         # 165 Hz is 30.5 semitones above 27.5 Hz: a common male/female boundary
         return "female" if f0 > 30.5 else "male"
 
-    def _cues(self, names, feats, ref: dict, start=None, end=None, narrowband: bool = False) -> list[Cue]:
+    def _cues(self, names, feats, ref: dict, start=None, end=None, narrowband: bool = False,
+              clipping: str | None = None) -> list[Cue]:
+        """Cues of one feature vector against ``ref``. ``narrowband`` drops the cues a telephone band
+        distorts and flags the rest; ``clipping`` (``"flag"`` or ``"drop"``) flags or drops the cues
+        clipping distorts (:data:`CLIPPING_DISTORTS`)."""
         cues = []
         f0_defined = float(feats[names.index(_F0_MEAN)]) > 0 if _F0_MEAN in names else False
         rate_defined = float(feats[names.index(_RATE)]) > 0 if _RATE in names else False
@@ -212,6 +236,8 @@ class AcousticAnalyzer:
             if feat not in ref or (start is None and cue in WINDOW_ONLY and not ref.get("_speaker")):
                 continue
             if narrowband and cue in NARROWBAND_DROPPED:
+                continue
+            if clipping == "drop" and cue in CLIPPING_DISTORTS:
                 continue
             if (cue in _NEEDS_VOICING and not f0_defined) or (cue == "speaking_rate" and not rate_defined):
                 continue  # undefined without voiced frames: never a cue
@@ -223,8 +249,10 @@ class AcousticAnalyzer:
             strength = strength_of(z)
             if strength:
                 c = Cue("audio", cue, hi if z > 0 else lo, value, unit, float(z), strength, start, end)
-                if narrowband:
-                    c.flag = "narrow-band audio"
+                flags = (["narrow-band audio"] if narrowband else []) + (
+                    ["clipped audio"] if clipping == "flag" and cue in CLIPPING_DISTORTS else [])
+                if flags:
+                    c.flag = "; ".join(flags)
                 cues.append(c)
         return cues
 
@@ -246,7 +274,7 @@ class AcousticAnalyzer:
 
     def analyze(self, audio: np.ndarray | None, duration_s: float | None = None, *, speech: SpeechActivity | None = None,
                 language: str | None = None, native_rate: int = 0, channels: int = 0,
-                problem: str | None = None) -> ModalityResult:
+                problem: str | None = None, clipped_share: float | None = None) -> ModalityResult:
         """Analyse 16 kHz mono audio after the speech gate.
 
         Args:
@@ -255,6 +283,10 @@ class AcousticAnalyzer:
             language: the clip's language (``en`` selects population norms; see module doc).
             native_rate, channels: of the source stream (recorded; 8 kHz or less = narrow-band).
             problem: why ``audio`` is None, when known.
+            clipped_share: share of the source's samples at full scale (:attr:`Clip.clipped_share
+                <affectgpt.media.clip.Clip.clipped_share>`): recorded, and above
+                :data:`CLIPPED_FLAG_SHARE` / :data:`CLIPPED_DROP_SHARE` the cues clipping distorts
+                are flagged / dropped (:func:`clipping_mode`).
 
         Returns:
             ``present=False`` with the reason for no audio, silence, non-speech or too little
@@ -263,6 +295,11 @@ class AcousticAnalyzer:
         t0 = time.perf_counter()
         why, speech = self.gate(audio, speech, problem)
         info = {"sample_rate": native_rate or None, "channels": channels or None}
+        clipping = clipping_mode(clipped_share)
+        if clipped_share is not None:
+            info["clipped_share"] = round(float(clipped_share), 5)
+        if clipping:
+            info["clipping"] = clipping
         if speech is not None:
             info["speech_s"] = round(speech.speech_s, 3)
         if audio is not None and not why:
@@ -280,7 +317,7 @@ class AcousticAnalyzer:
             gender = self._gender(names, feats)
             extra["gender"] = gender
             ref = self.norms.get(gender, {})
-            cues = self._cues(names, feats, ref, narrowband=narrow)
+            cues = self._cues(names, feats, ref, narrowband=narrow, clipping=clipping)
             extra["reference"] = f"RAVDESS neutral speech ({gender} voices)"
             extra["reference_kind"] = "population"
         else:
@@ -289,7 +326,7 @@ class AcousticAnalyzer:
             gender = "female" if f0[f0 > 0].size and float(np.median(f0[f0 > 0])) > 30.5 else "male"
             extra["gender"] = gender
             cues = self._speaker_cues(audio, speech if kept is None else joined_speech(speech, kept), narrow,
-                                      floor=self.norms.get(gender, {}), lld=(lld_names, lld))
+                                      floor=self.norms.get(gender, {}), lld=(lld_names, lld), clipping=clipping)
             if kept is not None:  # windows of the joined speech -> the clip's own clock
                 cues = [_on_clip_clock(c, kept) for c in cues]
             extra["reference"] = "the speaker's own voice over the clip"
@@ -308,13 +345,14 @@ class AcousticAnalyzer:
 
     def _speaker_cues(self, audio: np.ndarray, speech: SpeechActivity | None, narrow: bool,
                       window_s: float = 1.0, hop_s: float = 0.5, floor: dict | None = None,
-                      lld: tuple | None = None) -> list[Cue]:
+                      lld: tuple | None = None, clipping: str | None = None) -> list[Cue]:
         """Cues of the 1 s windows (0.5 s hop) that depart most from the speaker's median (one per cue kind)."""
         n = max(0, int((len(audio) / SR - window_s) // hop_s) + 1)
         bounds = [(i * hop_s, i * hop_s + window_s) for i in range(n)]
         if speech is not None:
             bounds = [(a, b) for a, b in bounds if speech.speech_in(a, b) >= 0.4 * window_s]
-        per = self.window_cues(audio, bounds, normalise=False, narrowband=narrow, floor=floor, lld=lld)
+        per = self.window_cues(audio, bounds, normalise=False, narrowband=narrow, floor=floor, lld=lld,
+                               clipping=clipping)
         best: dict[str, Cue] = {}
         for cues in per:
             for c in cues or []:
@@ -326,7 +364,8 @@ class AcousticAnalyzer:
 
     def window_cues(self, audio: np.ndarray, bounds: list[tuple[float, float]], normalise: bool = True,
                     narrowband: bool = False, speech: SpeechActivity | None = None,
-                    floor: dict | None = None, lld: tuple | None = None) -> list[list[Cue] | None]:
+                    floor: dict | None = None, lld: tuple | None = None,
+                    clipping: str | None = None) -> list[list[Cue] | None]:
         """Voice cues per time window, relative to the clip's own median over its windows.
 
         The spread is the robust SD (1.4826 x median absolute deviation) of the windows, at
@@ -374,7 +413,7 @@ class AcousticAnalyzer:
                 spread = max(spread, 1.0 * float(floor[f][1]))
             ref[f] = (float(med[k]), spread)
         ref["_speaker"] = True
-        return [None if p is None else self._cues(names, p, ref, a, b, narrowband=narrowband)
+        return [None if p is None else self._cues(names, p, ref, a, b, narrowband=narrowband, clipping=clipping)
                 for p, (a, b) in zip(per, bounds)]
 
 

@@ -398,7 +398,7 @@ class Describer:
             t0 = time.perf_counter()
             res = self.acoustic.analyze(audio, speech=_resolved(speech), language=voice_language,
                                         native_rate=clip.info.audio_rate, channels=clip.info.audio_channels,
-                                        problem=clip.audio_problem)
+                                        problem=clip.audio_problem, clipped_share=clip.clipped_share)
             t1 = time.perf_counter()
             if text_missing:
                 text = ModalityResult("text", False, text_missing)
@@ -444,6 +444,7 @@ class Describer:
         if clip.audio_note:
             out["audio"] = {**out["audio"], "downmix": clip.audio_note}
         out["media"] = {"width": clip.info.width, "height": clip.info.height, "fps": round(clip.info.fps, 3),
+                        "sample_aspect_ratio": round(clip.info.sample_aspect_ratio, 4),
                         "rotation_deg": clip.info.rotation_deg, "has_audio": clip.info.has_audio,
                         "has_video": clip.info.has_video, "audio_streams": clip.info.audio_streams,
                         "audio_stream": clip.info.audio_stream, "subtitle_streams": clip.info.subtitle_streams,
@@ -462,7 +463,8 @@ class Describer:
             t = time.perf_counter()
             out["timeline"] = self._timeline(clip, faces, video_problem, speech, transcript, text_missing, bounds,
                                              None if audio_res.present else audio_res.reason,
-                                             bool(out["audio"].get("narrowband")), audio_res.extra.get("gender"))
+                                             bool(out["audio"].get("narrowband")), audio_res.extra.get("gender"),
+                                             out["audio"].get("clipping"))
             timings["timeline"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t_all
         out["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
@@ -557,7 +559,7 @@ class Describer:
 
     def _timeline(self, clip, faces, video_problem, speech, transcript, text_missing,
                   bounds: list[tuple[float, float]], audio_missing: str | None = None,
-                  narrowband: bool = False, gender: str | None = None) -> list[dict]:
+                  narrowband: bool = False, gender: str | None = None, clipping: str | None = None) -> list[dict]:
         """Per-window labels and cues. Each window analyses its own audio, the frames inside it
         and the subtitle cues overlapping it; an empty window says why."""
         from affectgpt.analyzers.acoustic import MIN_SPEECH_S, normalize_level
@@ -570,7 +572,7 @@ class Describer:
         with _one_torch_thread():
             text_probs = self.lexical.probs(texts) if any(texts) else None
         voice = (self.acoustic.window_cues(audio, bounds, speech=speech, narrowband=narrowband,
-                                           floor=self.acoustic.norms.get(gender or "", {}))
+                                           floor=self.acoustic.norms.get(gender or "", {}), clipping=clipping)
                  if audio is not None and not audio_missing else [None] * len(bounds))
         windows = []
         for i, (a, b) in enumerate(bounds):
@@ -648,6 +650,11 @@ def _notes(out: dict) -> list[str]:
                      "the one speaking.")
     if out.get("audio", {}).get("downmix") and out["modalities"].get("audio"):
         notes.append(f"Note: {out['audio']['downmix']}.")
+    if out.get("audio", {}).get("clipping") and out["modalities"].get("audio"):
+        share = 100 * out["audio"].get("clipped_share", 0)
+        notes.append(f"Note: the audio is clipped ({share:.1f}% of samples at full scale); voice quality and "
+                     + ("loudness cues were not measured." if out["audio"]["clipping"] == "drop" else
+                        "loudness cues are flagged as affected."))
     if out.get("audio", {}).get("narrowband") and out["modalities"].get("audio"):
         notes.append(f"Note: narrow-band (telephone) audio, about {out['audio'].get('bandwidth_hz')} Hz wide; "
                      "pitch and voice-quality cues were not measured.")

@@ -11,7 +11,10 @@ when the duration-weighted average log-probability of the recognised segments is
 :data:`MIN_AVG_LOGPROB` (-1.0, Whisper's own ``log_prob_threshold``), when their average
 no-speech probability exceeds :data:`MAX_NO_SPEECH_PROB` (0.6, Whisper's
 ``no_speech_threshold``), or when the text repeats itself (gzip compression ratio above
-2.4, Whisper's ``compression_ratio_threshold``: a hallucination loop). Reference values:
+2.4, Whisper's ``compression_ratio_threshold``: a hallucination loop). The floor is applied to
+each 30 s decoding window: in a long file an unclear stretch is dropped (``windows_dropped``,
+its text in ``rejected_text``) and the rest kept; the transcript is dropped only when no window
+passes. Reference values:
 Whisper tiny.en on Mandarin speech gives about -1.2 (an invented English sentence), on
 English speech about -0.4.
 """
@@ -71,6 +74,34 @@ def _memo_encode(model) -> None:
     model._affectgpt_forget = memo.clear  # called per clip: nothing is reused across clips
 
 
+def _confidence(segs) -> tuple[float, float, float]:
+    """(duration-weighted average log-probability, average no-speech probability, largest
+    compression ratio) of Whisper segments."""
+    w = np.array([max(s.end - s.start, 0.01) for s in segs])
+    logp = float(np.average([s.avg_logprob for s in segs], weights=w))
+    nsp = float(np.average([s.no_speech_prob for s in segs], weights=w))
+    return logp, nsp, float(max(s.compression_ratio for s in segs))
+
+
+def _confidence_meta(segs) -> dict:
+    logp, nsp, ratio = _confidence(segs)
+    return {"avg_logprob": round(logp, 4), "no_speech_prob": round(nsp, 4), "compression_ratio": round(ratio, 3)}
+
+
+def _below_floor(logp: float, nsp: float, ratio: float) -> str | None:
+    """Why text with these confidences is below the floor (see the module doc), or None."""
+    if logp < MIN_AVG_LOGPROB:
+        return f"average log-probability {logp:.2f} < {MIN_AVG_LOGPROB}"
+    if nsp > MAX_NO_SPEECH_PROB:
+        return f"no-speech probability {nsp:.2f} > {MAX_NO_SPEECH_PROB}"
+    if ratio > MAX_COMPRESSION_RATIO:
+        # faster-whisper measures the ratio over a whole 30 s window's decoding, which can loop on
+        # text it later drops: the kept segments may not look repetitive themselves
+        return (f"the decoder repeated itself (compression ratio {ratio:.1f} > {MAX_COMPRESSION_RATIO} over "
+                "its decoding of the window, a hallucination loop)")
+    return None
+
+
 class Transcriber:
     """Transcribe 16 kHz mono audio to timed segments with language and confidence.
 
@@ -128,23 +159,26 @@ class Transcriber:
         meta.update(language=lang, language_probability=lang_p, language_forced=bool(language))
         if not segs:
             return Transcript([], "asr", **meta)
-        w = np.array([max(s.end - s.start, 0.01) for s in segs])
-        logp = float(np.average([s.avg_logprob for s in segs], weights=w))
-        nsp = float(np.average([s.no_speech_prob for s in segs], weights=w))
-        ratio = float(max(s.compression_ratio for s in segs))
+        logp, nsp, ratio = _confidence(segs)
         meta.update(avg_logprob=round(logp, 4), no_speech_prob=round(nsp, 4), compression_ratio=round(ratio, 3))
-        out = [Segment(s.text.strip(), round(float(s.start), 3), round(float(s.end), 3)) for s in segs]
-        why = None
-        if logp < MIN_AVG_LOGPROB:
-            why = f"average log-probability {logp:.2f} < {MIN_AVG_LOGPROB}"
-        elif nsp > MAX_NO_SPEECH_PROB:
-            why = f"no-speech probability {nsp:.2f} > {MAX_NO_SPEECH_PROB}"
-        elif ratio > MAX_COMPRESSION_RATIO:
-            # faster-whisper measures the ratio over a whole 30 s window's decoding, which can loop on
-            # text it later drops: the kept segments may not look repetitive themselves
-            why = (f"the decoder repeated itself (compression ratio {ratio:.1f} > {MAX_COMPRESSION_RATIO} over "
-                   "its decoding of the window, a hallucination loop)")
-        if why:
-            return Transcript([], "asr", dropped=f"{LOW_CONFIDENCE} ({why})", rejected_text=" ".join(s.text for s in out),
-                              **meta)
-        return Transcript(out, "asr", **meta)
+        # the floor applies to each 30 s decoding window (the segments sharing a seek position):
+        # one unclear stretch of a long file drops that stretch, not the whole transcript
+        windows: dict[int, list] = {}
+        for seg in segs:
+            windows.setdefault(int(seg.seek), []).append(seg)
+        kept, rejected, reasons = [], [], []
+        for group in windows.values():
+            why = _below_floor(*_confidence(group))
+            (rejected if why else kept).extend(group)
+            if why:
+                reasons.append(why)
+        if not kept:
+            return Transcript([], "asr", dropped=f"{LOW_CONFIDENCE} ({reasons[0]})",
+                              rejected_text=" ".join(s.text.strip() for s in segs), **meta)
+        out = [Segment(s.text.strip(), round(float(s.start), 3), round(float(s.end), 3)) for s in kept]
+        if not rejected:
+            return Transcript(out, "asr", **meta)
+        meta.update(_confidence_meta(kept))
+        return Transcript(out, "asr", rejected_text=" ".join(s.text.strip() for s in rejected),
+                          extra={"windows": len(windows), "windows_dropped": len(reasons),
+                                 "windows_dropped_reason": reasons[0]}, **meta)

@@ -173,6 +173,36 @@ def _embedded_transcript(stream, index: int, cues: list, origin: float, span_end
     return Transcript(segments, "embedded", extra=where), None
 
 
+def _sample_aspect(stream) -> float:
+    """The video's sample (pixel) aspect ratio: 1.0 for square pixels, unknown or implausible values."""
+    for sar in (getattr(stream, "sample_aspect_ratio", None), getattr(stream.codec_context, "sample_aspect_ratio", None)):
+        try:
+            value = float(sar) if sar else 0.0
+        except (TypeError, ValueError, ZeroDivisionError):
+            value = 0.0
+        if 0.2 <= value <= 5.0:
+            return 1.0 if abs(value - 1.0) < 1e-3 else value
+    return 1.0
+
+
+#: sample formats' full scale (integer formats: the largest magnitude; u8 is centred on 128)
+_FULL_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2.0 ** 31, "s64": 2.0 ** 63, "flt": 1.0, "dbl": 1.0}
+#: a sample at or above this share of full scale counts as clipped
+CLIP_LEVEL = 0.99
+
+
+def _count_clipped(frame) -> tuple[int, int]:
+    """(samples at or above :data:`CLIP_LEVEL` of full scale, samples) of a decoded audio frame."""
+    name = frame.format.name.rstrip("p")
+    full = _FULL_SCALE.get(name)
+    if full is None:
+        return 0, 0
+    arr = frame.to_ndarray()
+    if name == "u8":
+        arr = arr.astype(np.int16) - 128
+    return int(np.count_nonzero(np.abs(arr) >= CLIP_LEVEL * full)), int(arr.size)
+
+
 def _is_cover_art(stream) -> bool:
     """An attached picture (album cover of an .m4a/.mp3) is not video."""
     import av
@@ -183,14 +213,16 @@ def _is_cover_art(stream) -> bool:
         return False
 
 
-def _to_rgb(frame, max_side: int | None) -> np.ndarray:
-    """RGB array of a frame, turned upright by its display matrix (counter-clockwise degrees)."""
+def _to_rgb(frame, max_side: int | None, sar: float = 1.0) -> np.ndarray:
+    """RGB array of a frame as it is displayed: non-square pixels (sample aspect ratio ``sar``,
+    e.g. 4:3 HDV, 40:33 DV widescreen) resampled to square ones, and turned upright by its display
+    matrix (counter-clockwise degrees). ``max_side`` bounds the longer displayed side."""
     rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
-    if max_side:
-        scale = max_side / max(frame.width, frame.height)
-        if scale < 1:
-            frame = frame.reformat(width=max(2, int(frame.width * scale) // 2 * 2),
-                                   height=max(2, int(frame.height * scale) // 2 * 2))
+    width, height = frame.width * sar, float(frame.height)
+    scale = min(1.0, max_side / max(width, height)) if max_side else 1.0
+    w, h = max(2, int(round(width * scale)) // 2 * 2), max(2, int(round(height * scale)) // 2 * 2)
+    if (w, h) != (frame.width, frame.height) and (scale < 1 or abs(sar - 1) > 1e-3):
+        frame = frame.reformat(width=w, height=h)
     img = frame.to_ndarray(format="rgb24")
     if rotation:
         img = np.ascontiguousarray(np.rot90(img, k=rotation // 90))
@@ -204,6 +236,7 @@ class _VideoIndex:
     pts_s: np.ndarray
     end_s: float
     packets: list | None = None  # compressed packets, decode order (short clips only)
+    sar: float = 1.0  # sample (pixel) aspect ratio: displayed width / stored width
 
 
 @dataclass
@@ -224,6 +257,9 @@ class Clip:
             (:class:`~affectgpt.media.subtitles.Transcript`, source ``embedded``), or None.
         subtitle_problem: why the file's subtitle streams gave no text (pictures, no cue in the
             span, undecodable), or None.
+        clipped_share: share of the decoded source audio's samples (all channels, before
+            resampling) at or above 99% of full scale; None without audio or for sample formats
+            without a full scale.
     """
 
     path: Path
@@ -242,6 +278,7 @@ class Clip:
     audio_note: str | None = None  # how the audio was made mono when not by a plain mix
     subtitles: object = None  # Transcript of the file's own text subtitle stream (source "embedded"), or None
     subtitle_problem: str | None = None  # why the file's subtitle streams gave no text
+    clipped_share: float | None = None  # share of the source audio's samples at full scale (clipping)
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -305,6 +342,7 @@ class Clip:
                          av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE) if a is not None else None)
             sides: list[np.ndarray] = []
             channel_energy = [0.0, 0.0]
+            clip_counts = [0, 0]  # samples at full scale, samples (all channels, before resampling)
             rotation = 0
             rot_seen = False
             audio_done = video_done = False
@@ -355,6 +393,9 @@ class Clip:
                     if kind == "audio" and decode_audio and audio_problem is None:
                         try:
                             for fr in pk.decode():
+                                n_clip, n_all = _count_clipped(fr)
+                                clip_counts[0] += n_clip
+                                clip_counts[1] += n_all
                                 if audio_start is None and fr.time is not None:
                                     audio_start = float(fr.time)
                                 elif fr.time is not None:
@@ -383,6 +424,8 @@ class Clip:
                     pass
             width = v.codec_context.width if v is not None else 0
             height = v.codec_context.height if v is not None else 0
+            sar = _sample_aspect(v) if v is not None else 1.0
+            width = int(round(width * sar)) if sar != 1.0 else width  # as displayed
             if rotation in (90, 270):
                 width, height = height, width
             fmt = c.format.name if c.format is not None else ""
@@ -399,7 +442,7 @@ class Clip:
                     # the last frame lasts as long as the interval before it (variable frame rate: not the median)
                     step = float(arr[-1] - arr[-2]) if len(arr) > 1 else (1.0 / fps if fps else 0.04)
                     vend = float(arr[-1] + step)
-                vindex = _VideoIndex(arr, vend, packets)
+                vindex = _VideoIndex(arr, vend, packets, sar)
             else:
                 video_problem = "no video frame could be read"
         audio = None
@@ -446,7 +489,8 @@ class Clip:
         if vindex is not None and len(vindex.pts_s) >= 2 and vindex.pts_s[-1] > vindex.pts_s[0]:
             fps = (len(vindex.pts_s) - 1) / float(vindex.pts_s[-1] - vindex.pts_s[0])  # as decoded, not as declared
         info = MediaInfo(path=str(path), duration_s=float(duration), has_video=v is not None, has_audio=a is not None,
-                         width=width, height=height, fps=fps, rotation_deg=rotation, audio_rate=rate,
+                         width=width, height=height, fps=fps, rotation_deg=rotation, sample_aspect_ratio=sar if v is not None else 1.0,
+                         audio_rate=rate,
                          audio_channels=channels, audio_streams=len(audios),
                          audio_stream=audios.index(a) if a is not None else None, subtitle_streams=len(subs),
                          subtitle_stream=subs.index(sub) if sub is not None else None)
@@ -454,9 +498,10 @@ class Clip:
         if sub is not None:
             transcript, why = _embedded_transcript(sub, subs.index(sub), cues, origin, float(span_end))
             subtitle_problem = why or subtitle_problem
+        clipped = clip_counts[0] / clip_counts[1] if audio is not None and clip_counts[1] else None
         return cls(path, info, audio, audio_problem, video_problem, origin, float(claimed), bool(truncated),
                    (0.0, float(span_end)), vindex, audio_note=audio_note, subtitles=transcript,
-                   subtitle_problem=subtitle_problem)
+                   subtitle_problem=subtitle_problem, clipped_share=clipped)
 
     # -- properties -----------------------------------------------------------------------
     @property
@@ -637,7 +682,7 @@ class Clip:
                     else:
                         k += 1
                     if k in want:
-                        keep(k, _to_rgb(fr, max_side))
+                        keep(k, _to_rgb(fr, max_side, self._video.sar))
                         want.discard(k)
                         if not want:
                             break
@@ -679,7 +724,7 @@ class Clip:
                     return None  # landed after the target
                 first = False
                 if abs(t - target) < tol:
-                    return _to_rgb(fr, max_side)
+                    return _to_rgb(fr, max_side, self._video.sar)
                 if t > target + tol:
                     return None
         except av.error.FFmpegError:

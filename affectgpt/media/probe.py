@@ -12,7 +12,9 @@ __all__ = ["MediaInfo", "open_container", "probe"]
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """What a media file holds. Times in seconds; ``rotation_deg``: counter-clockwise display rotation;
+    """What a media file holds. Times in seconds; ``width``/``height``: the displayed size (non-square
+    pixels resampled, ``sample_aspect_ratio`` records them; a quarter turn swaps the two);
+    ``rotation_deg``: counter-clockwise display rotation;
     ``fps``: frames per second measured over the decoded frames (the container's nominal rate when
     fewer than two frames are seen), so a variable-frame-rate file reports the rate it has."""
 
@@ -24,6 +26,7 @@ class MediaInfo:
     height: int = 0
     fps: float = 0.0
     rotation_deg: int = 0
+    sample_aspect_ratio: float = 1.0  # pixel aspect (width and frames are as displayed: resampled when not 1)
     audio_rate: int = 0
     audio_channels: int = 0
     audio_streams: int = 0  # audio streams in the file

@@ -638,3 +638,75 @@ def test_subtitle_track_without_words_in_the_span_leaves_the_speech_to_asr(tmp_p
     assert clip.subtitles is None and clip.subtitle_problem == "subtitle stream 0 has no words in the analysed span"
     r = _describe_once(DescribeConfig(asr=False), mkv)
     assert r["transcript"]["source"] == "none" and r["media"]["subtitle_note"] == clip.subtitle_problem
+
+
+# -- pixels and samples as recorded ------------------------------------------------------------------
+def test_anamorphic_video_is_read_as_displayed(tmp_path, demo, describer):
+    import cv2
+    from fractions import Fraction
+
+    frames, fps, audio, rate = fm.decode(demo)
+    h, w = frames[0].shape[:2]
+    squeezed = [cv2.resize(f, (w // 2, h), interpolation=cv2.INTER_AREA) for f in frames]
+    anamorphic = fm.encode(tmp_path / "anamorphic.mp4", squeezed, fps, audio, rate, sar=Fraction(2, 1))
+    clip = Clip.open(anamorphic)
+    assert clip.info.sample_aspect_ratio == 2.0 and abs(clip.info.width - w) <= 2 and clip.info.height == h
+    assert clip.frames_at([1.0]).frames[0].shape[:2] == (h, clip.info.width)
+    square = fm.encode(tmp_path / "square.mp4", frames, fps, audio, rate)
+    got, ref = describer.describe(anamorphic), describer.describe(square)
+    assert got["media"]["sample_aspect_ratio"] == 2.0 and ref["media"]["sample_aspect_ratio"] == 1.0
+    cues = {c["name"]: c["value"] for c in got["cues"]["video"]}
+    ref_cues = {c["name"]: c["value"] for c in ref["cues"]["video"]}
+    # squeezed 2:1, the brows read 0.67 (strong) where the square clip reads 0.10
+    assert abs(cues.get("brow_raising", 0) - ref_cues.get("brow_raising", 0)) < 0.1
+    assert got["faces"]["n_faces"] == ref["faces"]["n_faces"]
+
+
+def _wav_of(tmp_path, crema: Path, name: str, gain_db: float = 0.0, offset: float = 0.0) -> Path:
+    _, _, audio, rate = fm.decode(crema / "1001_DFA_ANG_XX.mp4")
+    return fm.encode(tmp_path / name, None, 0, audio * 10 ** (gain_db / 20) + offset, rate)  # s16: cut at full scale
+
+
+def test_dc_offset_does_not_move_the_voice_cues(tmp_path, crema, describer):
+    clean = describer.describe(_wav_of(tmp_path, crema, "clean.wav"))
+    offset = describer.describe(_wav_of(tmp_path, crema, "offset.wav", offset=0.05))
+    z = {c["name"]: c["z"] for c in clean["cues"]["audio"]}
+    z_off = {c["name"]: c["z"] for c in offset["cues"]["audio"]}
+    assert set(z_off) == set(z)  # before: the offset turned a hoarse voice into a "clear, harmonic" one
+    assert all(abs(z_off[k] - z[k]) < 0.3 for k in z)
+
+
+@pytest.mark.parametrize("gain_db,mode", [(15.0, "flag"), (30.0, "drop")])
+def test_clipped_audio_is_measured_and_its_distorted_cues_flagged_or_dropped(tmp_path, crema, describer, gain_db,
+                                                                             mode):
+    from affectgpt.analyzers.acoustic import CLIPPING_DISTORTS
+
+    clean = describer.describe(_wav_of(tmp_path, crema, "clean.wav"))
+    assert clean["audio"]["clipped_share"] == 0 and "clipping" not in clean["audio"]
+    r = describer.describe(_wav_of(tmp_path, crema, f"loud{gain_db:.0f}.wav", gain_db=gain_db))
+    assert r["audio"]["clipping"] == mode and r["audio"]["clipped_share"] > 0.001
+    hit = [c for c in r["cues"]["audio"] if c["name"] in CLIPPING_DISTORTS]
+    if mode == "drop":
+        assert not hit and "the audio is clipped" in r["description"]
+    else:
+        assert all(c.get("flag") == "clipped audio" for c in hit)
+    for w in r["timeline"]:
+        assert all(c["name"] not in CLIPPING_DISTORTS or mode == "flag" for c in w.get("voice_cues", []))
+
+
+def test_long_speech_keeps_the_windows_recognised_with_confidence(data_dir, demo):
+    """The confidence floor applies per 30 s decoding window: the stretches Whisper loops on are
+    dropped (with their text kept for inspection), the rest of a long file's transcript stays."""
+    from affectgpt.media.asr import Transcriber
+
+    ravdess = sorted((data_dir / "ravdess").rglob("Actor_21/*.flac"))[:40:4]  # 2 sentences, read over and over
+    looped = np.concatenate([Clip.open(f).audio for f in ravdess])[: int(29.5 * 16000)]
+    mandarin = np.tile(Clip.open(demo).audio, 10)
+    audio = np.concatenate([looped, np.zeros(8000, np.float32), mandarin]).astype(np.float32)
+    t = Transcriber("base", language="en").transcribe(audio)
+    assert t.dropped is None and t.segments and t.text
+    assert t.extra["windows"] >= 2 and 1 <= t.extra["windows_dropped"] < t.extra["windows"]
+    assert "compression ratio" in t.extra["windows_dropped_reason"] and t.rejected_text
+    assert all(0 <= s.start_s < s.end_s <= len(audio) / 16000 + 0.01 for s in t.segments)
+    d = t.to_dict()
+    assert d["windows_dropped"] == t.extra["windows_dropped"] and d["rejected_text"] == t.rejected_text
