@@ -745,6 +745,10 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(verbose=args.verbose, quiet=args.quiet)
     try:
         return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, finished work kept (batch outputs are flushed)
+        hint = " (finished records are kept: rerun with --resume)" if getattr(args, "out", None) else ""
+        log.error("interrupted%s", hint)
+        return 130
     except BrokenPipeError:  # `affectgpt ... | head`: the reader left; no traceback
         import os
 

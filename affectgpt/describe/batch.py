@@ -18,7 +18,7 @@ from affectgpt.describe.pipeline import DescribeConfig, Describer
 from affectgpt.pipeline import MapStep, collect_inputs, check_inputs, media_records, run_map, write_jsonl
 from affectgpt.pipeline.inputs import MEDIA_SUFFIXES
 from affectgpt.pipeline.run import MapResult, write_stats
-from affectgpt.pipeline.store import remove_stale_temporaries
+from affectgpt.pipeline.store import output_lock, remove_stale_temporaries
 
 __all__ = ["MEDIA_SUFFIXES", "DescribeStep", "shared_describer", "collect_inputs", "check_inputs", "describe_many", "describe_run"]
 
@@ -103,8 +103,12 @@ def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig |
     A ``subtitles`` table names clips by file stem (a row ``clips/a.mp4`` matches ``a.mp4``); clips
     with no row and rows that match no input are counted in the run statistics and warned about.
 
+    Only one run at a time writes a folder (:func:`~affectgpt.pipeline.store.output_lock`). On
+    Ctrl-C the records finished so far are written to ``jsonl`` before the interrupt propagates.
+
     Raises:
-        InputError: with ``subtitles``, two inputs share a file stem (the table cannot tell them apart).
+        InputError: with ``subtitles``, two inputs share a file stem (the table cannot tell them
+            apart); another run is writing to the folder of ``jsonl``.
     """
     inputs = _as_inputs(inputs)
     if subtitles:
@@ -113,6 +117,11 @@ def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig |
         check_unique_names(list(inputs), "the subtitles table")
     jsonl = Path(jsonl)
     jsonl.parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(jsonl.parent, "describe run"):
+        return _describe_run_locked(inputs, jsonl, config, subtitle, executor, resume, progress, subtitles)
+
+
+def _describe_run_locked(inputs, jsonl: Path, config, subtitle, executor, resume, progress, subtitles) -> MapResult:
     remove_stale_temporaries(jsonl.parent)
     marker = jsonl.parent / "stats.json"  # the completion marker: present only after a finished run
     marker.unlink(missing_ok=True)

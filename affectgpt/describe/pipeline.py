@@ -445,6 +445,7 @@ class Describer:
             out["audio"] = {**out["audio"], "downmix": clip.audio_note}
         out["media"] = {"width": clip.info.width, "height": clip.info.height, "fps": round(clip.info.fps, 3),
                         "sample_aspect_ratio": round(clip.info.sample_aspect_ratio, 4),
+                        "video_frames": int(len(clip.frame_times)),
                         "rotation_deg": clip.info.rotation_deg, "has_audio": clip.info.has_audio,
                         "has_video": clip.info.has_video, "audio_streams": clip.info.audio_streams,
                         "audio_stream": clip.info.audio_stream, "subtitle_streams": clip.info.subtitle_streams,
@@ -644,6 +645,14 @@ def _notes(out: dict) -> list[str]:
     if vs and span and out["modalities"].get("video") and (vs[1] - vs[0]) < 0.8 * (span[1] - span[0]) - 0.5:
         notes.append(f"Note: the video shows only {seconds_text(vs[0])}-{seconds_text(vs[1])} s of the "
                      f"{seconds_text(span[1] - span[0])} s analysed; the face is described from that part.")
+    media = out.get("media", {})
+    if media.get("has_video") and media.get("video_frames") == 1 and not media.get("has_audio"):
+        notes.append("Note: the input is a single still image; the face is described from that one picture "
+                     "(no motion, no voice).")
+    coverage = out.get("faces", {}).get("coverage")
+    if out["modalities"].get("video") and coverage is not None and coverage < 0.5:
+        notes.append(f"Note: a face was visible in only {coverage:.0%} of the frames sampled; the facial cues "
+                     "come from those frames.")
     if out.get("faces", {}).get("uncertain") and out["modalities"].get("video"):
         why = out["faces"].get("uncertain_reason", "")
         notes.append("Note: speaker uncertain" + (f" ({why})" if why else "") + "; the face described may not be "

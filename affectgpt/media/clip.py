@@ -700,7 +700,7 @@ class Clip:
             for target in sorted(remaining):
                 for back_s in (0.0, 2.0, 10.0, 60.0, None):
                     got = self._seek_decode(c, stream, tb, target, start if back_s is None else target - back_s,
-                                            tol, max_side)
+                                            tol, max_side, self._video.sar)
                     if got is not None:
                         keep(targets[target], got)
                         break
@@ -708,7 +708,7 @@ class Clip:
                         break
 
     @staticmethod
-    def _seek_decode(c, stream, tb, target: float, seek_to: float, tol: float, max_side):
+    def _seek_decode(c, stream, tb, target: float, seek_to: float, tol: float, max_side, sar: float = 1.0):
         """Seek to ``seek_to`` (absolute s) and decode up to the frame at ``target``; None when the
         seek landed after the target or the frame cannot be decoded."""
         import av
@@ -724,7 +724,7 @@ class Clip:
                     return None  # landed after the target
                 first = False
                 if abs(t - target) < tol:
-                    return _to_rgb(fr, max_side, self._video.sar)
+                    return _to_rgb(fr, max_side, sar)
                 if t > target + tol:
                     return None
         except av.error.FFmpegError:

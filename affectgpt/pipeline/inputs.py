@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,8 +16,22 @@ from affectgpt.pipeline.base import Reader
 __all__ = ["MEDIA_SUFFIXES", "MediaReader", "collect_inputs", "check_inputs", "check_unique_names", "entry_problem",
            "identity", "media_records"]
 
-MEDIA_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp",
-                  ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".ts", ".mts"}
+MEDIA_SUFFIXES = {
+    # video containers
+    ".mp4", ".m4v", ".mov", ".qt", ".mkv", ".mk3d", ".webm", ".avi", ".divx", ".mpg", ".mpeg", ".m2v", ".vob",
+    ".flv", ".f4v", ".wmv", ".asf", ".3gp", ".3g2", ".ts", ".mts", ".m2ts", ".m2t", ".mxf", ".dv", ".ogv",
+    ".rm", ".rmvb",
+    # audio
+    ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".weba", ".mka", ".aiff", ".aif", ".aifc",
+    ".wma", ".amr", ".caf", ".au", ".ac3", ".wv", ".ape",
+}
+
+
+#: files that sit beside clips and are known not to be media (left out of folders without a word)
+_NOT_MEDIA = {".srt", ".vtt", ".ass", ".ssa", ".sub", ".idx", ".txt", ".csv", ".tsv", ".json", ".jsonl", ".md",
+              ".yaml", ".yml", ".xml", ".nfo", ".jpg", ".jpeg", ".png", ".bmp", ".npz", ".npy", ".pkl", ".log",
+              ".html", ".pdf", ".zip", ".tar", ".gz", ".py", ".sh", ".lock"}
+log = logging.getLogger(__name__)
 
 
 def _is_media_name(p: Path) -> bool:
@@ -40,7 +55,13 @@ def collect_inputs(items: Iterable[str | os.PathLike]) -> list[Path]:
         text = str(item)
         p = Path(text)
         if p.is_dir() and not _is_media_name(p):
-            out.extend(sorted(q for q in p.rglob("*") if _is_media_name(q)))
+            entries = sorted(p.rglob("*"))
+            out.extend(q for q in entries if _is_media_name(q))
+            other = [q for q in entries if not _is_media_name(q) and not q.name.startswith(".") and q.is_file()
+                     and q.suffix.lower() not in _NOT_MEDIA]
+            if other:
+                log.warning("%s: %d file(s) left out, not media by their name (e.g. %s); name them on the command "
+                            "line to describe them", p, len(other), other[0].name)
         elif any(ch in text for ch in "*?[") and not p.exists():
             out.extend(sorted(Path(q) for q in glob.glob(text, recursive=True)
                               if _is_media_name(Path(q)) or (Path(q).is_file() and not Path(q).suffix)))

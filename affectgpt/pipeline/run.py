@@ -127,6 +127,10 @@ def run_map(step: MapStep, inputs: list[dict], executor=None, store: RecordStore
 
     try:
         executor.map(step, todo, on_result)
+    except KeyboardInterrupt:
+        if on_progress is not None:
+            on_progress(out)  # Ctrl-C: the finished records reach the output before the run stops
+        raise
     finally:
         bar.close()
     records = [r for r in out if r is not None]

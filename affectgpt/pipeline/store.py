@@ -3,6 +3,7 @@ outputs rewritten whole (temporary file + rename, never in place)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -12,7 +13,7 @@ from pathlib import Path
 from affectgpt.pipeline.base import Writer
 
 __all__ = ["JsonlWriter", "atomic_write_bytes", "atomic_write_text", "write_jsonl", "read_jsonl_records", "RecordStore",
-           "remove_stale_temporaries"]
+           "remove_stale_temporaries", "output_lock"]
 
 _TMP_SUFFIX = ".tmp"
 
@@ -29,6 +30,44 @@ _UMASK = _read_umask()
 
 def _umask() -> int:
     return _UMASK
+
+
+@contextlib.contextmanager
+def output_lock(folder: str | os.PathLike, what: str = "run"):
+    """Hold ``folder/.lock`` for the block, so that two runs never write one output folder at once
+    (their records and statistics would interleave). The lock is an OS advisory lock (``flock``):
+    a killed run releases it with its process, so a stale lock never blocks a rerun. Without
+    ``fcntl`` (Windows) nothing is locked.
+
+    Raises:
+        InputError: another process holds the folder (names the folder and that process's id).
+    """
+    from affectgpt.errors import InputError
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = folder / ".lock"
+    fh = open(path, "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            raise InputError(folder, f"another {what} is writing to this folder (process {holder}); wait for it "
+                                     "to finish or choose another output folder") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        fh.close()  # closing releases the lock
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, fsync: bool = False) -> None:

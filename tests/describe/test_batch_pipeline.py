@@ -102,3 +102,56 @@ def test_ray_executor_gives_the_local_records(media, tmp_path):
         return {k: v for k, v in r.items() if k not in ("timings_s", "timing")}
 
     assert [stable(r) for r in _records(tmp_path / "ray")] == [stable(r) for r in _records(tmp_path / "local")]
+
+
+def test_ctrl_c_keeps_the_finished_records_and_says_so_in_one_line(media, tmp_path):
+    paths = [media.video(f"i{i}.mp4", seconds=1.0) for i in range(8)]
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-c", "from affectgpt.cli import main; raise SystemExit(main())", "describe",
+           str(paths[0].parent), "--out", str(out), "--subtitle", "Fine.", "--no-asr", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(list((out / ".cache").rglob("*.json"))) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the batch finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted (finished records are kept: rerun with --resume)" in err and "Traceback" not in err
+    done = len(list((out / ".cache").rglob("*.json")))
+    recs = _records(out)
+    assert len(recs) >= 2 and len(recs) == done  # every finished record reached results.jsonl
+    assert not (out / "stats.json").exists()  # not marked complete
+
+
+def test_two_runs_never_write_one_output_folder_at_once(media, tmp_path):
+    from affectgpt.errors import InputError
+    from affectgpt.pipeline.store import output_lock
+
+    clip = media.video("a.mp4", seconds=1.0)
+    out = tmp_path / "out"
+    with output_lock(out, "describe run"):
+        cmd = [sys.executable, "-c", "from affectgpt.cli import main; raise SystemExit(main())", "describe",
+               str(clip), "--out", str(out), "--subtitle", "Fine.", "--no-asr", "-q"]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert res.returncode == 2
+        assert f"another describe run is writing to this folder (process {os.getpid()})" in res.stderr
+        with pytest.raises(InputError, match="another describe run is writing"):
+            with output_lock(out, "describe run"):
+                pass  # flock is per open file: the same process is refused too
+    assert main(["describe", str(clip), "--out", str(out), "--subtitle", "Fine.", "--no-asr", "-q"]) == 0
+
+
+def test_folders_take_every_media_container_and_say_what_they_leave_out(media, tmp_path, caplog):
+    from affectgpt.pipeline.inputs import collect_inputs
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for name in ("a.aiff", "b.m2ts", "c.MXF", "d.vob", "e.oga", "notes.txt", "clip.srt", "mystery.xyz"):
+        (folder / name).write_bytes(b"x")
+    with caplog.at_level("WARNING"):
+        got = [p.name for p in collect_inputs([folder])]
+    assert got == ["a.aiff", "b.m2ts", "c.MXF", "d.vob", "e.oga"]
+    assert "1 file(s) left out, not media by their name (e.g. mystery.xyz)" in caplog.text

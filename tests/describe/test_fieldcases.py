@@ -710,3 +710,15 @@ def test_long_speech_keeps_the_windows_recognised_with_confidence(data_dir, demo
     assert all(0 <= s.start_s < s.end_s <= len(audio) / 16000 + 0.01 for s in t.segments)
     d = t.to_dict()
     assert d["windows_dropped"] == t.extra["windows_dropped"] and d["rejected_text"] == t.rejected_text
+
+
+def test_a_still_image_and_a_face_seen_in_part_of_the_clip_are_said(tmp_path, crema, describer):
+    frames, fps, audio, rate = fm.decode(crema / "1001_DFA_HAP_XX.mp4")
+    still = describer.describe(fm.encode(tmp_path / "still.mp4", frames[len(frames) // 2:][:1], fps, None, rate))
+    assert still["media"]["video_frames"] == 1 and "single still image" in still["description"]
+    cut = len(frames) * 2 // 3
+    late = [np.zeros_like(f) for f in frames[:cut]] + frames[cut:]
+    r = describer.describe(fm.encode(tmp_path / "late_face.mp4", late, fps, audio, rate), subtitle="Fine.")
+    assert r["faces"]["coverage"] < 0.5 and "a face was visible in only" in r["description"]
+    whole = describer.describe(crema / "1001_DFA_HAP_XX.mp4", subtitle="Fine.")
+    assert "a face was visible in only" not in whole["description"] and "still image" not in whole["description"]
