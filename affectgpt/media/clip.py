@@ -173,15 +173,21 @@ def _embedded_transcript(stream, index: int, cues: list, origin: float, span_end
     return Transcript(segments, "embedded", extra=where), None
 
 
+#: pixel aspect ratios this close to 1 are taken as square (encoders write 359:360 and the like for
+#: square video; the least non-square real format, PAL/NTSC DV 4:3, is 12:11 or 10:11)
+SQUARE_PIXEL_TOLERANCE = 0.02
+
+
 def _sample_aspect(stream) -> float:
-    """The video's sample (pixel) aspect ratio: 1.0 for square pixels, unknown or implausible values."""
+    """The video's sample (pixel) aspect ratio: 1.0 for square pixels (within
+    :data:`SQUARE_PIXEL_TOLERANCE`), unknown or implausible values."""
     for sar in (getattr(stream, "sample_aspect_ratio", None), getattr(stream.codec_context, "sample_aspect_ratio", None)):
         try:
             value = float(sar) if sar else 0.0
         except (TypeError, ValueError, ZeroDivisionError):
             value = 0.0
         if 0.2 <= value <= 5.0:
-            return 1.0 if abs(value - 1.0) < 1e-3 else value
+            return 1.0 if abs(value - 1.0) < SQUARE_PIXEL_TOLERANCE else value
     return 1.0
 
 
@@ -221,7 +227,7 @@ def _to_rgb(frame, max_side: int | None, sar: float = 1.0) -> np.ndarray:
     width, height = frame.width * sar, float(frame.height)
     scale = min(1.0, max_side / max(width, height)) if max_side else 1.0
     w, h = max(2, int(round(width * scale)) // 2 * 2), max(2, int(round(height * scale)) // 2 * 2)
-    if (w, h) != (frame.width, frame.height) and (scale < 1 or abs(sar - 1) > 1e-3):
+    if (w, h) != (frame.width, frame.height) and (scale < 1 or sar != 1.0):
         frame = frame.reformat(width=w, height=h)
     img = frame.to_ndarray(format="rgb24")
     if rotation:

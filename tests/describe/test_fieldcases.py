@@ -647,6 +647,8 @@ def test_anamorphic_video_is_read_as_displayed(tmp_path, demo, describer):
 
     frames, fps, audio, rate = fm.decode(demo)
     h, w = frames[0].shape[:2]
+    own = Clip.open(demo)  # its encoder wrote 359:360: square for every purpose, never resampled
+    assert own.info.sample_aspect_ratio == 1.0 and own.frames_at([1.0]).frames[0].shape[:2] == (h, w)
     squeezed = [cv2.resize(f, (w // 2, h), interpolation=cv2.INTER_AREA) for f in frames]
     anamorphic = fm.encode(tmp_path / "anamorphic.mp4", squeezed, fps, audio, rate, sar=Fraction(2, 1))
     clip = Clip.open(anamorphic)
