@@ -12,7 +12,7 @@ from affectgpt.caption.readers import CaptionReader
 from affectgpt.caption.steps import (ClueStep, CrowdFilter, EndpointClueStep, LabelStep, LengthFilter,
                                      LocalClueStep, MergeStep, SpeakerFilter)
 from affectgpt.pipeline import Reader, run_pipeline
-from affectgpt.pipeline.store import atomic_write_text, remove_stale_temporaries
+from affectgpt.pipeline.store import atomic_write_text, output_lock, remove_stale_temporaries
 
 __all__ = ["CaptionResult", "build_steps", "caption_run"]
 
@@ -94,8 +94,11 @@ def caption_run(cfg: dict, inputs: list[str], out_dir: str | Path, executor=None
     them, so a killed run continues with nothing lost or duplicated and the same export bytes.
     Failed samples are recorded (``error``, ``reason``) and never stop the run.
 
+    Only one run at a time writes ``out_dir`` (:func:`~affectgpt.pipeline.store.output_lock`).
+
     Raises:
-        InputError: a manifest with repeated names or missing files (before any work starts).
+        InputError: a manifest with repeated names or missing files (before any work starts);
+            another run is writing to ``out_dir``.
     """
     out = Path(out_dir)
     steps = build_steps(cfg, inputs, out, data_dir, subtitles)
@@ -105,13 +108,13 @@ def caption_run(cfg: dict, inputs: list[str], out_dir: str | Path, executor=None
 
         load_vocabulary(cfg.get("filters", {}).get("crowd", {}).get("profile", "paper"), data_dir)
     records = list(steps[0].run([]))  # read (and check) the inputs before anything is written
-    out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out)
-    steps[0] = _Given(records)
-    res = run_pipeline(steps, executor, store=out / ".cache", resume=resume, progress=progress)
-    length = next((s for s in steps if isinstance(s, LengthFilter)), None)
-    report = write_report(out, res.records, res.steps, cfg, length.bounds if length else None, plots=plots)
-    atomic_write_text(out / "config.json", json.dumps(cfg, indent=1, sort_keys=True) + "\n")
-    atomic_write_text(out / "stats.json", json.dumps({"steps": res.steps, "complete": True}, indent=1,
-                                                     sort_keys=True, default=str) + "\n")
+    with output_lock(out, "caption run"):  # one run per output folder at a time
+        remove_stale_temporaries(out)
+        steps[0] = _Given(records)
+        res = run_pipeline(steps, executor, store=out / ".cache", resume=resume, progress=progress)
+        length = next((s for s in steps if isinstance(s, LengthFilter)), None)
+        report = write_report(out, res.records, res.steps, cfg, length.bounds if length else None, plots=plots)
+        atomic_write_text(out / "config.json", json.dumps(cfg, indent=1, sort_keys=True) + "\n")
+        atomic_write_text(out / "stats.json", json.dumps({"steps": res.steps, "complete": True}, indent=1,
+                                                         sort_keys=True, default=str) + "\n")
     return CaptionResult(res.records, res.steps, out / "export", report)

@@ -247,3 +247,15 @@ def test_export_paths_are_absolute_so_train_reads_them_from_anywhere(clips, tmp_
     assert failed and all(r["kept"] is False for r in failed)
     assert "| broken |" in Path("out", "report.md").read_text()
     assert res.failures
+
+
+def test_one_caption_run_per_output_folder(tmp_path, data_dir):
+    from affectgpt.pipeline.store import output_lock
+
+    clip = sorted((data_dir / "crema_d" / "video_mp4").glob("*.mp4"))[0]
+    out = tmp_path / "out"
+    with output_lock(out, "caption run"):
+        with pytest.raises(InputError, match="another caption run is writing to this folder"):
+            caption_run(load_caption_config("offline", ["clues.asr=false"]), [str(clip)], out, progress=False,
+                        data_dir=str(data_dir))
+    assert not (out / ".cache").exists()  # nothing was started
