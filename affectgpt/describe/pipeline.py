@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import math
 import platform
 import time
@@ -25,6 +26,8 @@ from affectgpt.describe.fusion import fuse, weight_from_card
 from affectgpt.describe.writer import arousal_of, open_labels, sentiment_of, write_description
 from affectgpt.errors import AffectGPTError, InputError
 from affectgpt.language import has_words
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DescribeConfig", "Describer", "SCHEMA"]
 
@@ -312,6 +315,11 @@ class Describer:
         out["timings_s"]["decode"] = round(out["timings_s"].get("decode", 0) + time.perf_counter() - t
                                            - out["timings_s"]["total"], 3)
         out["timings_s"]["total"] = round(time.perf_counter() - t, 3)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: %.2f s clip, streams %s, text from %s (%s), analysed %s, missing %s, timings %s", path,
+                      out["duration_s"], {k: out["media"].get(k) for k in ("audio_stream", "subtitle_stream")},
+                      out["transcript"]["source"], out["language"], [m for m, v in out["modalities"].items() if v],
+                      out["missing"], out["timings_s"])
         return out
 
     def describe_clip(self, clip, subtitle: str | None = None) -> dict:
