@@ -4,22 +4,58 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["guess_language", "has_words", "speech_language_code"]
+__all__ = ["guess_language", "has_words", "speech_language_code", "unsupported_text", "TEXT_LANGUAGES"]
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
+_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+#: languages the text heads read (Chinese heads for ``zh``, English heads for ``en``)
+TEXT_LANGUAGES = ("zh", "en")
 
 
 def guess_language(text: str) -> str | None:
-    """``zh`` when CJK ideographs make up at least 30% of the letters, ``en`` when the letters
-    are mostly ASCII Latin, else ``und`` (None for empty text). A heuristic for subtitles."""
+    """The language of a subtitle, by its script (None for text without letters):
+
+    * ``ja`` when kana make up at least 10% of the letters (Chinese text has none; Japanese with
+      many kanji still has kana particles), ``ko`` when Hangul makes up at least 30%;
+    * ``zh`` when CJK ideographs make up at least 30% of the letters (Cantonese included);
+    * ``en`` when the letters are mostly (90%) ASCII Latin: other languages written in plain
+      ASCII (pinyin, French without accents) cannot be told apart from English this way;
+    * else ``und``."""
     letters = [ch for ch in text if ch.isalpha()]
     if not letters:
         return None
+    n = len(letters)
+    if sum(1 for ch in letters if _KANA.match(ch)) >= 0.1 * n:
+        return "ja"
+    if sum(1 for ch in letters if _HANGUL.match(ch)) >= 0.3 * n:
+        return "ko"
     cjk = sum(1 for ch in letters if _CJK.match(ch))
-    if cjk >= 0.3 * len(letters):
+    if cjk >= 0.3 * n:
         return "zh"
     ascii_latin = sum(1 for ch in letters if ch.isascii())
-    return "en" if ascii_latin >= 0.9 * len(letters) else "und"
+    return "en" if ascii_latin >= 0.9 * n else "und"
+
+
+def unsupported_text(language: str | None, text: str = "") -> str | None:
+    """Why a text in ``language`` cannot be read by the text heads, or None when it can.
+
+    ``zh`` and ``en`` are read (and None: unknown, read as English). ``und`` (by
+    :func:`guess_language`) is refused only when most letters are not Latin (Cyrillic, Arabic,
+    Thai ...): English with accented names stays readable. Any other code (``ja``, ``ko``, or a
+    language Whisper identified in speech, such as ``fr``) is refused."""
+    if language is None or language in TEXT_LANGUAGES:
+        return None
+    if language == "und":
+        import unicodedata
+
+        letters = [ch for ch in text if ch.isalpha()]
+        latin = sum(1 for ch in letters if unicodedata.name(ch, "").startswith("LATIN"))
+        if letters and latin >= 0.5 * len(letters):
+            return None
+    name = {"ja": "Japanese", "ko": "Korean", "und": "a script the text models do not read"}.get(
+        language, f"language {language!r}")
+    return f"the text is in {name}; the text models read Chinese and English only"
 
 
 def has_words(text: str | None) -> bool:
@@ -30,7 +66,7 @@ def has_words(text: str | None) -> bool:
 
 def speech_language_code(code: str) -> str:
     """A ``--language`` value checked and normalised: lower case, a region dropped (``zh-CN`` ->
-    ``zh``), an ISO 639-1/-3 code that Whisper knows (``zh``, ``en``, ``yue`` ...; the list faster-whisper ships, or any 2-3 letter code
+    ``zh``), an ISO 639-1/-3 code that Whisper knows (``zh``, ``en``, ``ja`` ...; the list faster-whisper ships, or any 2-3 letter code
     without it).
 
     Raises:
@@ -44,5 +80,5 @@ def speech_language_code(code: str) -> str:
     ok = value in known if known else bool(re.fullmatch(r"[a-z]{2,3}", value))
     if not ok:
         raise ValueError(f"--language {code!r} is not a language code Whisper knows "
-                         "(ISO 639-1, e.g. zh, en, fr, ja, yue)")
+                         "(ISO 639-1, e.g. zh, en, fr, ja)")
     return value

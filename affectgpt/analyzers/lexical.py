@@ -15,6 +15,7 @@ when CJK ideographs make at least 30% of its letters):
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import numpy as np
@@ -28,6 +29,64 @@ from affectgpt.language import has_words
 __all__ = ["LexicalAnalyzer"]
 
 log = logging.getLogger(__name__)
+
+
+#: the longest text (characters) embedded in one pass: multilingual-e5 reads 512 tokens (about one
+#: per Chinese character), MiniLM 128 word pieces (about 500 English characters)
+EMBED_CHARS = 400
+_SENTENCE_END = re.compile(r"(?<=[。！？!?…；;.])\s*")
+
+
+def text_pieces(text: str, limit: int = EMBED_CHARS) -> list[str]:
+    """``text`` cut into pieces of at most ``limit`` characters, at sentence ends where it can
+    (``。！？!?.;``), else at spaces, else anywhere; a text within ``limit`` is one piece."""
+    if len(text) <= limit:
+        return [text]
+    pieces, cur = [], ""
+    for sent in (x for x in _SENTENCE_END.split(text) if x):
+        while len(sent) > limit:  # one sentence longer than the limit: cut at a space, else anywhere
+            cut = sent.rfind(" ", 0, limit)
+            cut = cut if cut > limit // 2 else limit
+            if cur:
+                pieces.append(cur)
+                cur = ""
+            pieces.append(sent[:cut])
+            sent = sent[cut:].lstrip()
+        if len(cur) + len(sent) + 1 > limit and cur:
+            pieces.append(cur)
+            cur = ""
+        cur = f"{cur} {sent}".strip() if cur and not _is_cjk_join(cur, sent) else cur + sent
+    if cur:
+        pieces.append(cur)
+    return pieces
+
+
+def _is_cjk_join(a: str, b: str) -> bool:
+    return bool(a) and bool(b) and ord(a[-1]) >= 0x3000 and ord(b[0]) >= 0x3000
+
+
+def encode_long(encode, texts: list[str], limit: int = EMBED_CHARS) -> np.ndarray:
+    """``encode(texts)`` [n, d] for texts of any length: a text longer than ``limit`` characters
+    is embedded in pieces (:func:`text_pieces`) whose embeddings are averaged (and scaled to the
+    pieces' mean length), so its end is read too. Texts within the limit are encoded as they are
+    (the same numbers as ``encode`` alone)."""
+    texts = list(texts)
+    if all(len(t) <= limit for t in texts):
+        return encode(texts)
+    pieces, owner = [], []
+    for i, t in enumerate(texts):
+        for piece in text_pieces(t, limit):
+            pieces.append(piece)
+            owner.append(i)
+    emb = np.asarray(encode(pieces), np.float32)
+    owner = np.array(owner)
+    out = np.zeros((len(texts), emb.shape[1]), np.float32)
+    for i in range(len(texts)):
+        rows = emb[owner == i]
+        mean = rows.mean(0)
+        norm = float(np.linalg.norm(mean))
+        out[i] = mean * (float(np.linalg.norm(rows, axis=1).mean()) / norm) if norm > 0 else mean
+    return out
 
 
 class LexicalAnalyzer:
@@ -114,9 +173,10 @@ class LexicalAnalyzer:
         return "text_zh + e5 LoRA" if lora else "text_zh"
 
     def embed(self, texts: list[str], previous: list[str] | None = None) -> np.ndarray:
-        """Head input: [utterance embedding, previous-utterance embedding (zeros if none)]."""
-        emb = self.encoder.encode(texts)
-        prev = self.encoder.encode(previous) if previous else np.zeros_like(emb)
+        """Head input: [utterance embedding, previous-utterance embedding (zeros if none)]; a text
+        longer than the sentence model reads is embedded in pieces (:func:`encode_long`)."""
+        emb = encode_long(self.encoder.encode, texts)
+        prev = encode_long(self.encoder.encode, previous) if previous else np.zeros_like(emb)
         return np.hstack([emb, prev])
 
     def english_emotion_proba(self, x: np.ndarray) -> np.ndarray:
@@ -128,9 +188,13 @@ class LexicalAnalyzer:
         return p
 
     def zh_probs(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Chinese heads' probabilities in their own classes: ([n, zh emotion classes], [n, 3])."""
+        """Chinese heads' probabilities in their own classes: ([n, zh emotion classes], [n, 3]); each
+        text is read in the heads' training form (:func:`~affectgpt.analyzers.text_zh.zh_reading_form`)."""
+        from affectgpt.analyzers.text_zh import zh_reading_form
+
+        texts = [zh_reading_form(t) for t in texts]
         enc = self.zh_encoder
-        emb = enc.encode(texts) if enc is not None else None
+        emb = encode_long(enc.encode, texts) if enc is not None else None
         heads = []
         for head in (self.zh_head, self.zh_sentiment_head):
             lora = None

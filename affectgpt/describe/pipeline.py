@@ -25,7 +25,7 @@ from affectgpt.analyzers.base import ModalityResult, merge_to_basic
 from affectgpt.describe.fusion import fuse, weight_from_card
 from affectgpt.describe.writer import arousal_of, open_labels, sentiment_of, write_description
 from affectgpt.errors import AffectGPTError, InputError
-from affectgpt.language import has_words
+from affectgpt.language import has_words, unsupported_text
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,9 @@ class DescribeConfig:
                 raise TypeError(f"{name} ({flag}) must be a stream number or None (got {v!r})")
             if v is not None and v < 0:
                 raise ValueError(f"{name} ({flag}) must be 0 or more (got {v})")
+        if self.subtitle_stream is not None and not self.embedded_subtitles:
+            raise ValueError("subtitle_stream (--subtitle-stream) picks an embedded track, but embedded_subtitles "
+                             "(--no-embedded-subtitles) turns them off: give one of the two")
         if self.weights is not None:
             if not isinstance(self.weights, dict):
                 raise TypeError(f"weights must be a dict modality -> weight (got {self.weights!r})")
@@ -140,6 +143,11 @@ class DescribeConfig:
             from affectgpt.language import speech_language_code
 
             self.language = speech_language_code(self.language)
+            if self.language == "yue" and self.asr_model in ("base", "tiny.en"):
+                # only Whisper large-v3 has a Cantonese token; base writes Cantonese speech as Chinese
+                raise ValueError("--language yue: the packaged Whisper models (base, tiny.en) have no Cantonese; "
+                                 "use --language zh (Cantonese speech is then written as Chinese), or --asr-model "
+                                 "a Whisper large-v3 folder")
 
 
 @contextlib.contextmanager
@@ -386,6 +394,8 @@ class Describer:
             text_missing = ("no subtitle and speech recognition is off" if not cfg.asr else
                             "no subtitle and no audio track" if audio is None else
                             "no subtitle and no speech detected")
+        if not text_missing:  # a language the text heads cannot read is not measured
+            text_missing = unsupported_text(transcript.language, transcript.text)
         timings["transcribe"] = time.perf_counter() - t
         # the language of the voice: forced, or identified by a multilingual ASR that recognised the
         # speech with confidence (a subtitle may be a translation; an English-only model only assumes)
@@ -442,7 +452,7 @@ class Describer:
         out = self._assemble(path.name, results, arousal_of(audio_res))
         out["duration_s"] = round(duration, 3)
         out["timing"] = clip.timing()
-        out["language"] = {"speech": voice_language, "text": transcript.language,
+        out["language"] = {"speech": voice_language, "text": None if text_missing else transcript.language,
                            "speech_source": "forced" if cfg.language else ("asr" if voice_language else None)}
         out["transcript"] = transcript.to_dict()
         out["speech"] = speech.to_dict() if speech is not None else None
@@ -457,7 +467,7 @@ class Describer:
                         "rotation_deg": clip.info.rotation_deg, "has_audio": clip.info.has_audio,
                         "has_video": clip.info.has_video, "audio_streams": clip.info.audio_streams,
                         "audio_stream": clip.info.audio_stream, "subtitle_streams": clip.info.subtitle_streams,
-                        "subtitle_stream": clip.info.subtitle_stream}
+                        "subtitle_stream": clip.info.subtitle_stream if transcript.source == "embedded" else None}
         if clip.subtitle_problem and cfg.embedded_subtitles:
             out["media"]["subtitle_note"] = clip.subtitle_problem
         notes = _notes(out)
@@ -536,10 +546,11 @@ class Describer:
         probs, sents = self.lexical.probs(texts, with_sentiment=True)
         out = []
         for name, text, p, sp in zip(names, texts, probs, sents):
-            present = has_words(text)
-            lang = guess_language(text) if present else None
+            lang = guess_language(text) if has_words(text) else None
+            why = (NO_WORDS if text.strip() else "empty subtitle") if lang is None else unsupported_text(lang, text)
+            present = why is None
             words = self.lexical.spotter.extract_one(text) if present and lang != "zh" else []
-            text_res = ModalityResult("text", present, None if present else NO_WORDS if text.strip() else "empty subtitle",
+            text_res = ModalityResult("text", present, why,
                                       probs=merge_to_basic(self.lexical.head.classes, p) if present else None,
                                       cues=[Cue("text", "emotion_word", f'the word "{w}"', 1.0) for w in words],
                                       extra={"text": text, "source": "subtitle", "language": lang,
@@ -549,6 +560,9 @@ class Describer:
             rec = self._assemble(name, results, None)
             rec.pop("cues"), rec.pop("modality_probs"), rec.pop("reference")
             rec["text_model"] = self.lexical.text_model(lang) if present else None
+            rec["language"] = {"speech": None, "text": lang if present else None, "speech_source": None}
+            rec["transcript"] = {"text": text, "source": "string", "language": lang, "segments": [
+                {"text": text, "start_s": None, "end_s": None}] if text.strip() else []}
             out.append(rec)
         return out
 

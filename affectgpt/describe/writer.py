@@ -135,16 +135,27 @@ _LANGS = {"zh": "Chinese", "en": "English", "ja": "Japanese", "ko": "Korean", "f
           "es": "Spanish", "yue": "Cantonese"}
 
 
+def _shorten(text: str, limit: int = 160) -> str:
+    """``text`` for a quote: whole up to ``limit`` characters, else cut at the last space before
+    ``limit - 3`` characters (English) or, when that would drop more than a third (Chinese and
+    Japanese have no spaces), at ``limit - 3`` characters, with "..." appended."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 3]
+    at_space = head.rsplit(" ", 1)[0]
+    return (at_space if len(at_space) >= (limit - 3) * 2 // 3 else head).rstrip() + "..."
+
+
 def _text_sentence(r: ModalityResult | None) -> str:
     if r is None:
         return ""
     if not r.present:
         return f"In the text, there is nothing to analyse ({r.reason})."
     text = r.extra.get("text", "")
-    quote = text if len(text) <= 160 else text[:157].rsplit(" ", 1)[0] + "..."
+    quote = _shorten(text)
     src = "the speech transcript" if r.extra.get("source") == "asr" else "the subtitle"
     lang = r.extra.get("language")
-    if lang and lang != "en":
+    if lang and lang not in ("en", "und"):
         src += f" ({_LANGS.get(lang, lang)})"
     words = [c.text for c in r.cues]
     mention = f", which contains {_join(words)}" if words else ""

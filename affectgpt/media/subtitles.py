@@ -16,10 +16,10 @@ from affectgpt.errors import InputError
 from affectgpt.io import sha256_file
 from affectgpt.language import guess_language
 
-__all__ = ["Segment", "Transcript", "read_subtitles", "cue_text", "TEXT_SUBTITLE_CODECS", "read_subtitle_table", "decode_text_file", "guess_language", "SUBTITLE_SUFFIXES",
+__all__ = ["Segment", "Transcript", "read_subtitles", "cue_text", "join_cjk_gaps", "TEXT_SUBTITLE_CODECS", "read_subtitle_table", "decode_text_file", "guess_language", "SUBTITLE_SUFFIXES",
            "SUBTITLE_COLUMNS", "looks_like_path", "clip_name"]
 
-SUBTITLE_SUFFIXES = (".srt", ".vtt", ".txt", ".csv")
+SUBTITLE_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa", ".txt", ".csv")
 #: codecs of subtitle streams that carry text (read from a media file's own subtitle track);
 #: the others (hdmv_pgs_subtitle, dvd_subtitle, dvb_subtitle, xsub) are pictures and are not read
 TEXT_SUBTITLE_CODECS = frozenset({"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text", "microdvd",
@@ -112,12 +112,37 @@ class Transcript:
         return out
 
 
+_DRAWING = re.compile(r"\{[^}]*\\p[1-9][^}]*\}.*?(?:\{[^}]*\\p0[^}]*\}|$)", re.S)
+_RUBY_TEXT = re.compile(r"<(rt|rp)>.*?</\1>", re.S | re.I)
+#: sound descriptions for the hard of hearing: 【音乐】, [Music], ［笑］ (not speech)
+_SOUND_TAG = re.compile(r"【[^】]*】|\[[^\]]*\]|［[^］]*］")
+#: a dialogue dash or a short speaker label opening a subtitle line: "- ", "A：", "JOHN: ", "MAN 1:", "男："
+_LINE_LEAD = re.compile(r"^\s*(?:[-\u2010-\u2015]+\s*)?(?:(?:[A-Z][A-Z0-9 .'-]{0,14}|[A-Za-z]|[\u4e00-\u9fff]{1,4}\d?)"
+                        r"\s*[:：]\s*(?=\S))?")
+_CJK_GAP = re.compile(r"(?<=[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef])[ \t\u3000]+"
+                      r"(?=[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef])")
+
+
 def cue_text(raw: str) -> str:
-    """The words of one subtitle cue as a decoder gives it: ASS/SSA override blocks (``{\\i1}``),
-    HTML-like tags (``<i>``), ASS line breaks (``\\N``, ``\\h``) and HTML entities resolved,
-    whitespace runs collapsed."""
-    text = html.unescape(_ASS_BREAK.sub(" ", _TAG.sub("", raw)))
-    return " ".join(text.split())
+    """The spoken words of one subtitle cue as a file or a decoder gives it.
+
+    Removed: ASS/SSA drawing commands (``{\\p1}m 0 0 l ...{\\p0}``) and override blocks
+    (``{\\i1}``), ruby annotations (``<rt>zhè</rt>``), HTML-like tags (``<i>``), sound descriptions
+    for the hard of hearing (``【音乐】``, ``[Music]``), and on each line a dialogue dash or a short
+    speaker label (``- ``, ``A：``, ``JOHN:``); HTML entities are resolved. Lines (also ASS ``\\N``
+    breaks) are joined by a space, except between two Chinese or Japanese characters; whitespace
+    runs collapse to one space."""
+    text = _RUBY_TEXT.sub("", _DRAWING.sub("", raw))
+    text = html.unescape(_TAG.sub("", text))
+    lines = re.split(r"\\[Nn]|\n", _SOUND_TAG.sub(" ", text))
+    parts = [" ".join(_LINE_LEAD.sub("", ln.replace("\\h", " ")).split()) for ln in lines]
+    return _CJK_GAP.sub("", " ".join(p for p in parts if p))
+
+
+def join_cjk_gaps(text: str) -> str:
+    """``text`` without the spaces between two Chinese or Japanese characters (TV subtitles often
+    put a space where a comma would be): the Chinese text models were trained on unspaced text."""
+    return _CJK_GAP.sub("", text)
 
 
 def looks_like_path(value: str) -> bool:
@@ -294,14 +319,51 @@ def _parse_cues(text: str) -> list[Segment]:
         m1, m2 = _TIME.search(left), _TIME.search(right)
         if not m1 or not m2:
             continue
-        body = html.unescape(_TAG.sub("", " ".join(lines[idx + 1:]))).strip()  # &amp; -> &, &lt; -> <
+        body = cue_text("\n".join(lines[idx + 1:]))  # tags, labels, entities (&amp; -> &)
         if body:
             segments.append(Segment(body, _seconds(m1), _seconds(m2)))
     return segments
 
 
+_ASS_TIME = re.compile(r"^\s*(\d+):(\d{1,2}):(\d{1,2})(?:[.,](\d{1,3}))?\s*$")
+
+
+def _ass_seconds(value: str) -> float | None:
+    m = _ASS_TIME.match(value)
+    if not m:
+        return None
+    frac = m.group(4) or "0"
+    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3)) + int(frac) / 10 ** len(frac)
+
+
+def _parse_ass(text: str) -> list[Segment]:
+    """The ``Dialogue:`` lines of an ASS/SSA file's ``[Events]`` section as timed cues (fields by its
+    ``Format:`` line; ``Comment:`` lines skipped; text cleaned by :func:`cue_text`), in time order."""
+    fields = ["layer", "start", "end", "style", "name", "marginl", "marginr", "marginv", "effect", "text"]
+    section, out = "", []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped.lower()
+            continue
+        if section != "[events]":
+            continue
+        key, _, value = stripped.partition(":")
+        if key.strip().lower() == "format":
+            fields = [f.strip().lower() for f in value.split(",")]
+        elif key.strip().lower() == "dialogue" and "text" in fields:
+            cells = value.split(",", len(fields) - 1)
+            if len(cells) < len(fields):
+                continue
+            row = dict(zip(fields, cells))
+            body = cue_text(row["text"])
+            if body:
+                out.append(Segment(body, _ass_seconds(row.get("start", "")), _ass_seconds(row.get("end", ""))))
+    return sorted(out, key=lambda s: (s.start_s is None, s.start_s or 0.0))
+
+
 def read_subtitles(source, name: str | None = None, column: str | None = None) -> Transcript:
-    """Subtitles from a file (.srt, .vtt, .txt, .csv) or, when ``source`` is not a path, the string itself
+    """Subtitles from a file (.srt, .vtt, .ass/.ssa, .txt, .csv) or, when ``source`` is not a path, the string itself
     (a :class:`Transcript` is returned as it is: text from a batch table is never taken for a path).
 
     A CSV needs a ``name`` column and a subtitle column: ``column`` when given, else the first
@@ -311,7 +373,7 @@ def read_subtitles(source, name: str | None = None, column: str | None = None) -
     Raises:
         InputError: ``source`` looks like a path (see :func:`looks_like_path`) but names no
             file; an unreadable encoding; a CSV without the needed columns or without a row for
-            ``name``; SRT/VTT without cues.
+            ``name``; SRT/VTT without cues; ASS/SSA without Dialogue lines.
     """
     if isinstance(source, Transcript):
         return source
@@ -328,11 +390,17 @@ def read_subtitles(source, name: str | None = None, column: str | None = None) -
         if path is not None and looks_like_path(value):
             if path.is_dir():
                 raise InputError(path, "subtitle path is a folder, not a file")
-            raise InputError(path, "subtitle file not found (pass the text itself, or an existing .srt/.vtt/.txt/.csv)")
-        text = value.strip()
+            raise InputError(path, "subtitle file not found (pass the text itself, or an existing "
+                                   ".srt/.vtt/.ass/.txt/.csv)")
+        text = cue_text(value)  # the same cleaning as a file's cues (tags, speaker labels, sound descriptions)
         return Transcript([Segment(text)] if text else [], "string")
     suffix = path.suffix.lower()
     text, enc = decode_text_file(path, with_encoding=True)
+    if suffix in (".ass", ".ssa"):
+        segs = _parse_ass(text)
+        if not segs:
+            raise InputError(path, "no Dialogue lines found in the [Events] section of this ASS/SSA file")
+        return Transcript(segs, "file", encoding=enc, extra={"sha256": sha256_file(path)})
     if suffix in (".srt", ".vtt"):
         segs = _parse_cues(text)
         if not segs and text.strip() and "-->" in text:

@@ -91,7 +91,9 @@ def test_blank_subtitle_is_no_subtitle(describer, media, blank):
 
 
 def test_language_code_is_checked_before_any_model_loads(media, capsys, monkeypatch):
-    assert DescribeConfig(language=" EN ").language == "en" and DescribeConfig(language="yue").language == "yue"
+    assert DescribeConfig(language=" EN ").language == "en" and DescribeConfig(language="zh-HK").language == "zh"
+    with pytest.raises(ValueError, match="no Cantonese; use --language zh"):
+        DescribeConfig(language="yue")
     assert DescribeConfig(language="zh-CN").language == "zh" and DescribeConfig(language="en_US").language == "en"
     for bad in ("xx", "klingon", "x-zh", ""):
         with pytest.raises(ValueError, match="not a language code Whisper knows"):

@@ -626,6 +626,12 @@ def test_given_subtitle_or_switch_overrides_the_embedded_track(tmp_path, demo):
     mkv = fm.with_subtitle_tracks(demo, tmp_path / "film.mkv", [{"cues": EN_CUES, "language": "eng"}])
     given = _describe_once(DescribeConfig(), mkv, subtitle="我哪知道啊")
     assert given["transcript"]["source"] == "string" and given["transcript"]["language"] == "zh"
+    assert given["media"]["subtitle_streams"] == 1 and given["media"]["subtitle_stream"] is None  # not the one read
+    with pytest.raises(ValueError, match="give one of the two"):
+        DescribeConfig(subtitle_stream=0, embedded_subtitles=False)
+    japanese = _describe_once(DescribeConfig(asr=False), mkv, subtitle="私は知らないよ")
+    assert not japanese["modalities"]["text"] and "Japanese" in japanese["missing"]["text"]
+    assert japanese["language"]["text"] is None and japanese["transcript"]["language"] == "ja"
     off = _describe_once(DescribeConfig(embedded_subtitles=False, asr=False), mkv)
     assert off["transcript"]["source"] == "none" and not off["modalities"]["text"]
     assert "subtitle_note" not in off["media"]

