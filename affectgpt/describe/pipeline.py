@@ -299,7 +299,7 @@ class Describer:
             from affectgpt.media.asr import Transcriber
 
             with quiet_native():
-                self._asr = Transcriber(self.config.asr_model, language=self.config.language)
+                self._asr = Transcriber(self.config.asr_model)  # the language is given per clip
         return self._asr
 
     # -- one clip -------------------------------------------------------------------------
@@ -382,7 +382,7 @@ class Describer:
         elif embedded is not None:
             transcript = embedded  # it has words (Clip keeps a track only then)
         elif cfg.asr and audio is not None and speech is not None and speech.speech_s > 0:
-            transcript = self.asr.transcribe(audio)
+            transcript = self.asr.transcribe(audio, language=cfg.language)
             if transcript.dropped:
                 text_missing = transcript.dropped
             elif not transcript.text:

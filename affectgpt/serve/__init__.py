@@ -21,6 +21,8 @@ def check_port(host: str, port: int) -> None:
 
     from affectgpt.errors import AffectGPTError
 
+    if not 0 < port < 65536:
+        raise AffectGPTError(f"--port {port}: a port is 1-65535")
     try:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

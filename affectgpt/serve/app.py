@@ -94,6 +94,23 @@ class ServeConfig:
     asr: bool = True
     temp_dir: str | None = None
     extra: dict = field(default_factory=dict)
+    max_subtitle_chars: int = 10_000
+
+    def __post_init__(self):
+        """Raises ValueError for settings a server cannot run with (no worker, no time, no upload)."""
+        import math
+
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ValueError(f"workers (--workers) must be at least 1 (got {self.workers!r})")
+        if isinstance(self.queue, bool) or not isinstance(self.queue, int) or self.queue < 0:
+            raise ValueError(f"queue (--queue) must be 0 or more (got {self.queue!r})")
+        for name, flag in (("timeout_s", "--timeout"), ("max_upload_mb", "--max-upload-mb"),
+                           ("max_duration_s", "--max-duration")):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} ({flag}) must be a positive, finite number (got {v!r})")
+        if self.max_subtitle_chars < 1:
+            raise ValueError(f"max_subtitle_chars must be at least 1 (got {self.max_subtitle_chars})")
 
 
 class _Slots:
@@ -115,6 +132,26 @@ class _Slots:
     def leave(self) -> None:
         with self._lock:
             self._inside -= 1
+
+
+def _scrub_paths(obj, replace: dict[str, str]):
+    """``obj`` (JSON-like) with every string's server paths replaced (longest first): an answer
+    names files as the client knows them, never where they lie on the server."""
+    keys = sorted((k for k in replace if k), key=len, reverse=True)
+
+    def fix(v):
+        if isinstance(v, str):
+            for k in keys:
+                if k in v:
+                    v = v.replace(k, replace[k])
+            return v
+        if isinstance(v, dict):
+            return {fix(k): fix(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        return v
+
+    return fix(obj)
 
 
 def create_app(cfg: ServeConfig | None = None):
@@ -148,7 +185,12 @@ def create_app(cfg: ServeConfig | None = None):
     describe_lock = threading.Lock()
 
     def auth(request: Request) -> None:
-        if cfg.token and request.headers.get("authorization") != f"Bearer {cfg.token}":
+        import hmac
+
+        if not cfg.token:
+            return
+        scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), cfg.token.encode()):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     def describer():
@@ -161,17 +203,41 @@ def create_app(cfg: ServeConfig | None = None):
             return state["describer"]
 
     async def limited(fn, *args):
-        """Run ``fn`` in a worker thread under the pool and the timeout."""
+        """Run ``fn`` in a worker thread under the pool and the timeout. The timeout covers waiting
+        for a worker too. A thread cannot be stopped: when the timeout fires the client gets 504 at
+        once, but the request keeps its worker and queue place until the thread really ends, so
+        timed-out work never piles up beyond ``workers`` + ``queue`` (later requests get 429)."""
         if not slots.try_enter():
             raise HTTPException(429, f"busy: {slots.workers} running and {slots.capacity - slots.workers} waiting; "
                                      "retry later", headers={"Retry-After": "5"})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + cfg.timeout_s
+        running = False
+        handed_off = False
         try:
-            async with slots._run:
-                return await asyncio.wait_for(run_in_threadpool(fn, *args), timeout=cfg.timeout_s)
-        except asyncio.TimeoutError:
-            raise HTTPException(504, f"not finished within {cfg.timeout_s:g} s") from None
+            try:
+                await asyncio.wait_for(slots._run.acquire(), timeout=cfg.timeout_s)
+            except asyncio.TimeoutError:
+                raise HTTPException(504, f"not started within {cfg.timeout_s:g} s (all workers busy)") from None
+            running = True
+            task = asyncio.ensure_future(run_in_threadpool(fn, *args))
+            try:
+                return await asyncio.wait_for(asyncio.shield(task), timeout=max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                def release(t):  # runs on the event loop when the thread is done
+                    if not t.cancelled():
+                        t.exception()  # retrieved: the client already has its 504
+                    slots._run.release()
+                    slots.leave()
+
+                task.add_done_callback(release)
+                handed_off = True
+                raise HTTPException(504, f"not finished within {cfg.timeout_s:g} s") from None
         finally:
-            slots.leave()
+            if not handed_off:
+                if running:
+                    slots._run.release()
+                slots.leave()
 
     async def save_upload(upload: UploadFile, folder: Path) -> Path:
         """Stream an upload to ``folder`` under a safe name, enforcing the size limit and sniffing."""
@@ -213,8 +279,7 @@ def create_app(cfg: ServeConfig | None = None):
         describe_lock.acquire()  # one describer, one clip at a time (its models are not thread-safe)
         old = d.config.language
         try:
-            if language:
-                d.config.language = language
+            d.config.language = language or None  # this request's language only (checked by the route)
             r = d.describe(path, subtitle or None)
         except (AffectGPTError, ValueError) as exc:
             raise HTTPException(422, str(exc).replace(str(path), shown)) from None
@@ -233,13 +298,27 @@ def create_app(cfg: ServeConfig | None = None):
             raise HTTPException(422, f"{ref}: only a path under the server's allowed root is accepted")
         if not cfg.allowed_root:
             raise HTTPException(403, "server-side paths are disabled (start with --allowed-root DIR)")
+        if "\x00" in ref or len(ref) > 1024:
+            raise HTTPException(422, "path: not a file name (NUL byte or over 1024 characters)")
         root = Path(cfg.allowed_root).resolve()
-        src = (root / ref.removeprefix("file://")).resolve()
-        if root != src and root not in src.parents:
-            raise HTTPException(403, f"{ref}: outside the allowed root")
-        if not src.is_file():
-            raise HTTPException(404, f"{ref}: not found under the allowed root")
+        try:
+            src = (root / ref.removeprefix("file://")).resolve()
+            if root != src and root not in src.parents:
+                raise HTTPException(403, f"{ref}: outside the allowed root")
+            if not src.is_file():
+                raise HTTPException(404, f"{ref}: not found under the allowed root")
+        except (OSError, ValueError):
+            raise HTTPException(422, "path: not a usable file name") from None
         return src
+
+    @app.middleware("http")
+    async def body_limit(request: Request, call_next):
+        """413 on the declared length, before any of an oversized body is read or stored."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cfg.max_upload_mb * 1024 * 1024 + (1 << 20):  # + multipart framing
+            return JSONResponse({"detail": f"request body of {int(declared) / 2**20:.0f} MB, over the "
+                                           f"{cfg.max_upload_mb:g} MB limit"}, status_code=413)
+        return await call_next(request)
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -271,14 +350,28 @@ def create_app(cfg: ServeConfig | None = None):
             elif sample:
                 from affectgpt.describe.sample import sample_clip
 
-                src, sub, _ = sample_clip(tmp_root.parent, cfg.data_dir)
+                src, sub, _ = sample_clip(tmp_root, cfg.data_dir)  # this server's private folder
                 subtitle, shown = subtitle or sub, Path(src).name
             elif path:
                 src, shown = under_root(path), path
             else:
                 raise HTTPException(422, "send a file (multipart field 'file'), a 'path' or sample=true")
-            if language and (len(language) > 8 or not language.replace("-", "").isalpha()):
-                raise HTTPException(422, f"language {language!r}: give an ISO code such as en or zh")
+            if language:
+                try:
+                    from affectgpt.describe.pipeline import DescribeConfig
+
+                    language = DescribeConfig(language=language, asr_model="base").language
+                except ValueError as exc:
+                    raise HTTPException(422, str(exc).replace("--language ", "language ")) from None
+            if isinstance(subtitle, str) and not sample:
+                # over HTTP a subtitle is text, never a path on the server
+                if len(subtitle) > cfg.max_subtitle_chars:
+                    raise HTTPException(413, f"subtitle of {len(subtitle)} characters, over the "
+                                             f"{cfg.max_subtitle_chars} limit")
+                from affectgpt.media.subtitles import Segment, Transcript, cue_text
+
+                text = cue_text(subtitle)
+                subtitle = Transcript([Segment(text)] if text else [], "string") if subtitle.strip() else None
             result = await limited(run_describe, src, shown, subtitle, language, timeline)
             return JSONResponse(result)
         finally:
@@ -318,7 +411,9 @@ def create_app(cfg: ServeConfig | None = None):
                     raise HTTPException(422, str(exc).replace(str(dest), name)) from None
 
             report = await limited(run)
-            return JSONResponse(report)
+            return JSONResponse(_scrub_paths(report, {str(dest): name, str(folder): "", str(tmp_root): "",
+                                                      **({str(Path(cfg.data_dir).resolve()): "<data-dir>",
+                                                          str(cfg.data_dir): "<data-dir>"} if cfg.data_dir else {})}))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 

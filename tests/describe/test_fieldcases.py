@@ -208,6 +208,16 @@ def test_forced_language(demo):
     assert r["language"]["speech_source"] == "forced"
 
 
+def test_the_forced_language_is_read_per_clip_not_fixed_when_the_asr_loads(demo):
+    """A server changes ``config.language`` per request: the recogniser (loaded once) must follow."""
+    with Describer(DescribeConfig(language="en")) as d:
+        forced = d.describe(demo)
+        d.config.language = None
+        identified = d.describe(demo)
+    assert forced["transcript"]["language"] == "en" and forced["transcript"].get("language_forced")
+    assert identified["transcript"]["language"] == "zh" and not identified["transcript"].get("language_forced")
+
+
 # -- subtitles ------------------------------------------------------------------------------------
 def test_subtitle_files_in_windows_encodings(tmp_path, data_dir, demo, describer):
     import csv

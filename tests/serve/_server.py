@@ -17,6 +17,7 @@ class RunningServer:
     def __init__(self, cfg: ServeConfig):
         import uvicorn
 
+        self.config = cfg
         self.app = create_app(cfg)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -228,3 +228,76 @@ def test_a_port_in_use_is_a_usage_error_before_serving(server, capsys):
     assert main(["serve", "--port", port, "--no-asr"]) == 2
     err = capsys.readouterr()
     assert f"cannot serve on 127.0.0.1:{port}" in err.err and "serving on" not in err.out
+
+
+def test_a_subtitle_over_http_is_text_never_a_server_file(server, clip):
+    secret = server.config.allowed_root + "/inside.txt"
+    for value in (secret, "/etc/hostname"):
+        r = server.client.post("/v1/describe", files={"file": ("talk.mp4", clip.read_bytes(), "video/mp4")},
+                               data={"subtitle": value})
+        assert r.status_code == 200, r.text
+        assert r.json()["transcript"]["text"] == value  # the words sent, not the file's content
+    long = server.client.post("/v1/describe", files={"file": ("talk.mp4", clip.read_bytes(), "video/mp4")},
+                              data={"subtitle": "啊" * 10_001})
+    assert long.status_code == 413 and "over the 10000 limit" in long.json()["detail"]
+
+
+def test_bad_paths_languages_and_settings_are_4xx_or_refused(server, clip):
+    for path in ("a\x00b.mp4", "x" * 2000):
+        r = server.client.post("/v1/describe", data={"path": path})
+        assert r.status_code == 422 and "Traceback" not in r.text, r.text
+    r = server.client.post("/v1/describe", files={"file": ("talk.mp4", clip.read_bytes(), "video/mp4")},
+                           data={"language": "xx"})
+    assert r.status_code == 422 and "not a language code Whisper knows" in r.json()["detail"]
+    for kwargs in ({"workers": 0}, {"queue": -1}, {"timeout_s": 0}, {"max_upload_mb": -1}):
+        with pytest.raises(ValueError):
+            ServeConfig(**kwargs)
+    from affectgpt.serve import check_port
+
+    with pytest.raises(AffectGPTError, match="a port is 1-65535"):
+        check_port("127.0.0.1", 99999)
+
+
+def test_an_oversized_body_is_refused_on_its_declared_length(server):
+    r = server.client.post("/v1/describe", content=b"\x00" * (3 << 20),
+                           headers={"content-type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 413 and "over the 1 MB limit" in r.json()["detail"]
+    assert server.temp_entries() == []
+
+
+def test_bench_score_answers_name_no_server_path(server, data_dir):
+    body = "name,labels\n" + "".join(f"n{i},[happy]\n" for i in range(3))
+    r = server.client.post("/v1/bench/score", files={"predictions": ("p.csv", body.encode(), "text/csv")},
+                           data={"dataset": "mer2023", "extractor": "given"})
+    text = r.text
+    assert str(data_dir) not in text and server.config.temp_dir not in text and "/tmp/" not in text, text
+
+
+def test_a_timed_out_request_keeps_its_worker_until_it_ends(tmp_path, media, data_dir):
+    srv = RunningServer(ServeConfig(asr=False, timeout_s=0.3, workers=1, queue=0, data_dir=str(data_dir),
+                                    temp_dir=str(tmp_path)))
+    try:
+        long = media.video("long.mp4", seconds=30.0, fps=10, size=(320, 240))  # seconds of work, far over 0.3 s
+        files = {"file": ("long.mp4", long.read_bytes(), "video/mp4")}
+        first = srv.client.post("/v1/describe", files=files)
+        assert first.status_code == 504
+        second = srv.client.post("/v1/describe", files=files)
+        assert second.status_code == 429  # the timed-out describe still runs: no second one beside it
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # once it ends its worker is free again
+            r = srv.client.post("/v1/describe", data={"path": "x"})
+            if r.status_code != 429:
+                break
+            time.sleep(0.5)
+        assert r.status_code == 403  # reached the route (paths are off on this server), not turned away
+    finally:
+        srv.close()
+
+
+def test_bearer_scheme_is_case_insensitive(tmp_path):
+    srv = RunningServer(ServeConfig(asr=False, token="s3cret", temp_dir=str(tmp_path)))
+    try:
+        assert srv.client.get("/v1/models", headers={"Authorization": "bearer s3cret"}).status_code == 200
+        assert srv.client.get("/v1/models", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    finally:
+        srv.close()
