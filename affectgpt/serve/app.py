@@ -442,9 +442,13 @@ def create_app(cfg: ServeConfig | None = None):
                     elif part.get("type") == "video_url":
                         videos.append(str((part.get("video_url") or {}).get("url", "")))
             prompt = "\n".join(texts)
-            max_tokens = max(1, min(int(body.get("max_tokens") or 256), 1024))
+            raw = body.get("max_tokens")
+            raw = 256 if raw is None else raw
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 1 <= raw <= 1024 or raw != int(raw):
+                raise HTTPException(422, f"max_tokens must be a whole number from 1 to 1024 (got {raw!r})")
+            max_tokens = int(raw)
             wanted = str(body.get("model") or "")
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
             raise HTTPException(422, "expected {'model': ..., 'messages': [{'role': ..., 'content': ...}]}") from None
         use_run = bool(cfg.model) and (wanted == "affectgpt-run" or not cfg.llm_path)
         if len(videos) > 1:

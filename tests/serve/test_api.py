@@ -146,6 +146,13 @@ def test_chat_completions_with_a_loaded_model(tmp_path, tiny_llm_dir):
         client = OpenAIChatBackend(srv.url + "/v1", "x", max_tokens=8)  # the project's own client
         assert client.complete("Hello there") == body["choices"][0]["message"]["content"]
         assert srv.client.post("/v1/chat/completions", json={"nope": 1}).status_code == 422
+        for bad in (-5, 0, 1.5, 10**6, "8"):
+            r = srv.client.post("/v1/chat/completions", json={"model": "x", "max_tokens": bad,
+                                                               "messages": [{"role": "user", "content": "Hi"}]})
+            assert r.status_code == 422 and "max_tokens must be a whole number" in r.json()["detail"], bad
+        r = srv.client.post("/v1/chat/completions", content=b'{"model": "x", "max_tokens": 1e400, "messages": []}',
+                            headers={"content-type": "application/json"})
+        assert r.status_code == 422, r.text
     finally:
         srv.close()
 
