@@ -133,6 +133,12 @@ class _Slots:
         with self._lock:
             self._inside -= 1
 
+    @property
+    def in_progress(self) -> int:
+        """Requests running or waiting now."""
+        with self._lock:
+            return self._inside
+
 
 def _scrub_paths(obj, replace: dict[str, str]):
     """``obj`` (JSON-like) with every string's server paths replaced (longest first): an answer
@@ -167,11 +173,13 @@ def create_app(cfg: ServeConfig | None = None):
     async def lifespan(_app):  # the same app may be started again (tests, reloads): set up per start
         tmp_root.mkdir(parents=True, exist_ok=True)
         yield
-        shutil.rmtree(tmp_root, ignore_errors=True)
-        with lock:
+        # a request that timed out may still be describing in its thread: wait for it before the
+        # describer's models are freed under it
+        with describe_lock, lock:
             if state["describer"] is not None:
                 state["describer"].close()
                 state["describer"] = None
+        shutil.rmtree(tmp_root, ignore_errors=True)
 
     app = FastAPI(title="affectgpt", version=__version__, lifespan=lifespan,
                   description="Explainable multimodal emotion understanding: describe clips, score MER-UniBench "
@@ -322,8 +330,10 @@ def create_app(cfg: ServeConfig | None = None):
 
     @app.get("/healthz")
     def healthz() -> dict:
-        """Liveness: always 200 while the process serves."""
-        return {"status": "ok", "version": __version__}
+        """Liveness: always 200 while the process serves, with the requests holding a worker or a
+        queue place (``in_progress``; a timed-out request holds its worker until its thread ends)."""
+        return {"status": "ok", "version": __version__, "in_progress": slots.in_progress,
+                "capacity": slots.capacity}
 
     @app.get("/v1/models", dependencies=[Depends(auth)])
     def models() -> dict:
