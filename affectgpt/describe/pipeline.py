@@ -95,7 +95,8 @@ class DescribeConfig:
         Raises:
             TypeError: a setting of the wrong type (``frames="8"``, ``asr="no"``).
             ValueError: a value out of range (NaN or infinite seconds, a negative stream, a
-                fusion weight for an unknown modality, a missing data, model or ASR folder).
+                fusion weight for an unknown modality, a missing model or ASR folder). A missing
+                data directory is not an error: the Describer warns and runs without it.
         """
         for name in ("timeline", "asr", "embedded_subtitles"):
             if not isinstance(getattr(self, name), bool):
@@ -132,8 +133,6 @@ class DescribeConfig:
             for k, v in self.weights.items():
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                     raise ValueError(f"weights[{k!r}] must be a finite number, 0 or more (got {v!r})")
-        if self.data_dir is not None and not Path(self.data_dir).is_dir():
-            raise ValueError(f"{self.data_dir}: data directory (--data-dir) not found")
         if self.model is not None and not Path(self.model).exists():
             raise ValueError(f"{self.model}: AffectGPT run folder (--model) not found")
         if self.asr_model not in ("base", "tiny.en") and not Path(self.asr_model).is_dir():
@@ -248,6 +247,10 @@ class Describer:
 
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="affectgpt-audio")
         self.known_forms = None
+        if self.config.data_dir and not Path(self.config.data_dir).is_dir():
+            # not an error: the sample clip and the analyzers work without it (a fresh machine)
+            log.warning("%s: data directory not found; labels are not kept to the benchmark vocabulary",
+                        self.config.data_dir)
         if self.config.data_dir:
             try:
                 from affectgpt.emotions import load_vocabulary

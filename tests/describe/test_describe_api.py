@@ -33,7 +33,6 @@ from affectgpt.pipeline.inputs import collect_inputs
     ({"subtitle_stream": -1}, ValueError, "subtitle_stream .--subtitle-stream. must be 0 or more"),
     ({"weights": {"vidoe": 1.0}}, ValueError, "unknown modality 'vidoe'"),
     ({"weights": {"video": -1.0}}, ValueError, r"weights\['video'\] must be a finite number, 0 or more"),
-    ({"data_dir": "/nonexistent/data"}, ValueError, "/nonexistent/data: data directory"),
     ({"model": "/nonexistent/run"}, ValueError, "/nonexistent/run: AffectGPT run folder"),
     ({"asr_model": "large-v9"}, ValueError, "large-v9: unknown ASR model"),
 ])
@@ -62,7 +61,6 @@ def test_cli_bad_settings_and_outputs_fail_before_any_model_loads(media, tmp_pat
         (["--max-seconds", "inf"], "max_audio_s (--max-seconds) must be a positive, finite number"),
         (["--model", str(tmp_path / "no-run")], "no-run: AffectGPT run folder (--model) not found"),
         (["--asr-model", "nonexistent"], "nonexistent: unknown ASR model"),
-        (["--data-dir", str(tmp_path / "nodata")], "nodata: data directory (--data-dir) not found"),
         (["--resume"], "--resume needs --out DIR"),
         (["--predictions", str(tmp_path / "nowhere" / "p.csv")], "folder " + str(tmp_path / "nowhere") + " does not exist"),
         (["--json", str(tmp_path)], "is a folder; give a file name"),
@@ -73,6 +71,17 @@ def test_cli_bad_settings_and_outputs_fail_before_any_model_loads(media, tmp_pat
         assert cli.main(["describe", *paths, "--subtitle", "hi", *extra]) == 2, extra
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (extra, err)
+
+
+def test_a_missing_data_directory_is_a_warning_not_an_error(tmp_path, caplog):
+    """The README's first command passes --data-dir ../shared/data, absent on a fresh machine: the
+    sample clip must still be described (synthetic), with a warning."""
+    pytest.importorskip("mediapipe")
+    from affectgpt import cli
+
+    with caplog.at_level("WARNING"):
+        assert cli.main(["describe", "--sample", "--data-dir", str(tmp_path / "nodata"), "-q", "--no-asr"]) == 0
+    assert "nodata: data directory not found" in caplog.text
 
 
 def test_run_folder_errors_name_the_folder(tmp_path):
