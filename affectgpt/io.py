@@ -6,7 +6,7 @@ import hashlib
 import re
 from pathlib import Path
 
-__all__ = ["spreadsheet_safe", "safe_row", "sha256_file", "table_delimiter"]
+__all__ = ["spreadsheet_safe", "safe_row", "sha256_file", "table_delimiter", "clip_name", "NAME_SUFFIXES", "MEDIA_SUFFIXES"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -48,3 +48,27 @@ def table_delimiter(path: str | Path, text: str) -> str:
             if d in first:
                 return d
     return ","
+
+
+#: suffixes of the audio/video containers a folder or glob input takes
+MEDIA_SUFFIXES = frozenset({
+    # video
+    ".mp4", ".m4v", ".mov", ".qt", ".mkv", ".mk3d", ".webm", ".avi", ".divx", ".mpg", ".mpeg", ".m2v", ".vob",
+    ".flv", ".f4v", ".wmv", ".asf", ".3gp", ".3g2", ".ts", ".mts", ".m2ts", ".m2t", ".mxf", ".dv", ".ogv",
+    ".rm", ".rmvb",
+    # audio
+    ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".weba", ".mka", ".aiff", ".aif", ".aifc",
+    ".wma", ".amr", ".caf", ".au", ".ac3", ".wv", ".ape",
+})
+#: suffixes dropped from a name that keys a clip in a table: media files, and the per-clip feature,
+#: frame and text files upstream tools name after the clip
+NAME_SUFFIXES = MEDIA_SUFFIXES | {".npy", ".npz", ".txt", ".json", ".jpg", ".png"}
+
+
+def clip_name(name: str) -> str:
+    """The name a table (subtitles, predictions) gives a clip, as the clip's file stem: surrounding
+    spaces, folders (``/`` or ``\\``) and a known suffix (:data:`NAME_SUFFIXES`, any case) dropped:
+    ``clips/a.MP4`` -> ``a``; ``video_0001.0002`` stays as it is."""
+    base = re.split(r"[\\/]", name.strip())[-1]
+    stem, dot, suffix = base.rpartition(".")
+    return stem if dot and stem and f".{suffix.lower()}" in NAME_SUFFIXES else base

@@ -13,6 +13,7 @@ from affectgpt.bench.extractors.base import LabelExtractor
 from affectgpt.bench.labels import SENTIMENT_VALUES, parse_sentiment, sentiment_number
 from affectgpt.bench.predictions import PredictionSet
 from affectgpt.emotions.polarity import labels_to_sentiment
+from affectgpt.io import clip_name
 from affectgpt.emotions.vocabulary import WHEELS, EmotionVocabulary
 from affectgpt.errors import InputError, NoOverlapError
 
@@ -98,20 +99,6 @@ def _counts(gt: GroundTruth, ps: PredictionSet, labels: list[list[str]]) -> dict
     }
 
 
-#: file suffixes stripped when prediction names are file names (``sample_00000001.mp4``)
-_NAME_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".flv", ".wav", ".flac", ".mp3", ".m4a", ".npy", ".npz",
-                  ".txt", ".json", ".jpg", ".png")
-
-
-def _name_stem(name: str) -> str:
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    low = base.lower()
-    for suf in _NAME_SUFFIXES:
-        if low.endswith(suf):
-            return base[: -len(suf)]
-    return base
-
-
 def align_names(gt: GroundTruth, ps: PredictionSet) -> tuple[PredictionSet, str | None]:
     """Match prediction names to the ground truth: as they are, or by file stem when the
     predictions are keyed by file names or paths (``videos/sample_00000001.mp4``).
@@ -135,7 +122,7 @@ def align_names(gt: GroundTruth, ps: PredictionSet) -> tuple[PredictionSet, str 
         raise NoOverlapError(where, "holds no prediction rows (a header alone gives no score)")
     gt_names = set(gt.names)
     direct = len(pred_names & gt_names)
-    stems = {n: _name_stem(n) for n in pred_names}
+    stems = {n: clip_name(n) for n in pred_names}  # sample_00000001.mp4, videos/x.mp4 -> stems
     groups: dict[str, list[str]] = {}
     for n in sorted(pred_names):
         groups.setdefault(stems[n], []).append(n)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from affectgpt.errors import InputError
-from affectgpt.io import sha256_file
+from affectgpt.io import clip_name, sha256_file
 from affectgpt.language import guess_language
 
 __all__ = ["Segment", "Transcript", "read_subtitles", "cue_text", "join_cjk_gaps", "TEXT_SUBTITLE_CODECS", "read_subtitle_table", "decode_text_file", "guess_language", "SUBTITLE_SUFFIXES",
@@ -415,16 +415,6 @@ def read_subtitles(source, name: str | None = None, column: str | None = None) -
         return hit
     body = " ".join(text.split())
     return Transcript([Segment(body)] if body else [], "file", encoding=enc, extra={"sha256": sha256_file(path)})
-
-
-def clip_name(name: str) -> str:
-    """The name a subtitles table or a predictions file gives a clip, as the clip's file stem:
-    surrounding spaces, folders (``/`` or ``\\``) and a media suffix (``.mp4``) dropped."""
-    from affectgpt.pipeline.inputs import MEDIA_SUFFIXES
-
-    base = re.split(r"[\\/]", name.strip())[-1]
-    stem, dot, suffix = base.rpartition(".")
-    return stem if dot and stem and f".{suffix.lower()}" in MEDIA_SUFFIXES else base
 
 
 def read_subtitle_table(path: str | Path, column: str | None = None) -> dict[str, Transcript]:

@@ -11,20 +11,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from affectgpt.errors import InputError
+from affectgpt.io import MEDIA_SUFFIXES
 from affectgpt.pipeline.base import Reader
 
 __all__ = ["MEDIA_SUFFIXES", "MediaReader", "collect_inputs", "check_inputs", "check_unique_names", "entry_problem",
            "identity", "media_records"]
 
-MEDIA_SUFFIXES = {
-    # video containers
-    ".mp4", ".m4v", ".mov", ".qt", ".mkv", ".mk3d", ".webm", ".avi", ".divx", ".mpg", ".mpeg", ".m2v", ".vob",
-    ".flv", ".f4v", ".wmv", ".asf", ".3gp", ".3g2", ".ts", ".mts", ".m2ts", ".m2t", ".mxf", ".dv", ".ogv",
-    ".rm", ".rmvb",
-    # audio
-    ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".weba", ".mka", ".aiff", ".aif", ".aifc",
-    ".wma", ".amr", ".caf", ".au", ".ac3", ".wv", ".ape",
-}
+
 
 
 #: files that sit beside clips and are known not to be media (left out of folders without a word)
