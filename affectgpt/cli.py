@@ -233,7 +233,7 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     if a.resume and not a.out:
         raise ValueError("--resume needs --out DIR (the folder whose records are reused)")
     subtitles = read_subtitle_table(a.subtitles, a.subtitle_column) if a.subtitles else None
-    cfg = DescribeConfig(frames=a.frames, timeline=a.timeline or bool(a.srt or a.vtt), window_s=a.window,
+    cfg = DescribeConfig(frames=a.frames, timeline=a.timeline or bool(a.srt or a.vtt or a.plot), window_s=a.window,
                          asr=not a.no_asr, data_dir=a.data_dir, language=a.language, asr_model=a.asr_model,
                          max_audio_s=a.max_seconds, model=a.model, model_max_new_tokens=a.max_new_tokens,
                          subtitle_column=a.subtitle_column, audio_stream=a.audio_stream,
@@ -253,8 +253,8 @@ def _cmd_describe(a: argparse.Namespace) -> int:
         check_unique_names(inputs, "a predictions file")  # before any clip is described
     single = len(inputs) == 1 and not a.out
     _check_describe_outputs(a, len(inputs))  # before any clip is described
-    if len(inputs) > 1 and any(v and _is_folder_arg(v) for v in (a.srt, a.vtt)):
-        check_unique_names(inputs, "a folder of --srt/--vtt files")
+    if len(inputs) > 1 and any(v and _is_folder_arg(v) for v in (a.srt, a.vtt, a.plot)):
+        check_unique_names(inputs, "a folder of --srt/--vtt/--plot files")
     from affectgpt.describe.batch import describe_run
 
     with contextlib.ExitStack() as stack:
@@ -275,18 +275,27 @@ def _check_describe_outputs(a: argparse.Namespace, n_inputs: int) -> None:
     """Refuse output arguments that cannot work, before any clip is described.
 
     Raises:
-        ValueError: --srt/--vtt name one file for several inputs, an output file is a folder, or
-            the folder an output goes into does not exist.
+        ValueError: --srt/--vtt/--plot name one file for several inputs, a --plot file has a
+            suffix other than .png/.svg/.pdf, an output file is a folder, or the folder an output
+            goes into does not exist.
     """
-    for flag, value in (("--srt", a.srt), ("--vtt", a.vtt)):
+    from affectgpt.describe.plot import PLOT_SUFFIXES
+
+    for flag, value in (("--srt", a.srt), ("--vtt", a.vtt), ("--plot", a.plot)):
         if value and n_inputs > 1 and not _is_folder_arg(value):
-            raise ValueError(f"{flag} {value}: {n_inputs} inputs need a folder (one <clip>.{flag[2:]} each): "
+            kind = "png" if flag == "--plot" else flag[2:]
+            raise ValueError(f"{flag} {value}: {n_inputs} inputs need a folder (one <clip>.{kind} each): "
                              f"end the path with /")
-    for flag, value in (("--json", a.json), ("--predictions", a.predictions), ("--srt", a.srt), ("--vtt", a.vtt)):
+    if a.plot and not _is_folder_arg(a.plot) and Path(a.plot).suffix.lower() not in PLOT_SUFFIXES:
+        raise ValueError(f"--plot {a.plot}: give a file ending in {', '.join(PLOT_SUFFIXES)} "
+                         "(or a folder ending in /)")
+    per_clip = ("--srt", "--vtt", "--plot")
+    for flag, value in (("--json", a.json), ("--predictions", a.predictions), ("--srt", a.srt), ("--vtt", a.vtt),
+                        ("--plot", a.plot)):
         if not value or value == "-" and flag == "--json":
             continue
         p = Path(value)
-        folder = flag in ("--srt", "--vtt") and _is_folder_arg(value)
+        folder = flag in per_clip and _is_folder_arg(value)
         if p.is_dir() and not folder:
             raise ValueError(f"{flag} {value}: is a folder; give a file name")
         parent = p if folder and p.is_dir() else p.parent
@@ -307,7 +316,7 @@ def _report_describe(a: argparse.Namespace, run, single: bool, out_jsonl: Path) 
     records = run.records
     failures = run.failures
     json_stdout = a.json == "-"
-    wrote_files = bool(a.json or a.out or a.predictions or a.srt or a.vtt)
+    wrote_files = bool(a.json or a.out or a.predictions or a.srt or a.vtt or a.plot)
     show = not a.quiet or (single and not wrote_files)
     for r in records:
         if "error" in r:
@@ -336,6 +345,15 @@ def _report_describe(a: argparse.Namespace, run, single: bool, out_jsonl: Path) 
             folder.mkdir(exist_ok=True)
             for r in ok:
                 (folder / f"{Path(r['file']).stem}.{flag}").write_text(render(r["timeline"]), encoding="utf-8")
+    if a.plot and ok:
+        from affectgpt.describe.plot import save_timeline_plot
+
+        if not _is_folder_arg(a.plot):
+            save_timeline_plot(ok[0], a.plot)
+        else:
+            Path(a.plot).mkdir(exist_ok=True)
+            for r in ok:
+                save_timeline_plot(r, Path(a.plot) / f"{Path(r['file']).stem}.png")
     say = (lambda msg: None) if a.quiet else (lambda msg: print(msg, file=sys.stderr))
     if a.predictions:
         n = write_predictions_csv(ok, a.predictions)
@@ -532,6 +550,7 @@ exit codes: 0 all pairs scored, 1 a pair failed (recorded in results.json), 2 us
   affectgpt describe clip.mp4                              # speech recognised offline (Whisper base, any language)
   affectgpt describe clip.mp4 --language zh                # force the spoken language
   affectgpt describe clip.mp4 --subtitle "我哪知道啊" --json out.json --timeline
+  affectgpt describe clip.mp4 --window 1 --plot timeline.png  # per-second emotions and modalities as a picture
   affectgpt describe clip.mp4 --subtitle clip.srt          # .srt/.vtt/.txt/.csv; UTF-8/16, GBK, Big5 or Windows-1252
   affectgpt describe film.mkv --audio-stream 1             # the second audio track (e.g. the original language)
   affectgpt describe episode.mkv --subtitle-stream 1       # its second subtitle track as the text (default: its
@@ -566,6 +585,8 @@ exit codes: 0 every input described, 1 some inputs failed (each recorded with it
     ds.add_argument("--srt", help="write the timeline as SubRip (several inputs: a folder ending in /, "
                                   "one <clip>.srt each)")
     ds.add_argument("--vtt", help="write the timeline as WebVTT (several inputs: a folder ending in /)")
+    ds.add_argument("--plot", help="draw the timeline (emotions per window, modalities read) as .png/.svg/.pdf "
+                                   "(several inputs: a folder ending in /, one <clip>.png each); implies --timeline")
     ds.add_argument("--frames", type=int, default=8, help="frames sampled for the visual analysis")
     _add_executor_options(ds)
     ds.add_argument("--resume", action="store_true", help="reuse the records already made in --out (by file "
