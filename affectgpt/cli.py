@@ -252,7 +252,7 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     if a.predictions:
         check_unique_names(inputs, "a predictions file")  # before any clip is described
     single = len(inputs) == 1 and not a.out
-    _check_describe_outputs(a, len(inputs))  # before any clip is described
+    _check_describe_outputs(a, inputs)  # before any clip is described
     if len(inputs) > 1 and any(v and _is_folder_arg(v) for v in (a.srt, a.vtt, a.plot)):
         check_unique_names(inputs, "a folder of --srt/--vtt/--plot files")
     from affectgpt.describe.batch import describe_run
@@ -271,15 +271,30 @@ def _is_folder_arg(value: str) -> bool:
     return Path(value).is_dir() or value.endswith(("/", os.sep))
 
 
-def _check_describe_outputs(a: argparse.Namespace, n_inputs: int) -> None:
+def _check_describe_outputs(a: argparse.Namespace, inputs: list[Path]) -> None:
     """Refuse output arguments that cannot work, before any clip is described.
 
     Raises:
         ValueError: --srt/--vtt/--plot name one file for several inputs, a --plot file has a
-            suffix other than .png/.svg/.pdf, an output file is a folder, or the folder an output
-            goes into does not exist.
+            suffix other than .png/.svg/.pdf, an output file is a folder, the folder an output
+            goes into does not exist, or an output file would overwrite an input, another
+            output, or the run's own files in --out (results.jsonl, stats.json, .lock, .cache).
     """
     from affectgpt.describe.plot import PLOT_SUFFIXES
+
+    n_inputs = len(inputs)
+    taken: dict[Path, str] = {Path(p).resolve(): "an input" for p in inputs}
+    if a.out:
+        for name in ("results.jsonl", "stats.json", ".lock", ".cache"):
+            taken[(Path(a.out) / name).resolve()] = f"the run's own {name} in --out"
+    for flag, value in (("--json", a.json), ("--predictions", a.predictions), ("--srt", a.srt), ("--vtt", a.vtt),
+                        ("--plot", a.plot)):
+        if not value or value == "-" or _is_folder_arg(value):
+            continue
+        where = Path(value).resolve()
+        if where in taken:
+            raise ValueError(f"{flag} {value}: would overwrite {taken[where]}; give another file name")
+        taken[where] = f"the {flag} file"
 
     for flag, value in (("--srt", a.srt), ("--vtt", a.vtt), ("--plot", a.plot)):
         if value and n_inputs > 1 and not _is_folder_arg(value):

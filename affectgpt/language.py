@@ -9,19 +9,34 @@ __all__ = ["guess_language", "has_words", "speech_language_code", "unsupported_t
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+#: a word in a script other than CJK ideographs (letters, with inner apostrophes or hyphens)
+_OTHER_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 #: languages the text heads read (Chinese heads for ``zh``, English heads for ``en``)
 TEXT_LANGUAGES = ("zh", "en")
 
 
+#: Chinese characters per word, on average (about 1.5 in modern written Chinese): a mixed line's
+#: Chinese part is counted in words, to weigh it against the words in another script.
+HANZI_PER_WORD = 1.5
+
+
 def guess_language(text: str) -> str | None:
-    """The language of a subtitle, by its script (None for text without letters):
+    """The language of a subtitle, by its script (None for text without letters). The text is
+    read in NFKC form first (full-width Latin letters are Latin: ``Ｉ ａｍ`` is English).
 
     * ``ja`` when kana make up at least 10% of the letters (Chinese text has none; Japanese with
       many kanji still has kana particles), ``ko`` when Hangul makes up at least 30%;
-    * ``zh`` when CJK ideographs make up at least 30% of the letters (Cantonese included);
-    * ``en`` when the letters are mostly (90%) ASCII Latin: other languages written in plain
-      ASCII (pinyin, French without accents) cannot be told apart from English this way;
+    * ``zh`` when the Chinese part is at least half of the words: CJK ideographs counted as
+      words at :data:`HANZI_PER_WORD` characters each, against the runs of other letters (so a
+      code-switched line such as ``这个 project 的 deadline 太 tight 了`` is Chinese, an English
+      line naming ``北京`` is not; Cantonese included);
+    * ``en`` when the letters outside CJK ideographs are mostly (90%) ASCII Latin: other languages
+      written in plain ASCII (pinyin, French without accents) cannot be told apart from English
+      this way;
     * else ``und``."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", text)
     letters = [ch for ch in text if ch.isalpha()]
     if not letters:
         return None
@@ -31,10 +46,12 @@ def guess_language(text: str) -> str | None:
     if sum(1 for ch in letters if _HANGUL.match(ch)) >= 0.3 * n:
         return "ko"
     cjk = sum(1 for ch in letters if _CJK.match(ch))
-    if cjk >= 0.3 * n:
+    other_words = len(_OTHER_WORD.findall(_CJK.sub(" ", text)))
+    if cjk and cjk / HANZI_PER_WORD >= other_words:
         return "zh"
-    ascii_latin = sum(1 for ch in letters if ch.isascii())
-    return "en" if ascii_latin >= 0.9 * n else "und"
+    rest = [ch for ch in letters if not _CJK.match(ch)]
+    ascii_latin = sum(1 for ch in rest if ch.isascii())
+    return "en" if ascii_latin >= 0.9 * len(rest) else "und"
 
 
 def unsupported_text(language: str | None, text: str = "") -> str | None:

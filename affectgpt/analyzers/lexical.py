@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import unicodedata
 
 import numpy as np
 
@@ -87,6 +88,12 @@ def encode_long(encode, texts: list[str], limit: int = EMBED_CHARS) -> np.ndarra
         norm = float(np.linalg.norm(mean))
         out[i] = mean * (float(np.linalg.norm(rows, axis=1).mean()) / norm) if norm > 0 else mean
     return out
+
+
+def english_form(text: str) -> str:
+    """The form the English heads read: NFKC (full-width letters and digits as ASCII, as typed by
+    Chinese input methods: ``Ｉ ａｍ ａｎｇｒｙ`` -> ``I am angry``)."""
+    return unicodedata.normalize("NFKC", text)
 
 
 class LexicalAnalyzer:
@@ -236,7 +243,8 @@ class LexicalAnalyzer:
         zh_set = set(zh)
         en = [i for i in range(n) if i not in zh_set]
         if en:
-            x = self.embed([texts[i] for i in en], [previous[i] for i in en] if previous else None)
+            x = self.embed([english_form(texts[i]) for i in en],
+                           [english_form(previous[i]) for i in en] if previous else None)
             p[en] = self.english_emotion_proba(x)
             s[en] = self.sentiment_head.predict_proba(x)
         if zh:
@@ -259,7 +267,7 @@ class LexicalAnalyzer:
         p, sent = self.probs([text], with_sentiment=True)
         p = p[0]
         lang = self.language(text)
-        words = self.spotter.extract_one(text) if lang != "zh" else []  # the spotter's cues are English words
+        words = self.spotter.extract_one(english_form(text)) if lang != "zh" else []  # English word cues
         cues = [Cue("text", "emotion_word", f'the word "{w}"', 1.0, "", None, "moderate") for w in words]
         return ModalityResult("text", True, probs=merge_to_basic(self.head.classes, p),
                               head_probs=dict(zip(self.head.classes, map(float, p))), cues=cues,

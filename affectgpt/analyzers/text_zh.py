@@ -49,9 +49,8 @@ _SPACES = re.compile(r"\s+")
 def detect_language(text: str) -> str:
     """``"zh"`` or ``"en"``: the routing rule of the text path.
 
-    Uses :func:`affectgpt.media.subtitles.guess_language` (Chinese when CJK ideographs make
-    at least 30% of the letters), so that routing and the language recorded by the pipeline
-    agree; anything not Chinese (English, other or undetermined, empty) goes to the English heads.
+    Uses :func:`affectgpt.language.guess_language` (Chinese when the Chinese part is at least
+    half of the words), so that routing and the language recorded by the pipeline agree; anything not Chinese (English, other or undetermined, empty) goes to the English heads.
     """
     from affectgpt.media.subtitles import guess_language
 

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from affectgpt.describe.pipeline import DescribeConfig, Describer
+from affectgpt.errors import InputError
 from affectgpt.pipeline import MapStep, collect_inputs, check_inputs, media_records, run_map, write_jsonl
 from affectgpt.pipeline.inputs import MEDIA_SUFFIXES
 from affectgpt.pipeline.run import MapResult, write_stats
@@ -108,17 +109,34 @@ def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig |
 
     Raises:
         InputError: with ``subtitles``, two inputs share a file stem (the table cannot tell them
-            apart); another run is writing to the folder of ``jsonl``.
+            apart) or no row names any input; another run is writing to the folder of ``jsonl``.
     """
     inputs = _as_inputs(inputs)
     if subtitles:
         from affectgpt.pipeline.inputs import check_unique_names
 
         check_unique_names(list(inputs), "the subtitles table")
+        _check_table_matches(inputs, subtitles)
     jsonl = Path(jsonl)
     jsonl.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(jsonl.parent, "describe run"):
         return _describe_run_locked(inputs, jsonl, config, subtitle, executor, resume, progress, subtitles)
+
+
+def _check_table_matches(inputs: list[Path], subtitles: dict) -> None:
+    """Refuse a subtitles table none of whose rows names an input clip (a wrong table or naming).
+
+    Raises:
+        InputError: naming the table, with an example clip stem and an example row name.
+    """
+    from affectgpt.media.subtitles import clip_name
+
+    names = {clip_name(k) for k in subtitles}
+    if inputs and not any(p.stem in names for p in inputs):
+        first = next(iter(subtitles.values()))
+        table = (getattr(first, "extra", None) or {}).get("table") or "the subtitles table"
+        raise InputError(table, f"no row names any of the {len(inputs)} input clips (rows are matched by the clip's "
+                                f"file stem, e.g. {inputs[0].stem!r}; the table has e.g. {next(iter(names))!r})")
 
 
 def _describe_run_locked(inputs, jsonl: Path, config, subtitle, executor, resume, progress, subtitles) -> MapResult:
@@ -141,10 +159,22 @@ def _describe_run_locked(inputs, jsonl: Path, config, subtitle, executor, resume
         stems = {p.stem for p in inputs}
         without = [p for p in inputs if p.stem not in table]
         unused = [k for k in table if k not in stems]
-        coverage = {"subtitles_table": {"clips_without_row": len(without), "rows_unused": len(unused)}}
+        blank = [p for p in inputs if p.stem in table and not getattr(table[p.stem], "text", table[p.stem])]
+        first = next(iter(table.values()))
+        extra = getattr(first, "extra", {}) or {}
+        coverage = {"subtitles_table": {"file": extra.get("table"), "sha256": extra.get("table_sha256"),
+                                        "clips_without_row": len(without), "rows_unused": len(unused),
+                                        "clips_with_empty_row": len(blank)}}
+        cfg = config or DescribeConfig()
+        fallback = ("they get --subtitle" if subtitle else
+                    "their own subtitle track or speech recognition reads them" if cfg.asr else
+                    "their own subtitle track is read, else their text is missing (--no-asr)")
         if without:
             log.warning("the subtitles table has no row for %d of %d clips (e.g. %s): %s", len(without), len(inputs),
-                        without[0].name, "they get --subtitle" if subtitle else "speech recognition reads them")
+                        without[0].name, fallback)
+        if blank:
+            log.warning("the subtitles table has an empty subtitle for %d of %d clips (e.g. %s): %s", len(blank),
+                        len(inputs), blank[0].name, fallback)
         if unused and len(unused) < len(table):
             log.info("%d rows of the subtitles table name no input clip", len(unused))
     extra = {}

@@ -34,7 +34,8 @@ def fuse(results: list[ModalityResult], weights: dict[str, float] | None = None)
     """Fused distribution over :data:`BASIC_CLASSES` (uniform when no modality is present)."""
     weights = {**DEFAULT_WEIGHTS, **(weights or {})}
     k = len(BASIC_CLASSES)
-    present = [r for r in results if r.present and r.probs is not None]
+    # a modality weighted 0 is left out (all of them: no signal, as with nothing present)
+    present = [r for r in results if r.present and r.probs is not None and weights.get(r.modality, 0.5) > 0]
     if not present:
         return {c: 1.0 / k for c in BASIC_CLASSES}
     total = sum(weights.get(r.modality, 0.5) for r in present)

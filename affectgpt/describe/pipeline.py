@@ -15,6 +15,8 @@ import contextlib
 import functools
 import logging
 import math
+import numbers
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -98,6 +100,19 @@ class DescribeConfig:
                 fusion weight for an unknown modality, a missing model or ASR folder). A missing
                 data directory is not an error: the Describer warns and runs without it.
         """
+        for name in ("data_dir", "model", "asr_model"):  # a path given as pathlib.Path is kept as text
+            v = getattr(self, name)
+            if isinstance(v, os.PathLike):
+                setattr(self, name, os.fspath(v))
+            elif v is not None and not isinstance(v, str):
+                raise TypeError(f"{name} must be a path (str or os.PathLike) or None (got {v!r})")
+        if self.subtitle_column is not None and not isinstance(self.subtitle_column, str):
+            raise TypeError(f"subtitle_column (--subtitle-column) must be a column name (got {self.subtitle_column!r})")
+        for name in ("frames", "frames_per_window", "max_timeline_windows", "model_max_new_tokens",
+                     "audio_stream", "subtitle_stream"):  # NumPy integers are whole numbers too
+            v = getattr(self, name)
+            if isinstance(v, numbers.Integral) and not isinstance(v, (bool, int)):
+                setattr(self, name, int(v))
         for name in ("timeline", "asr", "embedded_subtitles"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False (got {getattr(self, name)!r})")
@@ -133,6 +148,8 @@ class DescribeConfig:
             for k, v in self.weights.items():
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                     raise ValueError(f"weights[{k!r}] must be a finite number, 0 or more (got {v!r})")
+            if len(self.weights) == 3 and not any(self.weights.values()):
+                raise ValueError("weights: every modality weighted 0 leaves nothing to fuse (give one a weight above 0)")
         if self.model is not None and not Path(self.model).exists():
             raise ValueError(f"{self.model}: AffectGPT run folder (--model) not found")
         if self.asr_model not in ("base", "tiny.en") and not Path(self.asr_model).is_dir():
@@ -279,12 +296,16 @@ class Describer:
         self.close()
 
     def close(self) -> None:
-        """Free the models and the audio thread (also at the end of a ``with`` block)."""
-        self._closed = True
-        self.visual.close()
-        self._pool.shutdown(wait=True)
-        if getattr(self, "_answerer", None) is not None:
-            self._answerer.close()
+        """Free the models and the audio thread (also at the end of a ``with`` block), after the
+        call in progress in another thread, if any, has finished. Closing twice does nothing."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self.visual.close()
+            self._pool.shutdown(wait=True)
+            if getattr(self, "_answerer", None) is not None:
+                self._answerer.close()
 
     @property
     def answerer(self):
@@ -529,22 +550,27 @@ class Describer:
         Batched: one embedding pass over all texts (used for benchmark sets without media).
 
         Raises:
-            TypeError: ``names`` or ``texts`` is a bare string, or a text is not a string.
+            TypeError: ``names`` or ``texts`` is a bare string, or a text is not a string (None included).
             ValueError: ``names`` and ``texts`` differ in length.
+            RuntimeError: the Describer was closed.
         """
-        from affectgpt.analyzers.base import Cue
-        from affectgpt.media.subtitles import guess_language
-
         if isinstance(names, (str, bytes)) or isinstance(texts, (str, bytes)):
             raise TypeError("describe_texts takes a list of names and a list of texts, not a single string")
         names, texts = list(names), list(texts)
         if len(names) != len(texts):
             raise ValueError(f"describe_texts: {len(names)} names but {len(texts)} texts")
-        bad = next((t for t in texts if not isinstance(t, str)), None)
-        if bad is not None:
-            raise TypeError(f"describe_texts: every text must be a string (got {type(bad).__name__})")
+        bad = [t for t in texts if not isinstance(t, str)]
+        if bad:
+            raise TypeError(f"describe_texts: every text must be a string (got {type(bad[0]).__name__})")
         if not texts:
             return []
+        with self._in_use():
+            return self._describe_texts(names, texts)
+
+    def _describe_texts(self, names: list[str], texts: list[str]) -> list[dict]:
+        from affectgpt.analyzers.base import Cue
+        from affectgpt.analyzers.lexical import english_form
+        from affectgpt.media.subtitles import guess_language
 
         probs, sents = self.lexical.probs(texts, with_sentiment=True)
         out = []
@@ -552,7 +578,7 @@ class Describer:
             lang = guess_language(text) if has_words(text) else None
             why = (NO_WORDS if text.strip() else "empty subtitle") if lang is None else unsupported_text(lang, text)
             present = why is None
-            words = self.lexical.spotter.extract_one(text) if present and lang != "zh" else []
+            words = self.lexical.spotter.extract_one(english_form(text)) if present and lang != "zh" else []
             text_res = ModalityResult("text", present, why,
                                       probs=merge_to_basic(self.lexical.head.classes, p) if present else None,
                                       cues=[Cue("text", "emotion_word", f'the word "{w}"', 1.0) for w in words],

@@ -145,16 +145,29 @@ def join_cjk_gaps(text: str) -> str:
     return _CJK_GAP.sub("", text)
 
 
+_CJK_TEXT = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
 def looks_like_path(value: str) -> bool:
-    """Whether a ``--subtitle`` value names a file rather than being the text: it ends in a
-    subtitle suffix, or it has a path separator and no spaces (``subs/clip01``)."""
+    """Whether a ``--subtitle`` value names a file rather than being the text:
+
+    * it ends in a subtitle suffix (``.srt``, ``.vtt``, ``.txt``, ``.csv``, ...); or
+    * it has a path separator, no spaces and no line break, and either is absolute (``/``,
+      ``~``, ``C:\\``) or holds no Chinese character or punctuation (``subs/clip01``), or names a
+      folder that exists (``字幕/第一集``). Chinese text has no spaces, so a Chinese line with a
+      slash (``评分是3/10。``, ``家长/教师``) is text unless its folder part exists."""
     v = value.strip()
     if not v or "\n" in v:
         return False
     if v.lower().endswith(SUBTITLE_SUFFIXES):
         return True
     seps = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
-    return any(sep in v for sep in seps) and not any(ch.isspace() for ch in v)
+    if not any(sep in v for sep in seps) or any(ch.isspace() for ch in v):
+        return False
+    p = Path(v).expanduser()
+    if p.is_absolute() or v.startswith("~") or not _CJK_TEXT.search(v):
+        return True
+    return p.parent.is_dir()
 
 
 #: Share of common characters below which a GBK/Big5 reading is refused as not Chinese text.
@@ -453,8 +466,8 @@ def _subtitle_rows(path: Path, text: str, enc: str, column: str | None) -> dict[
         i_name, i_text = header.index("name"), header.index(wanted)
         out: dict[str, Transcript] = {}
         first_row: dict[str, int] = {}
-        for cells in reader:
-            line = reader.line_num
+        digest = sha256_file(path) if path.is_file() else None
+        for line, cells in enumerate(reader, start=2):  # table rows, the header being row 1 (not file lines)
             if not cells or all(not c.strip() for c in cells):
                 continue
             if len(cells) != len(header):
@@ -463,14 +476,14 @@ def _subtitle_rows(path: Path, text: str, enc: str, column: str | None) -> dict[
             n = clip_name(cells[i_name])
             if not n:
                 raise InputError(path, "blank name", row=line)
-            body = cells[i_text].strip()
+            body = cue_text(cells[i_text])  # lines joined; tags, speaker labels and sound descriptions removed
             if n in out:
                 if out[n].segments and out[n].segments[0].text == body or not (out[n].segments or body):
                     continue  # the same row twice (upstream IEMOCAP table): one row
                 raise InputError(path, f"duplicate name {n!r} with another text (also on row {first_row[n]})", row=line)
             first_row[n] = line
             out[n] = Transcript([Segment(body)] if body else [], "file", encoding=enc,
-                                extra={"column": wanted, "table": path.name})
+                                extra={"column": wanted, "table": path.name, "table_sha256": digest})
     except csv.Error as exc:
         raise InputError(path, f"malformed CSV: {exc}", row=reader.line_num) from exc
     if not out:

@@ -5,6 +5,8 @@ output paths checked before the work, one Describer shared by threads."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import math
 import threading
@@ -33,6 +35,9 @@ from affectgpt.pipeline.inputs import collect_inputs
     ({"subtitle_stream": -1}, ValueError, "subtitle_stream .--subtitle-stream. must be 0 or more"),
     ({"weights": {"vidoe": 1.0}}, ValueError, "unknown modality 'vidoe'"),
     ({"weights": {"video": -1.0}}, ValueError, r"weights\['video'\] must be a finite number, 0 or more"),
+    ({"weights": {"video": 0, "audio": 0.0, "text": 0}}, ValueError, "every modality weighted 0"),
+    ({"data_dir": 123}, TypeError, "data_dir must be a path"),
+    ({"subtitle_column": 5}, TypeError, "subtitle_column .--subtitle-column. must be a column name"),
     ({"model": "/nonexistent/run"}, ValueError, "/nonexistent/run: AffectGPT run folder"),
     ({"asr_model": "large-v9"}, ValueError, "large-v9: unknown ASR model"),
 ])
@@ -42,8 +47,25 @@ def test_bad_settings_are_refused_when_the_config_is_made(kwargs, error, match):
 
 
 def test_good_settings_are_kept():
+    import numpy as np
+
     cfg = DescribeConfig(frames=4, window_s=1, weights={"video": 0.0, "text": 2}, subtitle_stream=0)
     assert cfg.frames == 4 and cfg.window_s == 1 and cfg.subtitle_stream == 0
+    # paths as pathlib.Path and NumPy integers are kept as plain values (records and cache keys are JSON)
+    cfg = DescribeConfig(frames=np.int64(6), data_dir=Path("some") / "data")
+    assert type(cfg.frames) is int and cfg.frames == 6 and cfg.data_dir == str(Path("some") / "data")
+    json.dumps(dataclasses.asdict(cfg))
+
+
+def test_fusion_leaves_out_a_modality_weighted_zero():
+    from affectgpt.analyzers.base import BASIC_CLASSES, ModalityResult
+    from affectgpt.describe.fusion import fuse
+
+    video = ModalityResult("video", True, probs={c: (0.9 if c == "happy" else 0.1 / 6) for c in BASIC_CLASSES})
+    text = ModalityResult("text", True, probs={c: (0.9 if c == "sad" else 0.1 / 6) for c in BASIC_CLASSES})
+    only_text = fuse([video, text], {"video": 0.0})
+    assert max(only_text, key=only_text.get) == "sad"
+    assert fuse([video], {"video": 0.0}) == {c: 1 / len(BASIC_CLASSES) for c in BASIC_CLASSES}  # no signal, no crash
 
 
 def test_cli_bad_settings_and_outputs_fail_before_any_model_loads(media, tmp_path, monkeypatch, capsys):
@@ -65,6 +87,13 @@ def test_cli_bad_settings_and_outputs_fail_before_any_model_loads(media, tmp_pat
         (["--predictions", str(tmp_path / "nowhere" / "p.csv")], "folder " + str(tmp_path / "nowhere") + " does not exist"),
         (["--json", str(tmp_path)], "is a folder; give a file name"),
         (["--srt", str(tmp_path / "t.srt")], "2 inputs need a folder (one <clip>.srt each)"),
+        (["--out", str(tmp_path / "run"), "--predictions", str(tmp_path / "run" / "results.jsonl")],
+         "would overwrite the run's own results.jsonl in --out"),
+        (["--out", str(tmp_path / "run"), "--json", str(tmp_path / "run" / "stats.json")],
+         "would overwrite the run's own stats.json in --out"),
+        (["--json", str(tmp_path / "x.csv"), "--predictions", str(tmp_path / "x.csv")],
+         "would overwrite the --json file"),
+        (["--json", str(clip)], "would overwrite an input"),
     ]
     for extra, message in cases:
         paths = [str(clip), str(other)] if "--srt" in extra else [str(clip)]
@@ -117,6 +146,13 @@ def test_subtitle_tables_semicolons_case_and_repeated_rows(tmp_path):
     rows = read_subtitle_table(t)
     assert set(rows) == {"a", "b"} and rows["a"].text == "我很生气"
     assert read_subtitle_table(t, "english")["a"].text == "I am angry"
+    t.write_text('name,chinese\nb,"第一行\n第二行"\na,"A：我很生气"\na,"x\ny"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"row 4: duplicate name 'a' with another text \(also on row 3\)"):
+        read_subtitle_table(t)  # rows of the table, not lines of the file (row 2 spans two lines)
+    t.write_text('name,chinese\nb,"第一行\n第二行"\na,"A：我很生气"\n', encoding="utf-8")
+    rows = read_subtitle_table(t)
+    assert rows["b"].text == "第一行第二行" and rows["a"].text == "我很生气"  # lines joined, speaker label removed
+    assert rows["a"].extra["table_sha256"] == hashlib.sha256(t.read_bytes()).hexdigest()
     for body, message in [("name,english\na,one\na,two\n", "row 3: duplicate name 'a' with another text"),
                           ("name,english\n,one\n", "row 2: blank name"),
                           ("name,english\na,one,extra\n", "row 2: expected 2 cells, got 3"),
@@ -152,7 +188,11 @@ def test_batch_subtitles_match_by_stem_and_edited_subtitle_files_are_read_again(
     assert recs["c1.mp4"]["transcript"]["source"] == "none"
     assert "no row for 1 of 2 clips" in caplog.text
     stats = json.loads((out / "stats.json").read_text())
-    assert stats["subtitles_table"] == {"clips_without_row": 1, "rows_unused": 1}
+    import hashlib
+
+    assert stats["subtitles_table"] == {"file": "subs.tsv", "sha256": hashlib.sha256(table.read_bytes()).hexdigest(),
+                                        "clips_without_row": 1, "rows_unused": 1, "clips_with_empty_row": 0}
+    assert "--no-asr" in caplog.text  # with ASR off nothing else reads the clip without a row
     # one subtitle file for every clip: editing it re-describes on --resume
     srt = tmp_path / "all.srt"
     srt.write_text("1\n00:00:00,000 --> 00:00:01,000\nI am so happy today\n", encoding="utf-8")
@@ -165,6 +205,24 @@ def test_batch_subtitles_match_by_stem_and_edited_subtitle_files_are_read_again(
     assert cli.main(args) == 0
     again = _records(out2)[0]
     assert again["transcript"]["text"] == "I am furious" and again["transcript"]["sha256"] != first["transcript"]["sha256"]
+
+
+def test_a_table_naming_no_clip_is_refused_and_empty_rows_are_counted(media, tmp_path, capsys):
+    from affectgpt import cli
+
+    clips = [media.video(f"c{i}.mp4", seconds=1.0) for i in range(2)]
+    table = tmp_path / "subs.csv"
+    table.write_text("name,chinese\nvideo_0001_0001,我很开心\n", encoding="utf-8")
+    out = tmp_path / "run"
+    assert cli.main(["describe", str(clips[0].parent), "--subtitles", str(table), "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "subs.csv: no row names any of the 2 input clips" in err and "'c0'" in err
+    assert not out.exists()  # refused before the run folder is touched
+    table.write_text("name,chinese\nc0,我很开心\nc1,\n", encoding="utf-8")
+    assert cli.main(["describe", str(clips[0].parent), "--subtitles", str(table), "--out", str(out),
+                     "--no-asr", "-q"]) == 0
+    assert "an empty subtitle for 1 of 2 clips (e.g. c1.mp4)" in capsys.readouterr().err
+    assert json.loads((out / "stats.json").read_text())["subtitles_table"]["clips_with_empty_row"] == 1
 
 
 def test_json_on_stdout_and_timelines_for_several_clips(media, tmp_path, capsys):
@@ -216,6 +274,37 @@ def test_one_describer_shared_by_threads_and_closed(media):
     d.close()
     with pytest.raises(RuntimeError, match="this Describer is closed"):
         d.describe(clip)
+    with pytest.raises(RuntimeError, match="this Describer is closed"):
+        d.describe_texts(["a"], ["I am happy"])
+    d.close()  # twice: nothing
+
+
+def test_close_waits_for_the_call_in_progress(media):
+    from affectgpt.describe.pipeline import Describer
+
+    clip = media.video("a.mp4", seconds=2.0)
+    d = Describer(DescribeConfig(asr=False))
+    started, results, errors = threading.Event(), [], []
+    original = d._describe_clip
+
+    def slow(*args):
+        started.set()
+        return original(*args)
+
+    d._describe_clip = slow
+
+    def work():
+        try:
+            results.append(d.describe(clip, subtitle="I am happy"))
+        except Exception as exc:  # noqa: BLE001 - the test reports any
+            errors.append(exc)
+
+    t = threading.Thread(target=work)
+    t.start()
+    assert started.wait(60)
+    d.close()  # while the clip is being described
+    t.join()
+    assert not errors and results[0]["modalities"]["text"]
 
 
 def test_describe_texts_checks_its_lists():
@@ -226,5 +315,7 @@ def test_describe_texts_checks_its_lists():
             d.describe_texts(["a", "b", "c"], ["I am happy", "sad"])
         with pytest.raises(TypeError, match="not a single string"):
             d.describe_texts("ab", "xy")
+        with pytest.raises(TypeError, match=r"every text must be a string \(got NoneType\)"):
+            d.describe_texts(["a"], [None])
         out = d.describe_texts((n for n in ["a", "b"]), (t for t in ["I am happy", "I am sad"]))
         assert [r["file"] for r in out] == ["a", "b"]

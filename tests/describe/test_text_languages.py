@@ -17,9 +17,34 @@ from affectgpt.media.subtitles import cue_text, read_subtitles
     ("私は知らないよ", "ja"), ("本当に悲しいです", "ja"), ("今日はとても嬉しいです", "ja"),
     ("나는 몰라요 정말 슬퍼요", "ko"), ("我哪知道啊", "zh"), ("佢真係好嬲呀", "zh"), ("我今天好 happy", "zh"),
     ("I don't know", "en"), ("Привет, я очень рад", "und"), ("!!! 123", None),
+    # code-switched Mandarin (TV, social media): the Chinese part is most of the words
+    ("这个 project 的 deadline 太 tight 了，我好烦", "zh"), ("你好, world", "zh"),
+    # English naming a Chinese place or quoting a phrase stays English
+    ("I love 北京", "en"), ("He said 我爱你 to her", "en"),
+    # full-width Latin (Chinese input methods) is Latin
+    ("Ｉ ａｍ ｖｅｒｙ ａｎｇｒｙ", "en"),
 ])
 def test_the_language_of_a_subtitle_by_its_script(text, lang):
     assert guess_language(text) == lang
+
+
+@pytest.mark.parametrize("value,is_path", [
+    ("所以《季节女巫》的评分是3/10。", False), ("家长/教师", False), ("I rate it 3/10", False),
+    ("subs/clip01", True), ("/nonexistent/clip01", True), ("missing.srt", True), ("字幕/第一集.srt", True),
+])
+def test_a_subtitle_with_a_slash_is_a_path_only_when_it_looks_like_one(value, is_path):
+    from affectgpt.media.subtitles import looks_like_path
+
+    assert looks_like_path(value) is is_path
+
+
+def test_a_chinese_line_with_a_slash_is_a_file_when_its_folder_exists(tmp_path, monkeypatch):
+    from affectgpt.media.subtitles import looks_like_path
+
+    monkeypatch.chdir(tmp_path)
+    assert not looks_like_path("字幕/第一集")
+    (tmp_path / "字幕").mkdir()
+    assert looks_like_path("字幕/第一集")  # an existing folder: the user named a file in it
 
 
 def test_languages_the_text_heads_cannot_read():
@@ -97,6 +122,14 @@ def test_japanese_korean_and_other_scripts_leave_the_text_missing(describer):
         assert not r["modalities"]["text"] and name in r["missing"]["text"]
         assert r["labels"] == [] and r["text_model"] is None and r["language"]["text"] is None
         assert r["transcript"]["source"] == "string" and r["transcript"]["text"]
+
+
+def test_code_switched_chinese_goes_to_the_chinese_heads_and_full_width_english_to_the_english(describer):
+    mixed, full, half = describer.describe_texts(
+        list("abc"), ["这个 project 的 deadline 太 tight 了，我好烦", "Ｉ ａｍ ｖｅｒｙ ａｎｇｒｙ", "I am very angry"])
+    assert mixed["language"]["text"] == "zh" and mixed["text_model"].startswith("text_zh")
+    assert full["modalities"]["text"] and full["language"]["text"] == "en" and full["text_model"] == "text"
+    assert full["basic"] == half["basic"] and full["sentiment"] == half["sentiment"]
 
 
 def test_traditional_chinese_and_tv_spacing_read_like_the_training_text(describer):
