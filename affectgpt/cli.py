@@ -250,11 +250,11 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     inputs = collect_inputs(paths)
     check_inputs(inputs)
     if a.predictions:
-        check_unique_names(inputs, "a predictions file")  # before any clip is described
+        check_unique_names(inputs, "a predictions file", a.clip_names)  # before any clip is described
     single = len(inputs) == 1 and not a.out
     _check_describe_outputs(a, inputs)  # before any clip is described
     if len(inputs) > 1 and any(v and _is_folder_arg(v) for v in (a.srt, a.vtt, a.plot)):
-        check_unique_names(inputs, "a folder of --srt/--vtt/--plot files")
+        check_unique_names(inputs, "a folder of --srt/--vtt/--plot files", a.clip_names)
     from affectgpt.describe.batch import describe_run
 
     with contextlib.ExitStack() as stack:
@@ -263,7 +263,7 @@ def _cmd_describe(a: argparse.Namespace) -> int:
         out_jsonl = out_dir / "results.jsonl"
         with _executor(a) as executor:
             run = describe_run(inputs, out_jsonl, cfg, subtitle=subtitle, executor=executor, resume=a.resume,
-                               progress=not a.quiet, subtitles=subtitles)
+                               progress=not a.quiet, subtitles=subtitles, clip_names=a.clip_names)
     return _report_describe(a, run, single, out_jsonl)
 
 
@@ -326,7 +326,7 @@ def _report_describe(a: argparse.Namespace, run, single: bool, out_jsonl: Path) 
     import contextlib
     import json
 
-    from affectgpt.describe.export import timeline_to_srt, timeline_to_vtt, write_predictions_csv
+    from affectgpt.describe.export import record_name, timeline_to_srt, timeline_to_vtt, write_predictions_csv
 
     records = run.records
     failures = run.failures
@@ -359,7 +359,7 @@ def _report_describe(a: argparse.Namespace, run, single: bool, out_jsonl: Path) 
             folder = Path(value)
             folder.mkdir(exist_ok=True)
             for r in ok:
-                (folder / f"{Path(r['file']).stem}.{flag}").write_text(render(r["timeline"]), encoding="utf-8")
+                (folder / f"{record_name(r)}.{flag}").write_text(render(r["timeline"]), encoding="utf-8")
     if a.plot and ok:
         from affectgpt.describe.plot import save_timeline_plot
 
@@ -368,7 +368,7 @@ def _report_describe(a: argparse.Namespace, run, single: bool, out_jsonl: Path) 
         else:
             Path(a.plot).mkdir(exist_ok=True)
             for r in ok:
-                save_timeline_plot(r, Path(a.plot) / f"{Path(r['file']).stem}.png")
+                save_timeline_plot(r, Path(a.plot) / f"{record_name(r)}.png")
     say = (lambda msg: None) if a.quiet else (lambda msg: print(msg, file=sys.stderr))
     if a.predictions:
         n = write_predictions_csv(ok, a.predictions)
@@ -571,6 +571,8 @@ exit codes: 0 all pairs scored, 1 a pair failed (recorded in results.json), 2 us
   affectgpt describe episode.mkv --subtitle-stream 1       # its second subtitle track as the text (default: its
                                                            # default-flagged text track, else the first; else ASR)
   affectgpt describe videos/ --subtitles transcription.csv --subtitle-column chinese --out runs/a --resume
+  affectgpt describe CH-SIMS/Raw/ --clip-names parent_stem --subtitles sims.csv --predictions preds.csv
+                                                           # Raw/video_0001/0001.mp4 is video_0001_0001
   affectgpt describe --sample --data-dir ../shared/data
 
 exit codes: 0 every input described, 1 some inputs failed (each recorded with its reason), 2 usage""")
@@ -580,6 +582,10 @@ exit codes: 0 every input described, 1 some inputs failed (each recorded with it
                                        "a value ending in a subtitle suffix or holding a path separator must name a file")
     ds.add_argument("--subtitles", metavar="CSV", help="batch: subtitles per clip from a CSV with name + a subtitle "
                                                        "column (upstream name,chinese,english included)")
+    ds.add_argument("--clip-names", choices=("stem", "parent_stem"), default="stem",
+                    help="how clips are named in --subtitles, --predictions and per-clip files: the file stem "
+                         "(default), or parent_stem: Raw/video_0001/0001.mp4 -> video_0001_0001 (the "
+                         "MER-UniBench names of CMU-MOSI/MOSEI and CH-SIMS in their Raw/<video_id>/<clip_id> layout)")
     ds.add_argument("--subtitle-column", help="column of --subtitles / a CSV --subtitle "
                                               "(default: subtitle, text, chinese, english: the first present)")
     ds.add_argument("--language", help="force the spoken language (ISO 639-1: zh, en, ...; any case, a region such as zh-CN is dropped); default: identified")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
-__all__ = ["spreadsheet_safe", "safe_row", "sha256_file", "table_delimiter", "clip_name", "NAME_SUFFIXES", "MEDIA_SUFFIXES"]
+__all__ = ["spreadsheet_safe", "safe_row", "sha256_file", "table_delimiter", "clip_name", "clip_id", "CLIP_NAME_SCHEMES",
+           "NAME_SUFFIXES", "MEDIA_SUFFIXES"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -63,6 +65,27 @@ MEDIA_SUFFIXES = frozenset({
 #: suffixes dropped from a name that keys a clip in a table: media files, and the per-clip feature,
 #: frame and text files upstream tools name after the clip
 NAME_SUFFIXES = MEDIA_SUFFIXES | {".npy", ".npz", ".txt", ".json", ".jpg", ".png"}
+
+
+#: How a batch names its clips in tables (subtitles, predictions) and per-clip output files:
+#: ``stem`` (``clips/a.mp4`` -> ``a``) or ``parent_stem`` (``Raw/video_0001/0001.mp4`` ->
+#: ``video_0001_0001``: the ``Raw/<video_id>/<clip_id>.mp4`` layout of CMU-MOSI, CMU-MOSEI,
+#: CH-SIMS and CH-SIMS v2, whose MER-UniBench names are ``<video_id>_<clip_id>``).
+CLIP_NAME_SCHEMES = ("stem", "parent_stem")
+
+
+def clip_id(path: str | os.PathLike, scheme: str = "stem") -> str:
+    """The name of a media file under a naming ``scheme`` (:data:`CLIP_NAME_SCHEMES`).
+
+    Raises:
+        ValueError: an unknown scheme.
+    """
+    p = Path(path)
+    if scheme == "stem":
+        return p.stem
+    if scheme == "parent_stem":
+        return f"{p.parent.name}_{p.stem}" if p.parent.name else p.stem
+    raise ValueError(f"unknown clip naming {scheme!r} (use {' or '.join(CLIP_NAME_SCHEMES)})")
 
 
 def clip_name(name: str) -> str:

@@ -88,61 +88,79 @@ def _subtitle_identity(subtitle) -> str | None:
 
 def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig | None = None,
                  subtitle: str | None = None, executor=None, resume: bool = False, progress: bool = True,
-                 subtitles: dict | None = None) -> MapResult:
+                 subtitles: dict | None = None, clip_names: str = "stem") -> MapResult:
     """Describe every input into ``jsonl`` (one record per input, in input order; failures as
     ``{"path", "error", "reason"}``) and return the records and the run statistics. ``stats.json``
     beside ``jsonl`` (counts, failures by reason, seconds, settings) is the completion marker: it is
     removed when a run starts and written, atomically, only when every input has a record.
 
-    ``subtitle`` is one subtitle (text or file) for every input; ``subtitles`` maps a file stem to
+    ``subtitle`` is one subtitle (text or file) for every input; ``subtitles`` maps a clip name to
     its subtitle (:func:`~affectgpt.media.subtitles.read_subtitle_table`; a clip absent from it, or
     with an empty row, gets ``subtitle`` or offline ASR). ``resume`` reuses the records cached in
     ``<folder of jsonl>/.cache``; without it that cache is cleared first.
 
+    ``clip_names`` (:data:`affectgpt.io.CLIP_NAME_SCHEMES`) names the clips: ``stem`` (the file
+    stem) or ``parent_stem`` (``Raw/video_0001/0001.mp4`` -> ``video_0001_0001``, the MER-UniBench
+    names of the CMU-MOSI/MOSEI and CH-SIMS layouts). Every record carries its ``name``; the
+    ``subtitles`` table and the predictions file key clips by it.
+
     ``inputs`` may be one path or any iterable of files, folders and glob patterns; each file is
     described once. Subtitle files are keyed by content in the cache, so an edited file is read again.
-    A ``subtitles`` table names clips by file stem (a row ``clips/a.mp4`` matches ``a.mp4``); clips
-    with no row and rows that match no input are counted in the run statistics and warned about.
+    A ``subtitles`` table row is matched by name (a row ``clips/a.mp4`` matches a clip named ``a``);
+    clips with no row and rows that match no input are counted in the run statistics and warned about.
 
     Only one run at a time writes a folder (:func:`~affectgpt.pipeline.store.output_lock`). On
     Ctrl-C the records finished so far are written to ``jsonl`` before the interrupt propagates.
 
     Raises:
-        InputError: with ``subtitles``, two inputs share a file stem (the table cannot tell them
+        ValueError: an unknown ``clip_names``.
+        InputError: with ``subtitles``, two inputs share a name (the table cannot tell them
             apart) or no row names any input; another run is writing to the folder of ``jsonl``.
     """
+    from affectgpt.io import clip_id
+
+    clip_id("x", clip_names)  # an unknown scheme fails here, before any work
     inputs = _as_inputs(inputs)
     if subtitles:
         from affectgpt.pipeline.inputs import check_unique_names
 
-        check_unique_names(list(inputs), "the subtitles table")
-        _check_table_matches(inputs, subtitles)
+        check_unique_names(list(inputs), "the subtitles table", clip_names)
+        _check_table_matches(inputs, subtitles, clip_names)
     jsonl = Path(jsonl)
     jsonl.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(jsonl.parent, "describe run"):
-        return _describe_run_locked(inputs, jsonl, config, subtitle, executor, resume, progress, subtitles)
+        return _describe_run_locked(inputs, jsonl, config, subtitle, executor, resume, progress, subtitles,
+                                    clip_names)
 
 
-def _check_table_matches(inputs: list[Path], subtitles: dict) -> None:
+def _check_table_matches(inputs: list[Path], subtitles: dict, scheme: str = "stem") -> None:
     """Refuse a subtitles table none of whose rows names an input clip (a wrong table or naming).
 
     Raises:
-        InputError: naming the table, with an example clip stem and an example row name.
+        InputError: naming the table, with an example clip name and an example row name.
     """
+    from affectgpt.io import clip_id
     from affectgpt.media.subtitles import clip_name
 
     names = {clip_name(k) for k in subtitles}
-    if inputs and not any(p.stem in names for p in inputs):
+    if inputs and not any(clip_id(p, scheme) in names for p in inputs):
         first = next(iter(subtitles.values()))
         table = (getattr(first, "extra", None) or {}).get("table") or "the subtitles table"
+        hint = "" if scheme != "stem" or "_" not in next(iter(names)) else \
+            "; for Raw/<video_id>/<clip_id>.mp4 folders use --clip-names parent_stem"
         raise InputError(table, f"no row names any of the {len(inputs)} input clips (rows are matched by the clip's "
-                                f"file stem, e.g. {inputs[0].stem!r}; the table has e.g. {next(iter(names))!r})")
+                                f"name, here its {'file stem' if scheme == 'stem' else scheme}, e.g. "
+                                f"{clip_id(inputs[0], scheme)!r}; the table has e.g. {next(iter(names))!r}){hint}")
 
 
-def _describe_run_locked(inputs, jsonl: Path, config, subtitle, executor, resume, progress, subtitles) -> MapResult:
+def _describe_run_locked(inputs, jsonl: Path, config, subtitle, executor, resume, progress, subtitles,
+                         scheme: str) -> MapResult:
+    from affectgpt.io import clip_id
+
     remove_stale_temporaries(jsonl.parent)
     marker = jsonl.parent / "stats.json"  # the completion marker: present only after a finished run
     marker.unlink(missing_ok=True)
+    names = {p: clip_id(p, scheme) for p in inputs}
 
     table = {}
     if subtitles:
@@ -151,15 +169,15 @@ def _describe_run_locked(inputs, jsonl: Path, config, subtitle, executor, resume
         table = {clip_name(k): v for k, v in subtitles.items()}
 
     def sub_for(p: Path):
-        t = table.get(p.stem)
+        t = table.get(names[p])
         return t if t is not None and getattr(t, "text", t) else subtitle  # no or empty row: the common one
 
     coverage = {}
     if subtitles:
-        stems = {p.stem for p in inputs}
-        without = [p for p in inputs if p.stem not in table]
-        unused = [k for k in table if k not in stems]
-        blank = [p for p in inputs if p.stem in table and not getattr(table[p.stem], "text", table[p.stem])]
+        used = set(names.values())
+        without = [p for p in inputs if names[p] not in table]
+        unused = [k for k in table if k not in used]
+        blank = [p for p in inputs if names[p] in table and not getattr(table[names[p]], "text", table[names[p]])]
         first = next(iter(table.values()))
         extra = getattr(first, "extra", {}) or {}
         coverage = {"subtitles_table": {"file": extra.get("table"), "sha256": extra.get("table_sha256"),
@@ -171,10 +189,10 @@ def _describe_run_locked(inputs, jsonl: Path, config, subtitle, executor, resume
                     "their own subtitle track is read, else their text is missing (--no-asr)")
         if without:
             log.warning("the subtitles table has no row for %d of %d clips (e.g. %s): %s", len(without), len(inputs),
-                        without[0].name, fallback)
+                        names[without[0]], fallback)
         if blank:
             log.warning("the subtitles table has an empty subtitle for %d of %d clips (e.g. %s): %s", len(blank),
-                        len(inputs), blank[0].name, fallback)
+                        len(inputs), names[blank[0]], fallback)
         if unused and len(unused) < len(table):
             log.info("%d rows of the subtitles table name no input clip", len(unused))
     extra = {}
@@ -188,25 +206,35 @@ def _describe_run_locked(inputs, jsonl: Path, config, subtitle, executor, resume
     for rec in records:
         if rec.get("subtitle") is None:
             rec.pop("subtitle", None)
+    by_path = {str(p): n for p, n in names.items()}
+
+    def named(out):  # the name is presentation (not in the cache key): set on every record written
+        for r in out:
+            if r is not None and r.get("path") in by_path:
+                r["name"] = by_path[r["path"]]
+        return [r for r in out if r is not None]
 
     def partial(out):
-        write_jsonl(jsonl, [r for r in out if r is not None])
+        write_jsonl(jsonl, named(out))
 
     res = run_map(DescribeStep(config), records, executor, store=jsonl.parent / ".cache", resume=resume,
                   progress=progress, desc="describe", on_progress=partial, every_s=10.0)
+    named(res.records)
     write_jsonl(jsonl, res.records)
     res.stats.update(coverage)
+    res.stats["clip_names"] = scheme
     write_stats(marker, {**res.stats, "complete": True, "output": jsonl.name})
     return res
 
 
 def describe_many(inputs: list[Path], jsonl: str | Path, config: DescribeConfig | None = None,
                   subtitle: str | None = None, workers: int = 1, resume: bool = False,
-                  progress: bool = True, subtitles: dict | None = None, executor=None) -> list[dict]:
+                  progress: bool = True, subtitles: dict | None = None, executor=None,
+                  clip_names: str = "stem") -> list[dict]:
     """:func:`describe_run` with a local executor of ``workers`` processes (or ``executor``);
     returns the records only."""
     from affectgpt.pipeline import make_executor
 
     executor = executor or make_executor("local", workers)
-    return describe_run(inputs, jsonl, config, subtitle, executor, resume, progress, subtitles).records
+    return describe_run(inputs, jsonl, config, subtitle, executor, resume, progress, subtitles, clip_names).records
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-__all__ = ["timeline_to_srt", "timeline_to_vtt", "write_predictions_csv"]
+__all__ = ["timeline_to_srt", "timeline_to_vtt", "write_predictions_csv", "record_name"]
 
 
 def _stamp(t: float, sep: str) -> str:
@@ -30,6 +30,11 @@ def _cue_text(w: dict) -> str:
     return text
 
 
+def record_name(record: dict) -> str:
+    """The name of a describe record: its ``name`` (set by batch runs) or its file stem."""
+    return record.get("name") or Path(record["file"]).stem
+
+
 def timeline_to_srt(windows: list[dict]) -> str:
     """SubRip text with one cue per timeline window."""
     blocks = [f"{i}\n{_stamp(w['start_s'], ',')} --> {_stamp(w['end_s'], ',')}\n{_cue_text(w)}\n"
@@ -44,23 +49,32 @@ def timeline_to_vtt(windows: list[dict]) -> str:
 
 
 def write_predictions_csv(results: list[dict], path: str | Path) -> int:
-    """Write ``name,text,labels,sentiment`` rows (name = file stem), the format ``affectgpt bench`` reads.
+    """Write ``name,text,labels,sentiment`` rows, the format ``affectgpt bench`` reads; the name is the
+    record's ``name`` (a batch's clip naming, :func:`~affectgpt.describe.batch.describe_run`), else
+    its file stem.
 
     The benchmark's sentiment task is binary (positive vs. the rest), so the ``sentiment``
     column holds the polarity (sign of the sentiment score), not the 3-way label.
 
     Raises:
-        InputError: two results share a file stem (the file keys clips by name).
+        InputError: two results share a name (the file keys clips by name).
     """
+    from affectgpt.errors import InputError
     from affectgpt.io import safe_row
-    from affectgpt.pipeline.inputs import check_unique_names
 
     rows = [r for r in results if "description" in r]
-    check_unique_names([Path(r["file"]) for r in rows], "a predictions file")
+    names = [record_name(r) for r in rows]
+    seen: dict[str, dict] = {}
+    for n, r in zip(names, rows):
+        other = seen.setdefault(n, r)
+        if other is not r:
+            raise InputError(r.get("path") or r["file"], f"shares the name {n!r} with {other.get('path') or other['file']}"
+                                                         ": a predictions file keys clips by name; rename one or "
+                                                         "describe them in separate runs")
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["name", "text", "labels", "sentiment"])
-        for r in rows:
-            w.writerow(safe_row([Path(r["file"]).stem, r["description"], "[" + ", ".join(r["labels"]) + "]",
+        for n, r in zip(names, rows):
+            w.writerow(safe_row([n, r["description"], "[" + ", ".join(r["labels"]) + "]",
                                  r["sentiment"].get("polarity", r["sentiment"]["label"])]))
     return len(rows)

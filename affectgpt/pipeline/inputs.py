@@ -75,20 +75,27 @@ def check_inputs(inputs: list[Path]) -> None:
         raise InputError(None, "no input files matched")
 
 
-def check_unique_names(inputs: list[Path], why: str) -> None:
-    """Raise when two inputs share a file stem (the name a subtitles table or a predictions file
-    keys a clip by): ``clips/a.mp4`` and ``more/a.wav`` could not be told apart. ``why`` says
-    what needs the names.
+def check_unique_names(inputs: list[Path], why: str, scheme: str = "stem") -> None:
+    """Raise when two inputs share a name (:func:`affectgpt.io.clip_id` under ``scheme``: the
+    file stem by default, the name a subtitles table or a predictions file keys a clip by):
+    ``clips/a.mp4`` and ``more/a.wav`` could not be told apart. ``why`` says what needs the names.
 
     Raises:
-        InputError: naming the shared name and both files.
+        InputError: naming the shared name and both files (and, for ``stem``, the
+            ``parent_stem`` naming that tells ``Raw/video_0001/0001.mp4`` from ``Raw/video_0002/0001.mp4``).
     """
+    from affectgpt.io import clip_id
+
     first: dict[str, Path] = {}
     for p in inputs:
-        other = first.setdefault(p.stem, p)
+        name = clip_id(p, scheme)
+        other = first.setdefault(name, p)
         if other is not p:
-            raise InputError(p, f"shares the name {p.stem!r} with {other}: {why} keys clips by name; "
-                                "rename one or describe them in separate runs")
+            hint = ("; for a Raw/<video_id>/<clip_id>.mp4 layout (CMU-MOSI, CH-SIMS ...) name clips "
+                    "<video_id>_<clip_id> with --clip-names parent_stem") if scheme == "stem" and \
+                p.parent != other.parent else ""
+            raise InputError(p, f"shares the name {name!r} with {other}: {why} keys clips by name; "
+                                f"rename one or describe them in separate runs{hint}")
 
 
 def entry_problem(path: str | os.PathLike) -> str | None:

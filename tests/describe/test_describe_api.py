@@ -172,7 +172,7 @@ def _records(out: Path) -> list[dict]:
     return [json.loads(x) for x in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
-def test_batch_subtitles_match_by_stem_and_edited_subtitle_files_are_read_again(media, tmp_path, caplog):
+def test_batch_subtitles_match_by_stem_and_edited_subtitle_files_are_read_again(media, tmp_path, capsys):
     from affectgpt import cli
 
     clips = [media.video(f"c{i}.mp4", seconds=1.0) for i in range(2)]
@@ -180,19 +180,17 @@ def test_batch_subtitles_match_by_stem_and_edited_subtitle_files_are_read_again(
     table.write_text(f"name\tenglish\n{clips[0].parent.name}/c0.mp4\tI am so happy today\nnot-here\tx\n",
                      encoding="utf-8")
     out = tmp_path / "run"
-    with caplog.at_level("WARNING"):
-        assert cli.main(["describe", str(clips[0].parent), "--subtitles", str(table), "--out", str(out),
-                         "--no-asr", "-q"]) == 0
+    assert cli.main(["describe", str(clips[0].parent), "--subtitles", str(table), "--out", str(out),
+                     "--no-asr", "-q"]) == 0
+    err = capsys.readouterr().err
     recs = {Path(r["path"]).name: r for r in _records(out)}
     assert recs["c0.mp4"]["transcript"]["text"] == "I am so happy today"
     assert recs["c1.mp4"]["transcript"]["source"] == "none"
-    assert "no row for 1 of 2 clips" in caplog.text
+    assert "no row for 1 of 2 clips (e.g. c1)" in err
     stats = json.loads((out / "stats.json").read_text())
-    import hashlib
-
     assert stats["subtitles_table"] == {"file": "subs.tsv", "sha256": hashlib.sha256(table.read_bytes()).hexdigest(),
                                         "clips_without_row": 1, "rows_unused": 1, "clips_with_empty_row": 0}
-    assert "--no-asr" in caplog.text  # with ASR off nothing else reads the clip without a row
+    assert "--no-asr" in err  # with ASR off nothing else reads the clip without a row
     # one subtitle file for every clip: editing it re-describes on --resume
     srt = tmp_path / "all.srt"
     srt.write_text("1\n00:00:00,000 --> 00:00:01,000\nI am so happy today\n", encoding="utf-8")
@@ -221,8 +219,37 @@ def test_a_table_naming_no_clip_is_refused_and_empty_rows_are_counted(media, tmp
     table.write_text("name,chinese\nc0,我很开心\nc1,\n", encoding="utf-8")
     assert cli.main(["describe", str(clips[0].parent), "--subtitles", str(table), "--out", str(out),
                      "--no-asr", "-q"]) == 0
-    assert "an empty subtitle for 1 of 2 clips (e.g. c1.mp4)" in capsys.readouterr().err
+    assert "an empty subtitle for 1 of 2 clips (e.g. c1)" in capsys.readouterr().err
     assert json.loads((out / "stats.json").read_text())["subtitles_table"]["clips_with_empty_row"] == 1
+
+
+def test_the_raw_video_id_clip_id_layout_is_named_video_id_clip_id(media, tmp_path, capsys):
+    """CMU-MOSI/MOSEI and CH-SIMS ship Raw/<video_id>/<clip_id>.mp4; MER-UniBench names them <video_id>_<clip_id>."""
+    import shutil
+
+    from affectgpt import cli
+
+    src = media.video("src.mp4", seconds=1.0)
+    raw = tmp_path / "Raw"
+    for vid in ("video_0001", "video_0002"):
+        (raw / vid).mkdir(parents=True)
+        shutil.copy(src, raw / vid / "0001.mp4")
+    table = tmp_path / "sims.csv"
+    table.write_text("name,chinese\nvideo_0001_0001,我很开心\nvideo_0002_0001,我很生气\n", encoding="utf-8")
+    out, pred = tmp_path / "run", tmp_path / "pred.csv"
+    args = ["describe", str(raw), "--subtitles", str(table), "--out", str(out), "--predictions", str(pred), "-q",
+            "--no-asr"]
+    assert cli.main(args) == 2  # by file stem both are '0001'
+    err = capsys.readouterr().err
+    assert "shares the name '0001'" in err and "--clip-names parent_stem" in err
+    assert cli.main([*args, "--clip-names", "parent_stem", "--plot", f"{tmp_path / 'plots'}/"]) == 0
+    recs = {r["name"]: r for r in _records(out)}
+    assert set(recs) == {"video_0001_0001", "video_0002_0001"}
+    assert recs["video_0002_0001"]["transcript"]["text"] == "我很生气"
+    assert sorted(line.split(",")[0] for line in pred.read_text(encoding="utf-8").splitlines()[1:]) == \
+        ["video_0001_0001", "video_0002_0001"]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["video_0001_0001.png", "video_0002_0001.png"]
+    assert json.loads((out / "stats.json").read_text())["clip_names"] == "parent_stem"
 
 
 def test_json_on_stdout_and_timelines_for_several_clips(media, tmp_path, capsys):
