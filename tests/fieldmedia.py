@@ -204,3 +204,31 @@ def side_by_side(talker: list[np.ndarray], still: np.ndarray, talker_left: bool,
         canvas[y:y + right.shape[0], x:x + right.shape[1]] = right
         out.append(canvas)
     return out
+
+
+def with_decoy_video(src: Path, dst: Path, seconds: float = 3.5) -> Path:
+    """A Matroska file whose first video stream is a small test pattern (not default) and whose
+    second, default-flagged video stream is ``src``'s, with ``src``'s audio."""
+    import av
+
+    with av.open(str(src)) as i, av.open(str(dst), "w", format="matroska") as o:
+        decoy = o.add_stream("mjpeg", rate=25)
+        decoy.width, decoy.height, decoy.pix_fmt = 64, 48, "yuvj420p"
+        v = o.add_stream_from_template(i.streams.video[0])
+        a = o.add_stream_from_template(i.streams.audio[0])
+        decoy.disposition = av.stream.Disposition(0)
+        v.disposition = av.stream.Disposition.default
+        for k in range(int(seconds * 25)):
+            img = np.full((48, 64, 3), (k * 7) % 255, np.uint8)
+            for pk in decoy.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                o.mux(pk)
+        for pk in decoy.encode(None):
+            o.mux(pk)
+        omap = {i.streams.video[0].index: v, i.streams.audio[0].index: a}
+        for pk in i.demux(i.streams.video[0], i.streams.audio[0]):
+            if pk.dts is None:
+                continue
+            pk.stream = omap[pk.stream.index]
+            o.mux(pk)
+    return dst
+

@@ -243,6 +243,7 @@ class _VideoIndex:
     end_s: float
     packets: list | None = None  # compressed packets, decode order (short clips only)
     sar: float = 1.0  # sample (pixel) aspect ratio: displayed width / stored width
+    stream_index: int = 0  # the container's index of the video stream analysed (not always the first)
 
 
 @dataclass
@@ -364,8 +365,20 @@ class Clip:
                     if pk.stream.type == "video" and pk.pts is None and pk.dts is None:
                         continue  # flush packet
                     tb = pk.stream.time_base
-                    t = None if pk.pts is None else float(pk.pts * tb)
                     kind = pk.stream.type
+                    if pk.is_discard:
+                        # before an MP4 edit list's start (or a decoder pre-roll): decoded for the
+                        # frames after it, never shown, so it sets no time and no frame
+                        if kind == "video" and packets is not None:
+                            packets.append(pk)
+                        elif kind == "audio" and decode_audio and audio_problem is None:
+                            try:
+                                for _ in pk.decode():  # FFmpeg drops the frames of a discarded packet
+                                    pass
+                            except av.error.FFmpegError:
+                                pass
+                        continue
+                    t = None if pk.pts is None else float(pk.pts * tb)
                     if t is not None:
                         first.setdefault(kind, t)
                         first[kind] = min(first[kind], t)
@@ -428,6 +441,7 @@ class Clip:
                         chunks.append(_mono(out, sides if stereo else None, channel_energy))
                 except av.error.FFmpegError:
                     pass
+            v_index = v.index if v is not None else 0  # read while the container is open
             width = v.codec_context.width if v is not None else 0
             height = v.codec_context.height if v is not None else 0
             sar = _sample_aspect(v) if v is not None else 1.0
@@ -448,7 +462,7 @@ class Clip:
                     # the last frame lasts as long as the interval before it (variable frame rate: not the median)
                     step = float(arr[-1] - arr[-2]) if len(arr) > 1 else (1.0 / fps if fps else 0.04)
                     vend = float(arr[-1] + step)
-                vindex = _VideoIndex(arr, vend, packets, sar)
+                vindex = _VideoIndex(arr, vend, packets, sar, v_index)
             else:
                 video_problem = "no video frame could be read"
         audio = None
@@ -661,7 +675,7 @@ class Clip:
         tol = 1e-4
         if self._video.packets is not None:
             with open_container(self.path) as c:
-                stream = c.streams.video[0]
+                stream = c.streams[self._video.stream_index]
                 stream.thread_type = "AUTO"
                 ctx = stream.codec_context
 
@@ -699,7 +713,7 @@ class Clip:
         # containers (MPEG-TS) land after the target: then seek earlier, and at last decode
         # forward from the start.
         with open_container(self.path) as c:
-            stream = c.streams.video[0]
+            stream = c.streams[self._video.stream_index]
             stream.thread_type = "AUTO"
             tb = stream.time_base
             start = float(self._video.pts_s[0])

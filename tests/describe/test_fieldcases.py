@@ -71,6 +71,31 @@ def test_streams_that_do_not_start_at_zero(tmp_path, demo, fmt, suffix, offset):
     assert not clip.truncated
 
 
+def test_an_mp4_edit_list_starts_the_clip_where_it_is_shown(tmp_path, demo):
+    """Cut with ``ffmpeg -ss 0.7 -c copy``: packets from the key frame before 0.7 s are kept but
+    marked discarded by the edit list; a player starts at 0.7 s of the source."""
+    ref = Clip.open(demo)
+    cut = fm.remux(demo, tmp_path / "editlist.mp4", "mp4", -0.7)
+    clip = Clip.open(cut)
+    assert abs(clip.origin_s) < 0.05 and abs(clip.duration_s - (ref.duration_s - 0.7)) <= 0.05
+    shown = ref.frame_times[ref.frame_times - ref.origin_s >= 0.7 - 1e-3]
+    assert len(clip.frame_times) == len(shown)  # the discarded frames are not frames of the clip
+    s = clip.frames_at(clip.uniform_times(8), distinct=True)
+    assert len({_digest(f) for f in s.frames}) == 8 and all(0 <= t < clip.duration_s for t in s.times_s)
+    # the first frame shown is the source's first frame from 0.7 s on
+    first = clip.frames_at([0.0]).frames[0]
+    assert _digest(first) == _digest(ref.frames_at([float(shown[0] - ref.origin_s) + 1e-4]).frames[0])
+    assert abs(len(clip.audio) / 16000 - (len(ref.audio) / 16000 - 0.7)) < 0.05
+
+
+def test_the_default_video_stream_is_the_one_decoded(tmp_path, demo):
+    ref = Clip.open(demo)
+    clip = Clip.open(fm.with_decoy_video(demo, tmp_path / "two_videos.mkv"))
+    assert (clip.info.width, clip.info.height) == (ref.info.width, ref.info.height)
+    s = clip.frames_at(clip.uniform_times(4))
+    assert s.frames[0].shape == ref.frames_at([0.0]).frames[0].shape
+
+
 def test_timeline_stays_inside_an_offset_clip(tmp_path, demo, describer):
     moved = fm.remux(demo, tmp_path / "offset.ts", "mpegts", 1.4)
     r = describer.describe(moved, subtitle="I don't know!")
