@@ -36,9 +36,11 @@ def decode(path: Path):
 
 def encode(path: Path, frames: list[np.ndarray] | None, fps: float, audio: np.ndarray | None, rate: int,
            fmt: str | None = None, ts_offset_s: float = 0.0, faststart: bool = False,
-           sar: Fraction | None = None) -> Path:
+           sar: Fraction | None = None, audio_codec: str | None = None, s16_scale: float = 32767.0) -> Path:
     """Write H.264 (+ AAC or PCM in .wav) with PyAV; ``ts_offset_s`` shifts every timestamp;
-    ``sar`` marks the pixels as non-square (the frames given are the stored, squeezed ones)."""
+    ``sar`` marks the pixels as non-square (the frames given are the stored, squeezed ones);
+    ``audio_codec`` another audio codec fed 16-bit samples (``pcm_mulaw``, ``pcm_alaw``);
+    ``s16_scale`` 32768 puts a full negative swing at -32768, as FFmpeg does."""
     import av
 
     opts = {"movflags": "+faststart"} if faststart else {}
@@ -53,7 +55,7 @@ def encode(path: Path, frames: list[np.ndarray] | None, fps: float, audio: np.nd
                 vs.codec_context.sample_aspect_ratio = sar
         ast = None
         if audio is not None:
-            codec = "pcm_s16le" if str(path).endswith(".wav") else "aac"
+            codec = audio_codec or ("pcm_s16le" if str(path).endswith(".wav") else "aac")
             ast = c.add_stream(codec, rate=rate)
             ast.layout = "mono"
         voff = int(round(ts_offset_s * 90000))
@@ -67,17 +69,19 @@ def encode(path: Path, frames: list[np.ndarray] | None, fps: float, audio: np.nd
             for p in vs.encode():
                 c.mux(p)
         if ast is not None:
-            fmt_s = "s16" if ast.codec_context.name.startswith("pcm") else "fltp"
+            name = ast.codec_context.name
+            fmt_s = "flt" if name == "pcm_f32le" else "s16" if name.startswith("pcm") else "fltp"
             hop = 1024
             aoff = int(round(ts_offset_s * rate))
             for k in range(0, len(audio), hop):
                 chunk = audio[k:k + hop].astype(np.float32)
                 chunk = np.pad(chunk, (0, hop - len(chunk))) if len(chunk) < hop and fmt_s != "s16" else chunk
                 if fmt_s == "s16":
-                    fr = av.AudioFrame.from_ndarray((np.clip(chunk, -1, 1) * 32767).astype(np.int16)[None], format="s16",
-                                                    layout="mono")
-                else:
-                    fr = av.AudioFrame.from_ndarray(chunk[None], format="fltp", layout="mono")
+                    ints = ((np.clip(chunk, -1, 1) * 32767).astype(np.int16) if s16_scale == 32767 else
+                            np.clip(np.round(chunk.astype(np.float64) * s16_scale), -32768, 32767).astype(np.int16))
+                    fr = av.AudioFrame.from_ndarray(ints[None], format="s16", layout="mono")
+                else:  # floats are not cut at 1.0
+                    fr = av.AudioFrame.from_ndarray(chunk[None], format=fmt_s, layout="mono")
                 fr.sample_rate, fr.pts = rate, aoff + k
                 for p in ast.encode(fr):
                     c.mux(p)

@@ -193,20 +193,32 @@ def _sample_aspect(stream) -> float:
 
 #: sample formats' full scale (integer formats: the largest magnitude; u8 is centred on 128)
 _FULL_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2.0 ** 31, "s64": 2.0 ** 63, "flt": 1.0, "dbl": 1.0}
+#: the largest magnitude some codecs decode to (their full scale, below the sample format's):
+#: G.711 mu-law peaks at 32124 and A-law at 32256 in 16-bit samples
+_CODEC_FULL_SCALE = {"pcm_mulaw": 32124.0, "pcm_alaw": 32256.0}
 #: a sample at or above this share of full scale counts as clipped
 CLIP_LEVEL = 0.99
 
 
-def _count_clipped(frame) -> tuple[int, int]:
-    """(samples at or above :data:`CLIP_LEVEL` of full scale, samples) of a decoded audio frame."""
+def _count_clipped(frame, codec: str = "") -> tuple[int, int]:
+    """(samples at or above :data:`CLIP_LEVEL` of full scale, samples) of a decoded audio frame,
+    both rails counted. Full scale is the codec's (:data:`_CODEC_FULL_SCALE`) or the sample
+    format's; float samples can hold peaks beyond 1.0, so a float frame that does is not
+    clipped."""
     name = frame.format.name.rstrip("p")
-    full = _FULL_SCALE.get(name)
+    full = _CODEC_FULL_SCALE.get(codec) or _FULL_SCALE.get(name)
     if full is None:
         return 0, 0
     arr = frame.to_ndarray()
+    if name in ("flt", "dbl"):
+        mag = np.abs(arr)
+        if mag.size and mag.max() > full * (1 + 1e-6):
+            return 0, int(arr.size)  # peaks held beyond 1.0: this stretch is not cut at full scale
+        return int(np.count_nonzero(mag >= CLIP_LEVEL * full)), int(arr.size)
     if name == "u8":
         arr = arr.astype(np.int16) - 128
-    return int(np.count_nonzero(np.abs(arr) >= CLIP_LEVEL * full)), int(arr.size)
+    # integers: in float64, so that the negative rail (-32768: abs overflows in int16) counts too
+    return int(np.count_nonzero(np.abs(arr.astype(np.float64)) >= CLIP_LEVEL * full)), int(arr.size)
 
 
 def _is_cover_art(stream) -> bool:
@@ -345,6 +357,7 @@ class Clip:
             # stereo is mixed here, as FFmpeg would ((L + R) / sqrt 2), keeping the side signal too:
             # when the channels cancel (one is phase-inverted) the side signal holds the sound
             stereo = a is not None and a.codec_context.channels == 2
+            a_codec = a.codec_context.name if a is not None else ""
             resampler = (av.AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE) if stereo else
                          av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE) if a is not None else None)
             sides: list[np.ndarray] = []
@@ -412,7 +425,7 @@ class Clip:
                     if kind == "audio" and decode_audio and audio_problem is None:
                         try:
                             for fr in pk.decode():
-                                n_clip, n_all = _count_clipped(fr)
+                                n_clip, n_all = _count_clipped(fr, a_codec)
                                 clip_counts[0] += n_clip
                                 clip_counts[1] += n_all
                                 if audio_start is None and fr.time is not None:

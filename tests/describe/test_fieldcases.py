@@ -737,6 +737,27 @@ def test_clipped_audio_is_measured_and_its_distorted_cues_flagged_or_dropped(tmp
         assert all(c["name"] not in CLIPPING_DISTORTS or mode == "flag" for c in w.get("voice_cues", []))
 
 
+@pytest.mark.parametrize("case", ["negative_rail", "mulaw", "alaw", "float_over_1"])
+def test_clipping_is_measured_on_either_rail_for_any_sample_format(tmp_path, crema, case):
+    """FFmpeg's 16-bit negative rail is -32768 (abs overflows in int16); G.711 tops out below
+    the 16-bit full scale; floats beyond 1.0 hold their peaks (nothing is cut)."""
+    _, _, audio, rate = fm.decode(crema / "1001_DFA_ANG_XX.mp4")
+    loud = audio * 10 ** (12 / 20) - 0.6  # a DC shift down: only the negative peaks reach the rail
+    if case == "negative_rail":
+        path = fm.encode(tmp_path / "neg.wav", None, 0, loud, rate, s16_scale=32768.0)
+        expected = np.mean(np.clip(np.round(loud * 32768), -32768, 32767) <= -32768 * 0.99)
+    elif case in ("mulaw", "alaw"):
+        path = fm.encode(tmp_path / f"{case}.wav", None, 0, audio * 10 ** (30 / 20), rate, audio_codec=f"pcm_{case}")
+        expected = np.mean(np.abs(audio * 10 ** (30 / 20)) >= 0.99)
+    else:
+        path = fm.encode(tmp_path / "f32.wav", None, 0, audio * 10 ** (30 / 20), rate, audio_codec="pcm_f32le")
+        expected = 0.0
+    clip = Clip.open(path)
+    assert clip.clipped_share == pytest.approx(expected, abs=max(0.2 * expected, 1e-4))
+    if case != "float_over_1":
+        assert clip.clipped_share > 0.01
+
+
 def test_long_speech_keeps_the_windows_recognised_with_confidence(data_dir, demo):
     """The confidence floor applies per 30 s decoding window: the stretches Whisper loops on are
     dropped (with their text kept for inspection), the rest of a long file's transcript stays."""
