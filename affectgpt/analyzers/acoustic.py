@@ -189,6 +189,12 @@ def window_functionals(names: list[str], lld: np.ndarray, start_s: float, end_s:
     return list(_WINDOW_NAMES), np.array([out[k] for k in _WINDOW_NAMES], np.float32)
 
 
+#: below this loudest-50-ms level the audio is silence whatever the voice detector says (digital
+#: silence, dither); between it and :func:`is_silent`'s -50 dBFS it is quiet: speech there is
+#: analysed when the voice detector finds enough (a recording made far too low), else silence
+SILENT_DBFS = -70.0
+
+
 def is_silent(audio: np.ndarray, threshold_dbfs: float = -50.0) -> bool:
     """True when the loudest 50 ms frame is below ``threshold_dbfs`` (or the audio is shorter than 0.1 s)."""
     if len(audio) < SR // 10:
@@ -263,9 +269,11 @@ class AcousticAnalyzer:
             return problem or "no audio track", None
         if len(audio) < int(MIN_SPEECH_S * SR):
             return f"too short for vocal analysis ({len(audio) / SR:.2f} s of audio; needs {MIN_SPEECH_S} s of speech)", None
-        if is_silent(audio):
+        if is_silent(audio, SILENT_DBFS):
             return "silence (no audible sound)", None
         speech = speech if speech is not None else detect_speech(audio)
+        if is_silent(audio) and speech.speech_s < MIN_SPEECH_S:
+            return "silence (no audible sound)", speech  # quiet, and no speech in it
         if speech.speech_s == 0:
             return "no speech detected (noise, music or silence)", speech
         if speech.speech_s < MIN_SPEECH_S:
@@ -378,7 +386,7 @@ class AcousticAnalyzer:
         """
         per: list[np.ndarray | None] = []
         names = None
-        if normalise and not is_silent(audio):
+        if normalise and not is_silent(audio, SILENT_DBFS):
             audio = normalize_level(audio)  # one gain for the whole clip keeps windows comparable
         if lld is None and not is_silent(audio):
             lld = egemaps_lld(audio)  # once for the clip; every window reads its frames

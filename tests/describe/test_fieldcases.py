@@ -737,6 +737,16 @@ def test_clipped_audio_is_measured_and_its_distorted_cues_flagged_or_dropped(tmp
         assert all(c["name"] not in CLIPPING_DISTORTS or mode == "flag" for c in w.get("voice_cues", []))
 
 
+def test_speech_recorded_far_too_low_is_analysed_and_digital_silence_is_not(tmp_path, crema, describer):
+    ref = describer.describe(_wav_of(tmp_path, crema, "ref.wav"))
+    quiet = describer.describe(_wav_of(tmp_path, crema, "quiet.wav", gain_db=-40.0))  # peak about -49 dBFS
+    assert quiet["modalities"]["audio"], quiet["missing"]  # was "silence (no audible sound)" beside a transcript
+    assert quiet["speech"]["speech_s"] > 0.5
+    assert {c["name"] for c in quiet["cues"]["audio"]} == {c["name"] for c in ref["cues"]["audio"]}
+    hush = describer.describe(_wav_of(tmp_path, crema, "hush.wav", gain_db=-75.0))  # below 16-bit resolution
+    assert not hush["modalities"]["audio"] and hush["missing"]["audio"].startswith("silence")
+
+
 @pytest.mark.parametrize("case", ["negative_rail", "mulaw", "alaw", "float_over_1"])
 def test_clipping_is_measured_on_either_rail_for_any_sample_format(tmp_path, crema, case):
     """FFmpeg's 16-bit negative rail is -32768 (abs overflows in int16); G.711 tops out below
