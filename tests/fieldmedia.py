@@ -236,3 +236,24 @@ def with_decoy_video(src: Path, dst: Path, seconds: float = 3.5) -> Path:
             o.mux(pk)
     return dst
 
+
+def streamed_mkv(src: Path, dst: Path) -> Path:
+    """``src``'s streams in Matroska written as to a pipe (``ffmpeg ... -f matroska - > dst``): a
+    non-seekable output, so the header holds no duration."""
+    import av
+
+    class Pipe:  # write-only: no seek, so the muxer cannot go back to fill in the length
+        def __init__(self, fh):
+            self.fh = fh
+
+        def write(self, b):
+            return self.fh.write(b)
+
+    with open(dst, "wb") as fh, av.open(str(src)) as i, av.open(Pipe(fh), "w", format="matroska") as o:
+        omap = {s.index: o.add_stream_from_template(s) for s in i.streams if s.type in ("video", "audio")}
+        for pk in i.demux():
+            if pk.stream.index in omap and pk.dts is not None:
+                pk.stream = omap[pk.stream.index]
+                o.mux(pk)
+    return dst
+

@@ -688,6 +688,10 @@ def _notes(out: dict) -> list[str]:
     timing = out.get("timing", {})
     if timing.get("truncated"):
         notes.append(f"Note: the file is cut or damaged; {timing['note'].split(' (')[0]}.")
+    elif timing.get("partial") and timing.get("length_known") is False:
+        a, b = timing["analysed_span_s"]
+        notes.append(f"Note: only {seconds_text(a)}-{seconds_text(b)} s were analysed; the file goes on past that "
+                     "(its length is not in its header).")
     elif timing.get("partial"):
         a, b = timing["analysed_span_s"]
         notes.append(f"Note: only {seconds_text(a)}-{seconds_text(b)} s of the {seconds_text(timing['duration_s'])} s "

@@ -298,6 +298,7 @@ class Clip:
     subtitles: object = None  # Transcript of the file's own text subtitle stream (source "embedded"), or None
     subtitle_problem: str | None = None  # why the file's subtitle streams gave no text
     clipped_share: float | None = None  # share of the source audio's samples at full scale (clipping)
+    goes_on: bool = False  # media seen beyond the analysed span of a file whose header gives no length
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -369,6 +370,7 @@ class Clip:
             demux_error = None
             audio_errors, last_audio_error = 0, None
             have = 0  # audio samples kept so far
+            beyond = False  # a packet past max_duration_s was seen
             try:
                 for pk in c.demux(streams + ([sub] if sub is not None else [])):
                     if pk.stream.type == "subtitle":
@@ -397,6 +399,7 @@ class Clip:
                         first[kind] = min(first[kind], t)
                     origin = min(first.values()) if first else 0.0
                     if limit is not None and t is not None and t - origin > limit:
+                        beyond = True
                         if kind == "video":
                             video_done = True
                         else:
@@ -534,7 +537,8 @@ class Clip:
         clipped = clip_counts[0] / clip_counts[1] if audio is not None and clip_counts[1] else None
         return cls(path, info, audio, audio_problem, video_problem, origin, float(claimed), bool(truncated),
                    (0.0, float(span_end)), vindex, audio_note=audio_note, subtitles=transcript,
-                   subtitle_problem=subtitle_problem, clipped_share=clipped)
+                   subtitle_problem=subtitle_problem, clipped_share=clipped,
+                   goes_on=bool(beyond and duration < span_end + 0.5))
 
     # -- properties -----------------------------------------------------------------------
     @property
@@ -544,8 +548,9 @@ class Clip:
 
     @property
     def partial(self) -> bool:
-        """True when only part of the clip is analysed (``span_s`` ends before the clip)."""
-        return self.span_s[1] < self.duration_s - 0.5
+        """True when only part of the clip is analysed (``span_s`` ends before the clip, or media
+        was seen past it in a file whose header gives no length)."""
+        return self.span_s[1] < self.duration_s - 0.5 or self.goes_on
 
     @property
     def frame_times(self) -> np.ndarray:
@@ -566,6 +571,10 @@ class Clip:
             out["video_span_s"] = [round(vs[0], 3), round(vs[1], 3)]
         if self.truncated:
             out["note"] = f"decoded {self.span_s[1]:.1f} of {self.header_duration_s:.1f} s (the file is cut or damaged)"
+        elif self.goes_on:
+            out["length_known"] = False
+            out["note"] = (f"analysed {seconds_text(self.span_s[0])}-{seconds_text(self.span_s[1])} s; the file goes "
+                           "on past that (its header gives no length; raise --max-seconds to analyse more)")
         elif self.partial:
             out["note"] = (f"analysed {seconds_text(self.span_s[0])}-{seconds_text(self.span_s[1])} s of "
                            f"{seconds_text(self.duration_s)} s (raise --max-seconds to analyse more)")

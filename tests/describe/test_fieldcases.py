@@ -129,6 +129,16 @@ def test_long_input_analysed_in_part_says_which_span(demo):
             assert m in w["modalities"] or w["missing"][m]
 
 
+def test_a_file_without_a_length_analysed_in_part_says_it_goes_on(tmp_path, demo):
+    piped = fm.streamed_mkv(demo, tmp_path / "piped.mkv")  # ffmpeg ... -f matroska - > piped.mkv
+    whole = Clip.open(piped)
+    assert not whole.partial and abs(whole.duration_s - Clip.open(demo).duration_s) <= 0.05
+    r = _describe_once(DescribeConfig(max_audio_s=2.0), piped, subtitle="I don't know!")
+    assert r["timing"]["partial"] and r["timing"]["length_known"] is False
+    assert r["timing"]["analysed_span_s"] == [0.0, 2.0]
+    assert "only 0.0-2.0 s were analysed; the file goes on past that" in r["description"]
+
+
 def test_decode_once_and_windows_use_their_own_frames(demo, describer):
     clip = Clip.open(demo)
     r = describer.describe_clip(clip, subtitle="I don't know!")
