@@ -210,6 +210,26 @@ def side_by_side(talker: list[np.ndarray], still: np.ndarray, talker_left: bool,
     return out
 
 
+def two_talkers(left: list[np.ndarray], right: list[np.ndarray], width: int = 1280, height: int = 720,
+                scale: float = 0.6) -> list[np.ndarray]:
+    """Frames of a 16:9 canvas with two moving faces side by side (as many frames as the shorter)."""
+    import cv2
+
+    def fit(img):
+        h = int(height * scale)
+        return cv2.resize(img, (int(img.shape[1] * h / img.shape[0]), h), interpolation=cv2.INTER_AREA)
+
+    out = []
+    for a, b in zip(left, right):
+        a, b = fit(a), fit(b)
+        canvas = np.full((height, width, 3), 25, np.uint8)
+        canvas[(height - a.shape[0]) // 2:(height - a.shape[0]) // 2 + a.shape[0], 40:40 + a.shape[1]] = a
+        x = width - 40 - b.shape[1]
+        canvas[(height - b.shape[0]) // 2:(height - b.shape[0]) // 2 + b.shape[0], x:x + b.shape[1]] = b
+        out.append(canvas)
+    return out
+
+
 def with_decoy_video(src: Path, dst: Path, seconds: float = 3.5) -> Path:
     """A Matroska file whose first video stream is a small test pattern (not default) and whose
     second, default-flagged video stream is ``src``'s, with ``src``'s audio."""

@@ -29,12 +29,17 @@ from affectgpt.config import locate_packaged_file
 from affectgpt.errors import AffectGPTError
 
 __all__ = ["FaceObservation", "FaceTrack", "FaceTracker", "FaceFrontEnd", "FaceAnalysis", "face_landmarker_path",
-           "choose_speaker", "align_crop", "mouth_motion"]
+           "choose_speaker", "align_crop", "mouth_motion", "voice_envelope", "voice_sync"]
 
 #: a face whose mouth-opening SD during speech is below this does not talk
 MIN_MOUTH_MOTION = 0.012
 #: the speaker's mouth-motion score must exceed the runner-up's by this factor to be certain
 SPEAKER_MARGIN = 1.5
+#: with several talking mouths, the speaker's voice-sync score (:func:`voice_sync`, a z score)
+#: must exceed the runner-up's by this much to be certain
+SYNC_MARGIN = 1.5
+#: half-width (s) of the audio window whose level is compared with each frame's mouth opening
+ENVELOPE_HALF_S = 0.06
 
 ENV_TASK = "AFFECTGPT_FACE_LANDMARKER"
 # Landmark indices (MediaPipe face mesh): outer eye corners, and the inner lip midpoints.
@@ -260,18 +265,56 @@ def mouth_motion(track: FaceTrack, speech_mask: dict[int, bool] | None = None) -
     return float(np.std([o.mouth_open for o in obs]))
 
 
+def voice_envelope(audio: np.ndarray | None, times_s, rate: int = 16000,
+                   half_s: float = ENVELOPE_HALF_S) -> np.ndarray | None:
+    """Log RMS level [len(times_s)] of ``audio`` in a window of +-``half_s`` around each time
+    (seconds from the clip origin), the voice's loudness when each frame is shown; None without audio."""
+    if audio is None or not len(audio):
+        return None
+    out = []
+    for t in times_s:
+        seg = audio[max(0, int((t - half_s) * rate)):max(0, int((t + half_s) * rate))]
+        out.append(float(np.sqrt(np.mean(seg.astype(np.float64) ** 2))) if len(seg) else 0.0)
+    return np.log(np.asarray(out) + 1e-4)
+
+
+def voice_sync(track: FaceTrack, envelope: np.ndarray | None) -> float:
+    """How surely a track's mouth opens and closes with the voice: the Pearson correlation of its
+    mouth opening with :func:`voice_envelope` over the frames it is seen in (speech and pauses),
+    as a Fisher z score, ``atanh(r) * sqrt(n - 3)``, so that a track seen in few frames cannot
+    win on a chance correlation. 0 with under 4 frames or a still mouth."""
+    if envelope is None:
+        return 0.0
+    obs = [o for o in track.observations if 0 <= o.frame < len(envelope)]
+    if len(obs) < 4:
+        return 0.0
+    m = np.array([o.mouth_open for o in obs])
+    e = envelope[[o.frame for o in obs]]
+    if m.std() < 1e-6 or e.std() < 1e-6:
+        return 0.0
+    r = float(np.clip(np.corrcoef(m, e)[0, 1], -0.99, 0.99))
+    return float(np.arctanh(r) * np.sqrt(len(obs) - 3))
+
+
 def choose_speaker(tracks: list[FaceTrack], n_frames: int, audio_energy: np.ndarray | None = None,
                    speech_mask: dict[int, bool] | None = None) -> tuple[FaceTrack | None, dict]:
     """Pick the speaking face among ``tracks`` observed over ``n_frames`` frames.
 
-    With several faces and a ``speech_mask`` (frame index -> voice heard), the track whose mouth
-    moves most while the voice is heard wins (:func:`mouth_motion`); the choice is
-    ``uncertain`` when no mouth moves clearly (:data:`MIN_MOUTH_MOTION`) or the runner-up is
-    within :data:`SPEAKER_MARGIN`. Without speech, the largest, most present face is chosen.
-    ``audio_energy`` is accepted for compatibility and unused. Returns the track (None when
-    there is no face) and a report: ``n_faces``, ``scores``, ``chosen``, ``uncertain``, ``method``.
+    With several faces and a ``speech_mask`` (frame index -> voice heard), only faces whose
+    mouth moves while the voice is heard (:func:`mouth_motion` >= :data:`MIN_MOUTH_MOTION`) can
+    be the speaker. Of several such faces, the one whose mouth opens and closes with the voice
+    wins (:func:`voice_sync` against ``audio_energy``, the :func:`voice_envelope` at each
+    frame), so that a listener who moves, nods or mouths along is not taken for the speaker;
+    the choice is ``uncertain`` when the runner-up is within :data:`SYNC_MARGIN`, or when the
+    face that moves most is not the one in sync. Without ``audio_energy`` the most moving mouth
+    wins, ``uncertain`` within :data:`SPEAKER_MARGIN`. No moving mouth: the largest face,
+    ``uncertain``. Without speech, the largest, most present face is chosen.
+
+    Returns the track (None when there is no face) and a report: ``n_faces``, ``scores`` (mouth
+    motion), ``voice_sync`` (with several talking faces), ``chosen``, ``uncertain`` (+
+    ``uncertain_reason``), ``method``.
     """
-    track, info = _choose_speaker(tracks, n_frames, speech_mask)
+    track, info = _choose_speaker(tracks, n_frames, speech_mask, audio_energy)
     if track is not None and speech_mask and sum(speech_mask.values()) >= 3:
         # the speaker check (MER-Caption's low-level filter): does the chosen mouth move with the voice?
         motion = mouth_motion(track, speech_mask)
@@ -280,7 +323,7 @@ def choose_speaker(tracks: list[FaceTrack], n_frames: int, audio_energy: np.ndar
     return track, info
 
 
-def _choose_speaker(tracks, n_frames, speech_mask):
+def _choose_speaker(tracks, n_frames, speech_mask, envelope=None):
     if not tracks:
         return None, {"n_faces": 0}
     presence = [len(tr.observations) / max(n_frames, 1) * float(np.mean([np.sqrt(o.area) for o in tr.observations]))
@@ -292,12 +335,24 @@ def _choose_speaker(tracks, n_frames, speech_mask):
         motion = [mouth_motion(tr, speech_mask) for tr in tracks]
         order = np.argsort(motion)[::-1]
         best, second = float(motion[order[0]]), float(motion[order[1]])
-        uncertain = best < MIN_MOUTH_MOTION or best < SPEAKER_MARGIN * second
-        chosen = int(order[0]) if best >= MIN_MOUTH_MOTION else int(np.argmax(presence))
-        why = ("no face's mouth moves with the voice" if best < MIN_MOUTH_MOTION else
-               "two faces' mouths move alike" if uncertain else None)
-        info = {"n_faces": len(tracks), "scores": [round(m, 4) for m in motion], "chosen": chosen,
-                "uncertain": bool(uncertain), "method": "mouth motion during speech"}
+        movers = [i for i in range(len(tracks)) if motion[i] >= MIN_MOUTH_MOTION]
+        info = {"n_faces": len(tracks), "scores": [round(m, 4) for m in motion],
+                "method": "mouth motion during speech"}
+        if len(movers) >= 2 and envelope is not None:
+            sync = [voice_sync(tracks[i], envelope) for i in movers]
+            ranked = sorted(range(len(movers)), key=lambda k: -sync[k])
+            chosen = movers[ranked[0]]
+            info["voice_sync"] = {str(i): round(z, 3) for i, z in zip(movers, sync)}
+            info["method"] = "mouth moving in time with the voice"
+            why = ("two talking faces move in time with the voice alike"
+                   if sync[ranked[0]] - sync[ranked[1]] < SYNC_MARGIN else
+                   "the face moving most is not the one in time with the voice" if chosen != int(order[0]) else None)
+        else:
+            chosen = int(order[0]) if best >= MIN_MOUTH_MOTION else int(np.argmax(presence))
+            why = ("no face's mouth moves with the voice" if best < MIN_MOUTH_MOTION else
+                   "two faces' mouths move alike" if best < SPEAKER_MARGIN * second else None)
+        info["chosen"] = chosen
+        info["uncertain"] = why is not None
         if why:
             info["uncertain_reason"] = why
         return tracks[chosen], info
@@ -454,7 +509,8 @@ class FaceFrontEnd:
             m = speech.mask(sample.times_s)
             mask = {i: bool(v) for i, v in enumerate(m)}
         tracks = [t for t in tracks if len(t.observations) >= max(1, int(0.25 * len(sample.frames)))] or tracks
-        speaker, info = choose_speaker(tracks, len(sample.frames), speech_mask=mask)
+        envelope = voice_envelope(getattr(clip, "audio", None), sample.times_s) if mask else None
+        speaker, info = choose_speaker(tracks, len(sample.frames), envelope, speech_mask=mask)
         info.update(info_extra)
         until = clip.shown_until(sample.times_s)
         if speaker is None:

@@ -352,6 +352,41 @@ def test_the_face_whose_mouth_moves_with_the_voice_is_chosen(tmp_path, talker, d
     assert "the speaking person" in r["description"]
 
 
+def _chosen_left(describer, p: Path) -> tuple[bool, dict]:
+    from affectgpt.media.vad import detect_speech
+
+    clip = Clip.open(p)
+    fa = describer.visual.front.analyze(clip, clip.uniform_times(8), detect_speech(clip.audio))
+    cx = np.mean([(o.box[0] + o.box[2]) / 2 for o in fa.speaker.observations])
+    return bool(cx < fa.frames.width / 2), fa.info
+
+
+@pytest.mark.parametrize("speaker_left", [True, False])
+def test_a_listener_mouthing_along_late_is_not_the_speaker(tmp_path, talker, describer, speaker_left):
+    """Both mouths move during the speech; only one opens and closes with the voice (the other
+    is the same face 0.5 s late): mouth motion alone cannot tell them apart, the voice can."""
+    frames, fps, audio, rate, _ = talker
+    late = [frames[0]] * int(round(0.5 * fps)) + frames
+    pair = (frames, late) if speaker_left else (late, frames)
+    p = fm.encode(tmp_path / "pair.mp4", fm.two_talkers(*pair), fps, audio, rate)
+    left, info = _chosen_left(describer, p)
+    assert info["method"] == "mouth moving in time with the voice" and len(info["voice_sync"]) == 2
+    assert left == speaker_left and not info["uncertain"]
+
+
+@pytest.mark.parametrize("speaker_left", [True, False])
+def test_a_muted_face_saying_the_same_words_is_never_confidently_the_speaker(tmp_path, crema, describer,
+                                                                             speaker_left):
+    """The trial's case: the same actor saying the same sentence angrily, muted, beside the
+    neutral take whose voice is heard. Either the speaker is found or the choice is uncertain."""
+    spk, fps, audio, rate = fm.decode(crema / "1001_DFA_NEU_XX.mp4")
+    muted = fm.decode(crema / "1001_DFA_ANG_XX.mp4")[0]
+    pair = (spk, muted) if speaker_left else (muted, spk)
+    p = fm.encode(tmp_path / "muted.mp4", fm.two_talkers(*pair), fps, audio, rate)
+    left, info = _chosen_left(describer, p)
+    assert left == speaker_left or info["uncertain"], info
+
+
 def test_two_still_faces_make_the_speaker_uncertain(tmp_path, talker, describer):
     frames, fps, audio, rate, still = talker
     canvas = fm.side_by_side([frames[0]] * len(frames), still, True, talker_scale=0.6, still_scale=0.6)
