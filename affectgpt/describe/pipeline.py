@@ -705,7 +705,12 @@ def _notes(out: dict) -> list[str]:
         notes.append("Note: the input is a single still image; the face is described from that one picture "
                      "(no motion, no voice).")
     coverage = out.get("faces", {}).get("coverage")
-    if out["modalities"].get("video") and coverage is not None and coverage < 0.5:
+    shots = out.get("faces", {}).get("shots", 1)
+    others = out.get("faces", {}).get("n_faces", 0) > 1  # other people, in other shots
+    if out["modalities"].get("video") and coverage is not None and shots > 1 and others and coverage < 0.9:
+        notes.append(f"Note: the clip cuts between {shots} shots; the face described is seen in {coverage:.0%} of "
+                     "the frames sampled, and the facial cues come from those frames.")
+    elif out["modalities"].get("video") and coverage is not None and coverage < 0.5:
         notes.append(f"Note: a face was visible in only {coverage:.0%} of the frames sampled; the facial cues "
                      "come from those frames.")
     if out.get("faces", {}).get("uncertain") and out["modalities"].get("video"):
