@@ -32,6 +32,13 @@ from affectgpt.media.whisper import shared_whisper, whisper_model_path
 __all__ = ["Transcriber", "MIN_AVG_LOGPROB", "MAX_NO_SPEECH_PROB", "MAX_COMPRESSION_RATIO", "LOW_CONFIDENCE"]
 
 MIN_AVG_LOGPROB = -1.0
+#: below this clip-level language probability, each stretch of speech (voice activity segments)
+#: has its language identified and is transcribed in it: a clip may hold two languages
+MIXED_LANGUAGE_P = 0.9
+#: a stretch's own language identification is used from this probability (else its neighbour's)
+SPAN_LANGUAGE_P = 0.5
+#: stretches shorter than this (s) are too short to identify a language on
+MIN_SPAN_S = 0.6
 MAX_NO_SPEECH_PROB = 0.6
 MAX_COMPRESSION_RATIO = 2.4
 LOW_CONFIDENCE = "speech not recognised with confidence; pass --subtitle"
@@ -157,6 +164,13 @@ class Transcriber:
         lang = info.language if self.multilingual else "en"
         lang_p = None if not self.multilingual else (1.0 if language else round(float(info.language_probability), 4))
         meta.update(language=lang, language_probability=lang_p, language_forced=bool(language))
+        if not language and lang_p is not None and lang_p < MIXED_LANGUAGE_P:
+            mixed = self._by_language(audio, lang)
+            if mixed is not None:
+                return mixed.__class__(mixed.segments, "asr", **{**meta, "language": mixed.language},
+                                       **{k: v for k, v in mixed.to_dict().items()
+                                          if k in ("avg_logprob", "no_speech_prob", "compression_ratio")},
+                                       extra=mixed.extra)
         if not segs:
             return Transcript([], "asr", **meta)
         logp, nsp, ratio = _confidence(segs)
@@ -182,3 +196,47 @@ class Transcriber:
         return Transcript(out, "asr", rejected_text=" ".join(s.text.strip() for s in rejected),
                           extra={"windows": len(windows), "windows_dropped": len(reasons),
                                  "windows_dropped_reason": reasons[0]}, **meta)
+
+    def _by_language(self, audio: np.ndarray, clip_language: str) -> Transcript | None:
+        """The clip transcribed stretch by stretch, each in its own language, when its stretches of
+        speech (voice activity segments) are identified as different languages; None when they
+        all are ``clip_language`` (or too short to tell). A stretch under :data:`MIN_SPAN_S`, or
+        identified below :data:`SPAN_LANGUAGE_P`, takes the language of the stretch before it.
+        Each stretch's text passes the confidence floor on its own. ``extra["languages"]`` lists
+        the stretches with their language and probability."""
+        from affectgpt.media.vad import detect_speech
+
+        sr = 16000
+        spans = [(a, b) for a, b in detect_speech(audio).segments if b - a >= 0.3]
+        if len(spans) < 2:
+            return None
+        found, prev = [], clip_language
+        for a, b in spans:
+            lang, p = prev, None
+            if b - a >= MIN_SPAN_S:
+                got, p, _ = self.model.detect_language(audio=audio[int(a * sr):int(b * sr)])
+                lang = got if p >= SPAN_LANGUAGE_P else prev
+            found.append((a, b, lang, p))
+            prev = lang
+        if all(lang == clip_language for *_, lang, _ in found):
+            return None
+        segments, kept, seconds = [], [], {}
+        for a, b, lang, p in found:
+            piece = audio[int(a * sr):int(b * sr)].astype(np.float32)
+            out, _ = self.model.transcribe(piece, language=lang, beam_size=1, vad_filter=False,
+                                           condition_on_previous_text=False, temperature=0.0)
+            out = [s for s in out if s.text.strip()]
+            if not out or _below_floor(*_confidence(out)):
+                continue
+            kept.extend(out)
+            segments += [Segment(s.text.strip(), round(a + float(s.start), 3), round(min(b, a + float(s.end)), 3))
+                         for s in out]
+            seconds[lang] = seconds.get(lang, 0.0) + (b - a)
+        if not segments:
+            return None
+        spans_out = [{"start_s": round(a, 3), "end_s": round(b, 3), "language": lang,
+                      "probability": None if p is None else round(float(p), 4)} for a, b, lang, p in found]
+        main = max(seconds, key=seconds.get)
+        return Transcript(segments, "asr", language=main, extra={"languages": spans_out},
+                          **_confidence_meta(kept))
+

@@ -232,6 +232,23 @@ def test_english_control_clip(crema, describer):
     assert r["reference"]["audio"].startswith("RAVDESS")
 
 
+def test_a_clip_in_two_languages_is_transcribed_in_each(crema, demo):
+    """English then Mandarin speech: identified once, the Mandarin half was written as invented
+    English; each stretch of speech now has its own language when the clip's is unsure."""
+    from affectgpt.media.asr import Transcriber
+
+    english = Clip.open(crema / "1001_DFA_HAP_XX.mp4").audio
+    audio = np.concatenate([english, np.zeros(11000, np.float32), Clip.open(demo).audio]).astype(np.float32)
+    t = Transcriber("base").transcribe(audio)
+    langs = {x["language"] for x in t.extra["languages"]}
+    assert langs == {"en", "zh"} and t.language_probability < 0.9
+    assert "forget" in t.text.lower() and sum("\u4e00" <= ch <= "\u9fff" for ch in t.text) >= 5
+    zh = [x for x in t.extra["languages"] if x["language"] == "zh"]
+    assert all(x["start_s"] >= len(english) / 16000 - 0.1 for x in zh)  # the Mandarin is where it was said
+    # one language, surely identified: one pass, no per-stretch identification
+    assert "languages" not in Transcriber("base").transcribe(Clip.open(demo).audio).extra
+
+
 def test_english_only_model_below_the_confidence_floor_is_dropped(demo):
     from affectgpt.media.asr import LOW_CONFIDENCE, Transcriber
 
