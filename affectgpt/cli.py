@@ -287,14 +287,22 @@ def _check_describe_outputs(a: argparse.Namespace, inputs: list[Path]) -> None:
     if a.out:
         for name in ("results.jsonl", "stats.json", ".lock", ".cache"):
             taken[(Path(a.out) / name).resolve()] = f"the run's own {name} in --out"
+    from affectgpt.io import clip_id
+
     for flag, value in (("--json", a.json), ("--predictions", a.predictions), ("--srt", a.srt), ("--vtt", a.vtt),
                         ("--plot", a.plot)):
-        if not value or value == "-" or _is_folder_arg(value):
+        if not value or value == "-":
             continue
-        where = Path(value).resolve()
-        if where in taken:
-            raise ValueError(f"{flag} {value}: would overwrite {taken[where]}; give another file name")
-        taken[where] = f"the {flag} file"
+        if _is_folder_arg(value):  # one <clip name>.<suffix> per input in that folder
+            suffix = "png" if flag == "--plot" else flag[2:]
+            wheres = [(Path(value) / f"{clip_id(p, a.clip_names)}.{suffix}").resolve() for p in inputs]
+        else:
+            wheres = [Path(value).resolve()]
+        for where in wheres:
+            if where in taken:
+                raise ValueError(f"{flag} {value}: would overwrite {taken[where]} ({where.name}); "
+                                 "give another file or folder")
+            taken[where] = f"the {flag} output"
 
     for flag, value in (("--srt", a.srt), ("--vtt", a.vtt), ("--plot", a.plot)):
         if value and n_inputs > 1 and not _is_folder_arg(value):

@@ -84,7 +84,8 @@ def clip_id(path: str | os.PathLike, scheme: str = "stem") -> str:
     if scheme == "stem":
         return p.stem
     if scheme == "parent_stem":
-        return f"{p.parent.name}_{p.stem}" if p.parent.name else p.stem
+        parent = p.absolute().parent.name  # "0001.mp4" typed inside Raw/video_0001 is video_0001_0001
+        return f"{parent}_{p.stem}" if parent else p.stem
     raise ValueError(f"unknown clip naming {scheme!r} (use {' or '.join(CLIP_NAME_SCHEMES)})")
 
 

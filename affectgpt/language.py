@@ -11,6 +11,7 @@ _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 #: a word in a script other than CJK ideographs (letters, with inner apostrophes or hyphens)
 _OTHER_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+_ABBREVIATION = re.compile(r"(?<![^\W\d_])(?:[^\W\d_]\.){2,}[^\W\d_]?")
 #: languages the text heads read (Chinese heads for ``zh``, English heads for ``en``)
 TEXT_LANGUAGES = ("zh", "en")
 
@@ -27,7 +28,8 @@ def guess_language(text: str) -> str | None:
     * ``ja`` when kana make up at least 10% of the letters (Chinese text has none; Japanese with
       many kanji still has kana particles), ``ko`` when Hangul makes up at least 30%;
     * ``zh`` when the Chinese part is at least half of the words: CJK ideographs counted as
-      words at :data:`HANZI_PER_WORD` characters each, against the runs of other letters (so a
+      words at :data:`HANZI_PER_WORD` characters each, against the runs of other letters (a
+      dotted abbreviation is one, a word of one or two letters counts half; so a
       code-switched line such as ``这个 project 的 deadline 太 tight 了`` is Chinese, an English
       line naming ``北京`` is not; Cantonese included);
     * ``en`` when the letters outside CJK ideographs are mostly (90%) ASCII Latin: other languages
@@ -46,7 +48,10 @@ def guess_language(text: str) -> str | None:
     if sum(1 for ch in letters if _HANGUL.match(ch)) >= 0.3 * n:
         return "ko"
     cjk = sum(1 for ch in letters if _CJK.match(ch))
-    other_words = len(_OTHER_WORD.findall(_CJK.sub(" ", text)))
+    # a dotted abbreviation (C.E.O., G.I.) is one word; a word of one or two letters (OK, B, I)
+    # counts half: short Latin tokens in a Chinese line must not outweigh it
+    rest_text = _ABBREVIATION.sub(" X ", _CJK.sub(" ", text))
+    other_words = sum(1.0 if len(w) > 2 else 0.5 for w in _OTHER_WORD.findall(rest_text))
     if cjk and cjk / HANZI_PER_WORD >= other_words:
         return "zh"
     rest = [ch for ch in letters if not _CJK.match(ch)]

@@ -1,7 +1,7 @@
 """Lexical cues: emotion words in the subtitle/transcript (negation-aware) and a text-emotion head.
 
 Each text is routed by language (:func:`affectgpt.analyzers.text_zh.detect_language`: Chinese
-when CJK ideographs make at least 30% of its letters):
+when its Chinese part is at least half of its words, :func:`affectgpt.language.guess_language`):
 
 * English (and anything not Chinese): the ``text`` / ``text_sentiment`` heads read a MiniLM
   embedding of the utterance (and, in dialogues, of the previous one); trained on MELD (and

@@ -142,15 +142,15 @@ def _check_table_matches(inputs: list[Path], subtitles: dict, scheme: str = "ste
     from affectgpt.io import clip_id
     from affectgpt.media.subtitles import clip_name
 
-    names = {clip_name(k) for k in subtitles}
-    if inputs and not any(clip_id(p, scheme) in names for p in inputs):
+    names = sorted({clip_name(k) for k in subtitles})
+    if inputs and not any(clip_id(p, scheme) in set(names) for p in inputs):
         first = next(iter(subtitles.values()))
         table = (getattr(first, "extra", None) or {}).get("table") or "the subtitles table"
-        hint = "" if scheme != "stem" or "_" not in next(iter(names)) else \
+        hint = "" if scheme != "stem" or not any("_" in n for n in names) else \
             "; for Raw/<video_id>/<clip_id>.mp4 folders use --clip-names parent_stem"
         raise InputError(table, f"no row names any of the {len(inputs)} input clips (rows are matched by the clip's "
                                 f"name, here its {'file stem' if scheme == 'stem' else scheme}, e.g. "
-                                f"{clip_id(inputs[0], scheme)!r}; the table has e.g. {next(iter(names))!r}){hint}")
+                                f"{clip_id(inputs[0], scheme)!r}; the table has e.g. {names[0]!r}){hint}")
 
 
 def _describe_run_locked(inputs, jsonl: Path, config, subtitle, executor, resume, progress, subtitles,

@@ -518,7 +518,8 @@ class Describer:
     def _assemble(self, name: str, results: dict[str, ModalityResult], arousal) -> dict:
         """Fusion, labels, sentiment and description from the per-modality results."""
         fused = fuse(list(results.values()), self.weights)
-        anything = any(r.present for r in results.values())
+        # a modality weighted 0 is measured and reported but claims nothing
+        anything = any(r.present and self.weights.get(m, 1.0) > 0 for m, r in results.items())
         if anything:
             labels = open_labels(fused, arousal, self.known_forms)
             text = results.get("text")
@@ -667,8 +668,9 @@ class Describer:
             fused = fuse(parts, self.weights)
             entry["modalities"] = [p.modality for p in parts]
             entry["basic"] = {c: round(v, 4) for c, v in fused.items()}
-            entry["label"] = max(fused, key=fused.get) if parts else None
-            entry["labels"] = open_labels(fused, None, self.known_forms, max_labels=3) if parts else []
+            used = [p for p in parts if self.weights.get(p.modality, 1.0) > 0]
+            entry["label"] = max(fused, key=fused.get) if used else None
+            entry["labels"] = open_labels(fused, None, self.known_forms, max_labels=3) if used else []
             if missing:
                 entry["missing"] = missing
             windows.append(entry)

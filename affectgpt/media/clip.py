@@ -203,7 +203,7 @@ CLIP_LEVEL = 0.99
 def _count_clipped(frame, codec: str = "") -> tuple[int, int]:
     """(samples at or above :data:`CLIP_LEVEL` of full scale, samples) of a decoded audio frame,
     both rails counted. Full scale is the codec's (:data:`_CODEC_FULL_SCALE`) or the sample
-    format's; float samples can hold peaks beyond 1.0, so a float frame that does is not
+    format's; float PCM can hold peaks beyond 1.0, so a float-PCM frame that does is not
     clipped."""
     name = frame.format.name.rstrip("p")
     full = _CODEC_FULL_SCALE.get(codec) or _FULL_SCALE.get(name)
@@ -212,8 +212,10 @@ def _count_clipped(frame, codec: str = "") -> tuple[int, int]:
     arr = frame.to_ndarray()
     if name in ("flt", "dbl"):
         mag = np.abs(arr)
-        if mag.size and mag.max() > full * (1 + 1e-6):
-            return 0, int(arr.size)  # peaks held beyond 1.0: this stretch is not cut at full scale
+        if codec.startswith(("pcm_f32", "pcm_f64")) and mag.size and mag.max() > full * (1 + 1e-6):
+            # float PCM holds peaks beyond 1.0: not cut. Lossy codecs (AAC, MP3, Opus) decode to
+            # float too, and overshoot past 1.0 around a clipped source, so theirs still count.
+            return 0, int(arr.size)
         return int(np.count_nonzero(mag >= CLIP_LEVEL * full)), int(arr.size)
     if name == "u8":
         arr = arr.astype(np.int16) - 128
@@ -538,7 +540,7 @@ class Clip:
         return cls(path, info, audio, audio_problem, video_problem, origin, float(claimed), bool(truncated),
                    (0.0, float(span_end)), vindex, audio_note=audio_note, subtitles=transcript,
                    subtitle_problem=subtitle_problem, clipped_share=clipped,
-                   goes_on=bool(beyond and duration < span_end + 0.5))
+                   goes_on=bool(beyond and not header))
 
     # -- properties -----------------------------------------------------------------------
     @property

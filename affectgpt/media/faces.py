@@ -63,6 +63,7 @@ class FaceObservation:
     box: tuple[float, float, float, float]
     landmarks: np.ndarray
     blendshapes: dict[str, float]
+    appearance: np.ndarray | None = field(default=None, repr=False)  # colour histogram of the face box
 
     @property
     def area(self) -> float:
@@ -182,7 +183,10 @@ class FaceTracker:
             pts = np.array([[p.x * w + offset[0], p.y * h + offset[1], p.z * w] for p in lms], np.float32)
             box = (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
             bs = {c.category_name: float(c.score) for c in res.face_blendshapes[k]} if res.face_blendshapes else {}
-            out.append(FaceObservation(index, time_s, box, pts, bs))
+            x0, y0 = max(0, int(box[0] - offset[0])), max(0, int(box[1] - offset[1]))
+            x1, y1 = min(w, int(box[2] - offset[0]) + 1), min(h, int(box[3] - offset[1]) + 1)
+            look = _colour_histogram(frame[y0:y1, x0:x1]) if x1 - x0 >= 4 and y1 - y0 >= 4 else None
+            out.append(FaceObservation(index, time_s, box, pts, bs, look))
         return out
 
     @property
@@ -238,8 +242,9 @@ class FaceTracker:
              shots: list[int] = ()) -> list[FaceTrack]:
         """Tracks from per-frame detections (frame position -> faces), linked in frame order by
         box overlap (the result does not depend on the order the frames were detected in). A
-        track does not continue across a shot change (``shots``: positions of the frames that
-        start a new shot): two people filmed in turn at the same place are two tracks."""
+        track continues across a shot change (``shots``: positions of the frames that start a
+        new shot) only when the face looks alike (:data:`SAME_FACE`): two people filmed in turn
+        at the same place are two tracks; one person cut back to is one."""
         tracks: list[FaceTrack] = []
         starts = sorted(shots)
         for i in sorted(detections):
@@ -250,8 +255,8 @@ class FaceTracker:
                 for k, tr in enumerate(tracks):
                     if k in used or tr.last.frame == i:
                         continue
-                    if any(tr.last.frame < c <= i for c in starts):
-                        continue  # a cut lies between: another shot, maybe another person
+                    if any(tr.last.frame < c <= i for c in starts) and not _looks_alike(tr.last, det):
+                        continue  # a cut lies between and the face looks different: another person
                     iou = _iou(tr.last.box, det.box)
                     if iou > best_iou:
                         best, best_iou = k, iou
@@ -264,10 +269,22 @@ class FaceTracker:
         return tracks
 
 
+#: colour-histogram distance (Hellinger, 0-1) of two face boxes below which, across a cut, they
+#: are taken for the same person (shot / reverse shot / shot: A, B, then A again)
+SAME_FACE = 0.2
+
+
+def _looks_alike(a: FaceObservation, b: FaceObservation) -> bool:
+    return a.appearance is not None and b.appearance is not None and \
+        _distance(a.appearance, b.appearance) <= SAME_FACE
+
+
 #: colour-histogram distance (Hellinger, 0-1) between two consecutive sampled frames above
 #: which they belong to different shots (a cut): about 0.55 between two CREMA-D speakers cut
 #: together at the same place, 0.001 or less between frames of one shot of a talking face
 SHOT_CUT = 0.25
+#: the chromaticity histograms must differ too, by this share of :data:`SHOT_CUT`
+CHROMA_SHARE = 0.5
 
 
 def _colour_histogram(frame: np.ndarray) -> np.ndarray:
@@ -278,11 +295,54 @@ def _colour_histogram(frame: np.ndarray) -> np.ndarray:
     return h / max(h.sum(), 1.0)
 
 
+def _chroma_histogram(frame: np.ndarray) -> np.ndarray:
+    """Normalised 8 x 8 histogram of pixel chromaticity (r, g shares of r + g + b) of a frame seen
+    at about 72 px, dark pixels left out: unchanged when the picture only brightens or darkens."""
+    step = max(1, min(frame.shape[:2]) // 72)
+    x = frame[::step, ::step, :3].reshape(-1, 3).astype(np.float64)
+    total = x.sum(1)
+    x, total = x[total > 45], total[total > 45]
+    if not len(x):
+        return np.full(64, 1 / 64)
+    r = np.minimum((x[:, 0] / total * 8).astype(np.int64), 7)
+    g = np.minimum((x[:, 1] / total * 8).astype(np.int64), 7)
+    h = np.bincount(r * 8 + g, minlength=64).astype(np.float64)
+    return h / h.sum()
+
+
+def _flat(frame: np.ndarray) -> bool:
+    """A nearly uniform frame (black, white, a flash or a fade's end): it starts no shot."""
+    step = max(1, min(frame.shape[:2]) // 72)
+    return float(frame[::step, ::step, :3].std()) < 8.0
+
+
+def _distance(h1: np.ndarray, h2: np.ndarray) -> float:
+    return 1.0 - float(np.sum(np.sqrt(h1 * h2)))
+
+
 def shot_starts(frames: list[np.ndarray], threshold: float = SHOT_CUT) -> list[int]:
     """Positions of the frames (in the order given, by time) that start a new shot: where the
-    colour-histogram distance to the previous frame exceeds ``threshold`` (:data:`SHOT_CUT`)."""
-    hs = [_colour_histogram(f) for f in frames]
-    return [i for i in range(1, len(hs)) if 1.0 - float(np.sum(np.sqrt(hs[i - 1] * hs[i]))) > threshold]
+    colour-histogram distance to the last frame of the current shot exceeds ``threshold``
+    (:data:`SHOT_CUT`). Nearly uniform frames (black, white: a fade or a flash) start no shot and
+    are skipped, and a single frame unlike both its neighbours, which are alike (a camera flash,
+    a glitch), is no cut."""
+    hs = [None if _flat(f) else (_colour_histogram(f), _chroma_histogram(f)) for f in frames]
+
+    def differ(a, b) -> bool:  # colours and chromaticity both change (a fade changes only the first)
+        return _distance(a[0], b[0]) > threshold and _distance(a[1], b[1]) > threshold * CHROMA_SHARE
+
+    starts: list[int] = []
+    last = None  # the histograms of the current shot's latest frame
+    for i, h in enumerate(hs):
+        if h is None:
+            continue
+        if last is not None and differ(last, h):
+            nxt = next((hs[j] for j in range(i + 1, len(hs)) if hs[j] is not None), None)
+            if nxt is not None and not differ(last, nxt) and differ(h, nxt):
+                continue  # one odd frame between two alike: not a new shot
+            starts.append(i)
+        last = h
+    return starts
 
 
 def mouth_motion(track: FaceTrack, speech_mask: dict[int, bool] | None = None) -> float:
@@ -365,6 +425,9 @@ def _choose_speaker(tracks, n_frames, speech_mask, envelope=None):
         order = np.argsort(motion)[::-1]
         best, second = float(motion[order[0]]), float(motion[order[1]])
         movers = [i for i in range(len(tracks)) if motion[i] >= MIN_MOUTH_MOTION]
+        seen = [i for i in movers if len(tracks[i].observations) >= 4]  # enough frames to match to the voice
+        if len(seen) >= 2:
+            movers = seen
         info = {"n_faces": len(tracks), "scores": [round(m, 4) for m in motion],
                 "method": "mouth motion during speech"}
         if len(movers) >= 2 and envelope is not None:

@@ -123,7 +123,7 @@ _CJK_GAP = re.compile(r"(?<=[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaf
                       r"(?=[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef])")
 
 
-def cue_text(raw: str) -> str:
+def cue_text(raw: str, line_leads: bool = True) -> str:
     """The spoken words of one subtitle cue as a file or a decoder gives it.
 
     Removed: ASS/SSA drawing commands (``{\\p1}m 0 0 l ...{\\p0}``) and override blocks
@@ -131,11 +131,13 @@ def cue_text(raw: str) -> str:
     for the hard of hearing (``【音乐】``, ``[Music]``), and on each line a dialogue dash or a short
     speaker label (``- ``, ``A：``, ``JOHN:``); HTML entities are resolved. Lines (also ASS ``\\N``
     breaks) are joined by a space, except between two Chinese or Japanese characters; whitespace
-    runs collapse to one space."""
+    runs collapse to one space. ``line_leads=False`` keeps what opens a line (a transcript
+    table's cell is speech, where ``她说：`` is said, not a speaker label)."""
     text = _RUBY_TEXT.sub("", _DRAWING.sub("", raw))
     text = html.unescape(_TAG.sub("", text))
     lines = re.split(r"\\[Nn]|\n", _SOUND_TAG.sub(" ", text))
-    parts = [" ".join(_LINE_LEAD.sub("", ln.replace("\\h", " ")).split()) for ln in lines]
+    lines = [ln.replace("\\h", " ") for ln in lines]
+    parts = [" ".join((_LINE_LEAD.sub("", ln) if line_leads else ln).split()) for ln in lines]
     return _CJK_GAP.sub("", " ".join(p for p in parts if p))
 
 
@@ -164,10 +166,10 @@ def looks_like_path(value: str) -> bool:
     seps = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
     if not any(sep in v for sep in seps) or any(ch.isspace() for ch in v):
         return False
-    p = Path(v).expanduser()
-    if p.is_absolute() or v.startswith("~") or not _CJK_TEXT.search(v):
+    if v.startswith("~") or not _CJK_TEXT.search(v):
         return True
-    return p.parent.is_dir()
+    p = Path(v)
+    return p.is_absolute() or p.parent.is_dir()
 
 
 #: Share of common characters below which a GBK/Big5 reading is refused as not Chinese text.
@@ -476,7 +478,7 @@ def _subtitle_rows(path: Path, text: str, enc: str, column: str | None) -> dict[
             n = clip_name(cells[i_name])
             if not n:
                 raise InputError(path, "blank name", row=line)
-            body = cue_text(cells[i_text])  # lines joined; tags, speaker labels and sound descriptions removed
+            body = cue_text(cells[i_text], line_leads=False)  # lines joined; tags and sound descriptions removed
             if n in out:
                 if out[n].segments and out[n].segments[0].text == body or not (out[n].segments or body):
                     continue  # the same row twice (upstream IEMOCAP table): one row

@@ -12,6 +12,7 @@ import math
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from affectgpt.describe.pipeline import DescribeConfig
@@ -92,7 +93,7 @@ def test_cli_bad_settings_and_outputs_fail_before_any_model_loads(media, tmp_pat
         (["--out", str(tmp_path / "run"), "--json", str(tmp_path / "run" / "stats.json")],
          "would overwrite the run's own stats.json in --out"),
         (["--json", str(tmp_path / "x.csv"), "--predictions", str(tmp_path / "x.csv")],
-         "would overwrite the --json file"),
+         "would overwrite the --json output"),
         (["--json", str(clip)], "would overwrite an input"),
     ]
     for extra, message in cases:
@@ -100,6 +101,17 @@ def test_cli_bad_settings_and_outputs_fail_before_any_model_loads(media, tmp_pat
         assert cli.main(["describe", *paths, "--subtitle", "hi", *extra]) == 2, extra
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (extra, err)
+    import cv2
+
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for name in ("p1.png", "p2.png"):
+        cv2.imwrite(str(pics / name), np.full((64, 64, 3), 128, np.uint8))
+    before = (pics / "p1.png").read_bytes()
+    assert cli.main(["describe", str(pics / "p1.png"), str(pics / "p2.png"), "--subtitle", "hi",
+                     "--plot", f"{pics}/"]) == 2  # the plots would be p1.png and p2.png in that folder
+    assert "would overwrite an input (p1.png)" in capsys.readouterr().err
+    assert (pics / "p1.png").read_bytes() == before
 
 
 def test_a_missing_data_directory_is_a_warning_not_an_error(tmp_path, caplog):
@@ -149,9 +161,10 @@ def test_subtitle_tables_semicolons_case_and_repeated_rows(tmp_path):
     t.write_text('name,chinese\nb,"第一行\n第二行"\na,"A：我很生气"\na,"x\ny"\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"row 4: duplicate name 'a' with another text \(also on row 3\)"):
         read_subtitle_table(t)  # rows of the table, not lines of the file (row 2 spans two lines)
-    t.write_text('name,chinese\nb,"第一行\n第二行"\na,"A：我很生气"\n', encoding="utf-8")
+    t.write_text('name,chinese\nb,"第一行\n第二行"\na,"她说：别担心【笑】"\n', encoding="utf-8")
     rows = read_subtitle_table(t)
-    assert rows["b"].text == "第一行第二行" and rows["a"].text == "我很生气"  # lines joined, speaker label removed
+    # lines joined, sound descriptions removed; a cell is speech, so 她说： ("she said:") stays
+    assert rows["b"].text == "第一行第二行" and rows["a"].text == "她说：别担心"
     assert rows["a"].extra["table_sha256"] == hashlib.sha256(t.read_bytes()).hexdigest()
     for body, message in [("name,english\na,one\na,two\n", "row 3: duplicate name 'a' with another text"),
                           ("name,english\n,one\n", "row 2: blank name"),
@@ -304,6 +317,16 @@ def test_one_describer_shared_by_threads_and_closed(media):
     with pytest.raises(RuntimeError, match="this Describer is closed"):
         d.describe_texts(["a"], ["I am happy"])
     d.close()  # twice: nothing
+
+
+def test_modalities_weighted_zero_claim_nothing(media):
+    from affectgpt.describe.pipeline import Describer
+
+    clip = media.video("a.mp4", seconds=2.0)
+    with Describer(DescribeConfig(asr=False, timeline=True, window_s=1.0, weights={"video": 0, "audio": 0})) as d:
+        r = d.describe(clip)  # no text: only zero-weighted modalities were measured
+    assert r["labels"] == [] and r["sentiment"]["score"] == 0
+    assert all(w["label"] is None and w["labels"] == [] for w in r["timeline"])
 
 
 def test_close_waits_for_the_call_in_progress(media):

@@ -430,6 +430,24 @@ def test_two_people_cut_together_at_the_same_place_are_two_faces(tmp_path, talke
     one = describer.describe(fm.encode(tmp_path / "one.mp4", [framed(f) for f in frames], fps, audio, rate),
                              subtitle="Don't forget a jacket.")
     assert one["faces"]["shots"] == 1 and "shot_starts_s" not in one["faces"]
+    # cut back to the first person (A, B, A): A is one face again, B another
+    third = len(frames) // 3
+    aba = [framed(f) for f in frames[:third]] + [framed(f) for f in other[:third]] + \
+        [framed(f) for f in frames[2 * third:]]
+    r = describer.describe(fm.encode(tmp_path / "aba.mp4", aba, fps, audio[: len(aba) * rate // int(fps)], rate),
+                           subtitle="Don't forget a jacket.")
+    assert r["faces"]["shots"] == 3 and r["faces"]["n_faces"] == 2
+
+
+def test_a_flash_or_a_fade_is_not_a_new_shot(tmp_path, talker):
+    from affectgpt.media.faces import shot_starts
+
+    frames = talker[0][::4]
+    flash = list(frames)
+    flash[len(flash) // 2] = np.full_like(frames[0], 250)  # one washed-out frame
+    assert shot_starts(flash) == []
+    fade = list(frames[:6]) + [(f * (1 - k / 6)).astype(np.uint8) for k, f in enumerate(frames[6:12], 1)]
+    assert shot_starts(fade) == []  # darkening to black: no new shot
 
 
 def test_two_still_faces_make_the_speaker_uncertain(tmp_path, talker, describer):

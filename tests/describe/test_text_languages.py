@@ -23,6 +23,8 @@ from affectgpt.media.subtitles import cue_text, read_subtitles
     ("I love 北京", "en"), ("He said 我爱你 to her", "en"),
     # full-width Latin (Chinese input methods) is Latin
     ("Ｉ ａｍ ｖｅｒｙ ａｎｇｒｙ", "en"),
+    # abbreviations and short Latin tokens in Chinese lines (MER2023 subtitles) do not outweigh them
+    ("好的，我要C.E.O.。", "zh"), ("G.I.乔", "zh"), ("B型。", "zh"), ("我 OK", "zh"), ("U.S.A. is big", "en"),
 ])
 def test_the_language_of_a_subtitle_by_its_script(text, lang):
     assert guess_language(text) == lang
