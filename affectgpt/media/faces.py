@@ -180,7 +180,8 @@ class FaceTracker:
         res = landmarker.detect(img)
         out = []
         for k, lms in enumerate(res.face_landmarks):
-            pts = np.array([[p.x * w + offset[0], p.y * h + offset[1], p.z * w] for p in lms], np.float32)
+            pts = (np.array([(p.x, p.y, p.z) for p in lms], np.float64) * (w, h, w)
+                   + (offset[0], offset[1], 0)).astype(np.float32)
             box = (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
             bs = {c.category_name: float(c.score) for c in res.face_blendshapes[k]} if res.face_blendshapes else {}
             x0, y0 = max(0, int(box[0] - offset[0])), max(0, int(box[1] - offset[1]))
@@ -326,23 +327,36 @@ def shot_starts(frames: list[np.ndarray], threshold: float = SHOT_CUT) -> list[i
     (:data:`SHOT_CUT`). Nearly uniform frames (black, white: a fade or a flash) start no shot and
     are skipped, and a single frame unlike both its neighbours, which are alike (a camera flash,
     a glitch), is no cut."""
-    hs = [None if _flat(f) else (_colour_histogram(f), _chroma_histogram(f)) for f in frames]
+    key = (threshold, tuple(id(f) for f in frames))
+    memo = _SHOTS_MEMO.get("last")  # one tuple, replaced whole: safe to read from any thread
+    if memo is not None and memo[0] == key:  # the same frames again (tracking, then the report)
+        return list(memo[1])
+    hs = {i: _colour_histogram(f) for i, f in enumerate(frames) if not _flat(f)}
+    chroma: dict[int, np.ndarray] = {}
 
-    def differ(a, b) -> bool:  # colours and chromaticity both change (a fade changes only the first)
-        return _distance(a[0], b[0]) > threshold and _distance(a[1], b[1]) > threshold * CHROMA_SHARE
+    def differ(a: int, b: int) -> bool:  # colours and chromaticity both change (a fade changes only the first)
+        if _distance(hs[a], hs[b]) <= threshold:
+            return False
+        for k in (a, b):  # computed only for frames whose colours changed
+            if k not in chroma:
+                chroma[k] = _chroma_histogram(frames[k])
+        return _distance(chroma[a], chroma[b]) > threshold * CHROMA_SHARE
 
+    order = sorted(hs)
     starts: list[int] = []
-    last = None  # the histograms of the current shot's latest frame
-    for i, h in enumerate(hs):
-        if h is None:
-            continue
-        if last is not None and differ(last, h):
-            nxt = next((hs[j] for j in range(i + 1, len(hs)) if hs[j] is not None), None)
-            if nxt is not None and not differ(last, nxt) and differ(h, nxt):
+    last = None  # the current shot's latest frame
+    for n, i in enumerate(order):
+        if last is not None and differ(last, i):
+            nxt = order[n + 1] if n + 1 < len(order) else None
+            if nxt is not None and not differ(last, nxt) and differ(i, nxt):
                 continue  # one odd frame between two alike: not a new shot
             starts.append(i)
-        last = h
+        last = i
+    _SHOTS_MEMO["last"] = (key, tuple(starts), list(frames))  # frames kept alive: their ids stay theirs
     return starts
+
+
+_SHOTS_MEMO: dict = {}
 
 
 def mouth_motion(track: FaceTrack, speech_mask: dict[int, bool] | None = None) -> float:
