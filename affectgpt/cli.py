@@ -211,7 +211,8 @@ def _print_description(r: dict) -> None:
         print(f"missing: {missing}")
     if "model" in r:
         print(f"AffectGPT ({r['model']['checkpoint']}): {r['model']['answer'] or '(no answer)'}")
-    print(f"time: {r['timings_s']['total']:.2f} s")
+    if r.get("timings_s"):
+        print(f"time: {r['timings_s']['total']:.2f} s")
 
 
 def _cmd_describe(a: argparse.Namespace) -> int:
@@ -263,7 +264,8 @@ def _cmd_describe(a: argparse.Namespace) -> int:
         out_jsonl = out_dir / "results.jsonl"
         with _executor(a) as executor:
             run = describe_run(inputs, out_jsonl, cfg, subtitle=subtitle, executor=executor, resume=a.resume,
-                               progress=not a.quiet, subtitles=subtitles, clip_names=a.clip_names)
+                               progress=not a.quiet, subtitles=subtitles, clip_names=a.clip_names,
+                               timings=a.timings)
     return _report_describe(a, run, single, out_jsonl)
 
 
@@ -352,7 +354,10 @@ def _report_describe(a: argparse.Namespace, run, single: bool, out_jsonl: Path) 
                 _print_description(r)
     ok = [r for r in records if "error" not in r]
     if a.json:
-        text = json.dumps(records[0] if single and records else records, indent=2, ensure_ascii=False) + "\n"
+        from affectgpt.describe.batch import without_timings
+
+        kept = records if a.timings else [without_timings(r) for r in records]
+        text = json.dumps(kept[0] if single and kept else kept, indent=2, ensure_ascii=False) + "\n"
         if json_stdout:
             sys.stdout.write(text)
             sys.stdout.flush()
@@ -590,6 +595,9 @@ exit codes: 0 every input described, 1 some inputs failed (each recorded with it
                                        "a value ending in a subtitle suffix or holding a path separator must name a file")
     ds.add_argument("--subtitles", metavar="CSV", help="batch: subtitles per clip from a CSV with name + a subtitle "
                                                        "column (upstream name,chinese,english included)")
+    ds.add_argument("--timings", action="store_true",
+                    help="keep the per-stage wall-clock seconds (timings_s) in --json and results.jsonl; without "
+                         "it the same inputs and settings give byte-identical files")
     ds.add_argument("--clip-names", choices=("stem", "parent_stem"), default="stem",
                     help="how clips are named in --subtitles, --predictions and per-clip files: the file stem "
                          "(default), or parent_stem: Raw/video_0001/0001.mp4 -> video_0001_0001 (the "

@@ -64,6 +64,12 @@ class DescribeStep(MapStep):
         return rec
 
 
+def without_timings(record: dict) -> dict:
+    """The record without ``timings_s`` (wall-clock seconds: the one field that differs between two
+    runs on the same inputs and settings)."""
+    return {k: v for k, v in record.items() if k != "timings_s"}
+
+
 def _as_inputs(inputs) -> list[Path]:
     """Files, folders or globs (one path, or any iterable of them) -> the input files, in order,
     each once (:func:`~affectgpt.pipeline.inputs.collect_inputs`)."""
@@ -88,7 +94,7 @@ def _subtitle_identity(subtitle) -> str | None:
 
 def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig | None = None,
                  subtitle: str | None = None, executor=None, resume: bool = False, progress: bool = True,
-                 subtitles: dict | None = None, clip_names: str = "stem") -> MapResult:
+                 subtitles: dict | None = None, clip_names: str = "stem", timings: bool = False) -> MapResult:
     """Describe every input into ``jsonl`` (one record per input, in input order; failures as
     ``{"path", "error", "reason"}``) and return the records and the run statistics. ``stats.json``
     beside ``jsonl`` (counts, failures by reason, seconds, settings) is the completion marker: it is
@@ -108,6 +114,10 @@ def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig |
     described once. Subtitle files are keyed by content in the cache, so an edited file is read again.
     A ``subtitles`` table row is matched by name (a row ``clips/a.mp4`` matches a clip named ``a``);
     clips with no row and rows that match no input are counted in the run statistics and warned about.
+
+    The records written leave out ``timings_s`` (wall-clock seconds per stage, which differ from
+    run to run), so that the same inputs and settings give the same file byte for byte; with
+    ``timings`` they are kept. The records returned always carry them.
 
     Only one run at a time writes a folder (:func:`~affectgpt.pipeline.store.output_lock`). On
     Ctrl-C the records finished so far are written to ``jsonl`` before the interrupt propagates.
@@ -130,7 +140,7 @@ def describe_run(inputs: list[Path], jsonl: str | Path, config: DescribeConfig |
     jsonl.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(jsonl.parent, "describe run"):
         return _describe_run_locked(inputs, jsonl, config, subtitle, executor, resume, progress, subtitles,
-                                    clip_names)
+                                    clip_names, timings)
 
 
 def _check_table_matches(inputs: list[Path], subtitles: dict, scheme: str = "stem") -> None:
@@ -154,7 +164,7 @@ def _check_table_matches(inputs: list[Path], subtitles: dict, scheme: str = "ste
 
 
 def _describe_run_locked(inputs, jsonl: Path, config, subtitle, executor, resume, progress, subtitles,
-                         scheme: str) -> MapResult:
+                         scheme: str, timings: bool = False) -> MapResult:
     from affectgpt.io import clip_id
 
     remove_stale_temporaries(jsonl.parent)
@@ -214,13 +224,16 @@ def _describe_run_locked(inputs, jsonl: Path, config, subtitle, executor, resume
                 r["name"] = by_path[r["path"]]
         return [r for r in out if r is not None]
 
+    def written(out):  # what the file holds: without the wall-clock timings unless asked
+        return [r if timings else without_timings(r) for r in named(out)]
+
     def partial(out):
-        write_jsonl(jsonl, named(out))
+        write_jsonl(jsonl, written(out))
 
     res = run_map(DescribeStep(config), records, executor, store=jsonl.parent / ".cache", resume=resume,
                   progress=progress, desc="describe", on_progress=partial, every_s=10.0)
     named(res.records)
-    write_jsonl(jsonl, res.records)
+    write_jsonl(jsonl, written(res.records))
     res.stats.update(coverage)
     res.stats["clip_names"] = scheme
     write_stats(marker, {**res.stats, "complete": True, "output": jsonl.name})
@@ -230,11 +243,12 @@ def _describe_run_locked(inputs, jsonl: Path, config, subtitle, executor, resume
 def describe_many(inputs: list[Path], jsonl: str | Path, config: DescribeConfig | None = None,
                   subtitle: str | None = None, workers: int = 1, resume: bool = False,
                   progress: bool = True, subtitles: dict | None = None, executor=None,
-                  clip_names: str = "stem") -> list[dict]:
+                  clip_names: str = "stem", timings: bool = False) -> list[dict]:
     """:func:`describe_run` with a local executor of ``workers`` processes (or ``executor``);
     returns the records only."""
     from affectgpt.pipeline import make_executor
 
     executor = executor or make_executor("local", workers)
-    return describe_run(inputs, jsonl, config, subtitle, executor, resume, progress, subtitles, clip_names).records
+    return describe_run(inputs, jsonl, config, subtitle, executor, resume, progress, subtitles, clip_names,
+                        timings).records
 

@@ -280,6 +280,21 @@ def test_json_on_stdout_and_timelines_for_several_clips(media, tmp_path, capsys)
     assert capsys.readouterr().out == ""  # -q and files written: nothing on stdout
 
 
+def test_the_same_inputs_give_byte_identical_files(media, tmp_path):
+    from affectgpt import cli
+
+    a, b = media.video("a.mp4", seconds=1.5), media.video("b.mp4", seconds=1.5)
+    for run in ("one", "two"):
+        assert cli.main(["describe", str(a), str(b), "--subtitle", "I am so happy", "--out", str(tmp_path / run),
+                         "--json", str(tmp_path / f"{run}.json"), "--no-asr", "-q"]) == 0
+    assert (tmp_path / "one" / "results.jsonl").read_bytes() == (tmp_path / "two" / "results.jsonl").read_bytes()
+    assert (tmp_path / "one.json").read_bytes() == (tmp_path / "two.json").read_bytes()
+    assert "timings_s" not in (tmp_path / "one.json").read_text()
+    assert cli.main(["describe", str(a), "--subtitle", "I am so happy", "--json", str(tmp_path / "t.json"),
+                     "--timings", "--no-asr", "-q"]) == 0
+    assert json.loads((tmp_path / "t.json").read_text())["timings_s"]["total"] > 0
+
+
 def test_a_failed_single_input_writes_its_failure_record_as_the_json_object(tmp_path):
     from affectgpt import cli
 
