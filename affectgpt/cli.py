@@ -423,7 +423,7 @@ def _cmd_serve(a: argparse.Namespace) -> int:
     check_port(a.host, a.port)
     cfg = ServeConfig(max_upload_mb=a.max_upload_mb, max_duration_s=a.max_duration, timeout_s=a.timeout,
                       workers=a.workers, queue=a.queue, token=token, allowed_root=a.allowed_root,
-                      data_dir=a.data_dir, llm_path=a.llm, model=a.model, asr=not a.no_asr)
+                      data_dir=a.data_dir, llm_path=a.llm, model=a.model, asr=not a.no_asr, preload=a.preload)
     print(f"serving on http://{a.host}:{a.port}/ (API docs at /docs, spec at /openapi.json)")
     serve(a.host, a.port, cfg)
     return 0
@@ -724,6 +724,7 @@ DIR/report.md, DIR/plots/. exit codes: 0 done, 1 some samples failed (recorded),
   affectgpt serve --host 0.0.0.0 --token $SECRET --allowed-root /data/clips
 
   curl -F file=@clip.mp4 -F subtitle="I can't believe it" http://127.0.0.1:8000/v1/describe
+  affectgpt serve --preload & until curl -sf http://127.0.0.1:8000/readyz; do sleep 1; done
 
 A non-loopback --host needs --token (or AFFECTGPT_TOKEN). exit codes: 0 stopped, 2 usage""")
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -739,6 +740,8 @@ A non-loopback --host needs --token (or AFFECTGPT_TOKEN). exit codes: 0 stopped,
     sv.add_argument("--workers", type=int, default=1, help="requests processed at once (default 1)")
     sv.add_argument("--queue", type=int, default=4, help="requests that may wait (default 4); beyond: 429")
     sv.add_argument("--no-asr", action="store_true", help="no transcription of uploads without a subtitle")
+    sv.add_argument("--preload", action="store_true", help="load the models at start-up (GET /readyz answers 503 "
+                    "until they are loaded); default: each on its first request")
     _add_data_dir(sv)
     sv.set_defaults(func=_cmd_serve)
 

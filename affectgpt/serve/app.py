@@ -1,8 +1,9 @@
 """``affectgpt serve``: the describer, the scorer and an OpenAI-compatible chat endpoint over HTTP
 (FastAPI on uvicorn), with a web page.
 
-Routes: ``GET /healthz``, ``GET /v1/models``, ``POST /v1/describe``, ``POST /v1/bench/score``,
-``POST /v1/chat/completions``, ``GET /`` (the page), ``GET /openapi.json``.
+Routes: ``GET /healthz`` (liveness), ``GET /readyz`` (readiness), ``GET /v1/models``,
+``POST /v1/describe``, ``POST /v1/bench/score``, ``POST /v1/chat/completions`` (OpenAI-compatible,
+``stream`` included), ``GET /`` (the page), ``GET /openapi.json``.
 
 Safety, each tested: an upload-size limit (checked while the upload streams, 413), content
 sniffing before any decoding (415), a media-duration limit (413), a per-request timeout (504), a
@@ -21,16 +22,18 @@ import shutil
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from affectgpt.errors import AffectGPTError
 
-__all__ = ["ServeConfig", "create_app", "sniff_media", "check_bind"]
+__all__ = ["ServeConfig", "create_app", "sniff_media", "check_bind", "ChatCompletion", "ModelList", "Health", "Ready"]
 
 #: container signatures accepted as media (offset, bytes)
 _MAGIC = [
@@ -79,6 +82,9 @@ class ServeConfig:
         model: a trained AffectGPT run: ``/v1/describe`` adds its answer, and ``/v1/chat/completions``
             answers with it (text, plus a ``video_url`` part naming a clip under ``allowed_root``).
         asr: transcribe uploads without a subtitle.
+        preload: load the describer (and ``llm_path`` / ``model``) when the server starts, in the
+            background; ``GET /readyz`` answers 503 until they are loaded. Without it, each model
+            loads on its first request and ``/readyz`` is ready at once.
     """
 
     max_upload_mb: float = 64.0
@@ -95,6 +101,7 @@ class ServeConfig:
     temp_dir: str | None = None
     extra: dict = field(default_factory=dict)
     max_subtitle_chars: int = 10_000
+    preload: bool = False
 
     def __post_init__(self):
         """Raises ValueError for settings a server cannot run with (no worker, no time, no upload)."""
@@ -111,6 +118,92 @@ class ServeConfig:
                 raise ValueError(f"{name} ({flag}) must be a positive, finite number (got {v!r})")
         if self.max_subtitle_chars < 1:
             raise ValueError(f"max_subtitle_chars must be at least 1 (got {self.max_subtitle_chars})")
+
+
+class Health(BaseModel):
+    """``GET /healthz``: liveness."""
+
+    status: str = Field(description="always ok while the process serves")
+    version: str
+    in_progress: int = Field(description="requests holding a worker or a queue place")
+    capacity: int = Field(description="workers + queue places")
+
+
+class Ready(BaseModel):
+    """``GET /readyz``: readiness (503 while ``--preload`` is still loading, or after it failed)."""
+
+    status: str = Field(description="ready, loading or failed")
+    loaded: list[str] = Field(description="models loaded so far: describer, llm, affectgpt-run")
+    error: str | None = Field(None, description="why preloading failed")
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: str = "model"
+    owned_by: str
+    checkpoint: str | None = None
+
+
+class ModelList(BaseModel):
+    """``GET /v1/models`` (OpenAI list format)."""
+
+    object: str = "list"
+    data: list[ModelCard]
+
+
+class ChatMessage(BaseModel):
+    role: str
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: ChatMessage
+    finish_reason: str = Field(description="stop, or length when cut at max_tokens")
+
+
+class ChatUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    """``POST /v1/chat/completions`` without ``stream`` (OpenAI ``chat.completion``)."""
+
+    id: str
+    object: str = "chat.completion"
+    created: int = Field(description="Unix time, seconds")
+    model: str
+    choices: list[ChatChoice]
+    usage: ChatUsage | None = Field(None, description="token counts (the LLM only)")
+
+
+#: ``POST /v1/chat/completions``'s request (the OpenAI fields this server reads)
+CHAT_REQUEST = {"type": "object", "required": ["messages"], "properties": {
+    "model": {"type": "string", "description": "a chat model of GET /v1/models; default: the only one"},
+    "messages": {"type": "array", "items": {"type": "object", "properties": {
+        "role": {"type": "string"},
+        "content": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}],
+                    "description": "text, or parts: {type: text, text} and {type: video_url, video_url: {url}}"}}}},
+    "max_tokens": {"type": "integer", "minimum": 1, "maximum": 1024, "default": 256},
+    "max_completion_tokens": {"type": "integer", "minimum": 1, "maximum": 1024},
+    "stream": {"type": "boolean", "default": False},
+    "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
+    "n": {"type": "integer", "enum": [1]}}}
+
+#: ``POST /v1/describe``'s answer, documented loosely (the full schema: docs/describe.md)
+DESCRIBE_RESPONSE = {200: {"description": "the describe JSON (docs/describe.md)", "content": {"application/json": {
+    "schema": {"type": "object", "required": ["file", "description", "labels", "sentiment", "modalities"],
+               "properties": {"file": {"type": "string"}, "description": {"type": "string"},
+                              "labels": {"type": "array", "items": {"type": "string"}},
+                              "sentiment": {"type": "object"}, "modalities": {"type": "object"},
+                              "transcript": {"type": "object"}, "timeline": {"type": "array"}},
+               "additionalProperties": True}}}}}
+
+#: ``POST /v1/bench/score``'s answer, documented loosely (docs/metrics.md)
+SCORE_RESPONSE = {200: {"description": "the score report (docs/metrics.md)", "content": {"application/json": {
+    "schema": {"type": "object", "additionalProperties": True}}}}}
 
 
 class _Slots:
@@ -172,6 +265,9 @@ def create_app(cfg: ServeConfig | None = None):
     @asynccontextmanager
     async def lifespan(_app):  # the same app may be started again (tests, reloads): set up per start
         tmp_root.mkdir(parents=True, exist_ok=True)
+        if cfg.preload:
+            state["preload"] = {"status": "loading", "error": None}
+            threading.Thread(target=preload, name="affectgpt-preload", daemon=True).start()
         yield
         # a request that timed out may still be describing in its thread: wait for it before the
         # describer's models are freed under it
@@ -188,6 +284,17 @@ def create_app(cfg: ServeConfig | None = None):
     tmp_root.mkdir(parents=True, exist_ok=True)
     app.state.temp_root = tmp_root
     app.state.config = cfg
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        """FastAPI's ``{"detail": ...}`` plus, on the OpenAI-compatible routes, OpenAI's
+        ``{"error": {"message", "type", "code"}}`` so that OpenAI clients show the reason."""
+        body: dict = {"detail": exc.detail}
+        if request.url.path.startswith(("/v1/chat/", "/v1/models")):
+            kind = {401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error",
+                    504: "timeout_error"}.get(exc.status_code, "invalid_request_error")
+            body["error"] = {"message": str(exc.detail), "type": kind, "param": None, "code": exc.status_code}
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
     slots = _Slots(cfg.workers, cfg.queue)
     lock = threading.Lock()
     describe_lock = threading.Lock()
@@ -209,6 +316,27 @@ def create_app(cfg: ServeConfig | None = None):
                 state["describer"] = Describer(DescribeConfig(timeline=True, asr=cfg.asr, data_dir=cfg.data_dir,
                                                               model=cfg.model))
             return state["describer"]
+
+    def loaded() -> list[str]:
+        return [name for name, key in (("describer", "describer"), ("llm", "llm"), ("affectgpt-run", "answerer"))
+                if state.get(key) is not None]
+
+    def preload() -> None:
+        """Load every configured model (the server's background thread when ``cfg.preload``)."""
+        try:
+            if cfg.llm_path:
+                with lock:
+                    if state["llm"] is None:
+                        from affectgpt.bench.extractors.llm import TransformersBackend
+
+                        state["llm"] = TransformersBackend(cfg.llm_path, max_tokens=256)
+            if cfg.model:
+                with lock:
+                    run_answerer()
+            describer()
+            state["preload"] = {"status": "ready", "error": None}
+        except Exception as exc:  # reported by /readyz, never raised into the server
+            state["preload"] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
     async def limited(fn, *args):
         """Run ``fn`` in a worker thread under the pool and the timeout. The timeout covers waiting
@@ -328,14 +456,22 @@ def create_app(cfg: ServeConfig | None = None):
                                            f"{cfg.max_upload_mb:g} MB limit"}, status_code=413)
         return await call_next(request)
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=Health)
     def healthz() -> dict:
         """Liveness: always 200 while the process serves, with the requests holding a worker or a
         queue place (``in_progress``; a timed-out request holds its worker until its thread ends)."""
         return {"status": "ok", "version": __version__, "in_progress": slots.in_progress,
                 "capacity": slots.capacity}
 
-    @app.get("/v1/models", dependencies=[Depends(auth)])
+    @app.get("/readyz", response_model=Ready, responses={503: {"model": Ready, "description": "still loading, or failed"}})
+    def readyz() -> JSONResponse:
+        """Readiness: 200 once the server can answer without loading a model first (at once without
+        ``--preload``); 503 while preloading, or with the error when preloading failed."""
+        pre = state.get("preload") or {"status": "ready", "error": None}
+        body = {"status": pre["status"], "loaded": loaded(), "error": pre["error"]}
+        return JSONResponse(body, status_code=200 if pre["status"] == "ready" else 503)
+
+    @app.get("/v1/models", dependencies=[Depends(auth)], response_model=ModelList, response_model_exclude_none=True)
     def models() -> dict:
         """The models this server answers with (OpenAI list format)."""
         data = [{"id": "affectgpt-describe", "object": "model", "owned_by": "affectgpt"}]
@@ -346,7 +482,7 @@ def create_app(cfg: ServeConfig | None = None):
                          "checkpoint": Path(cfg.model).name})
         return {"object": "list", "data": data}
 
-    @app.post("/v1/describe", dependencies=[Depends(auth)])
+    @app.post("/v1/describe", dependencies=[Depends(auth)], responses=DESCRIBE_RESPONSE)
     async def describe(file: UploadFile | None = File(None), path: str | None = Form(None),
                        sample: bool = Form(False), subtitle: str | None = Form(None),
                        language: str | None = Form(None), timeline: bool = Form(True)) -> JSONResponse:
@@ -387,7 +523,7 @@ def create_app(cfg: ServeConfig | None = None):
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    @app.post("/v1/bench/score", dependencies=[Depends(auth)])
+    @app.post("/v1/bench/score", dependencies=[Depends(auth)], responses=SCORE_RESPONSE)
     async def bench_score(predictions: UploadFile = File(...), dataset: str = Form(...),
                           extractor: str = Form("lexicon"), select: str = Form("single")) -> JSONResponse:
         """Score a predictions file (CSV or JSONL; never pickle) on a dataset's public ground truth."""
@@ -427,13 +563,29 @@ def create_app(cfg: ServeConfig | None = None):
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    @app.post("/v1/chat/completions", dependencies=[Depends(auth)])
-    async def chat(request: Request) -> JSONResponse:
+    def chat_models() -> dict[str, str]:
+        """Chat model id -> what answers it (``run``: the AffectGPT run; ``llm``: the loaded LM)."""
+        ids = {"affectgpt-run": "run"} if cfg.model else {}
+        if cfg.llm_path:
+            ids[Path(cfg.llm_path).name] = "llm"
+        return ids
+
+    @app.post("/v1/chat/completions", dependencies=[Depends(auth)], response_model=ChatCompletion,
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": CHAT_REQUEST}}}},
+              responses={200: {"content": {"text/event-stream": {}},
+                               "description": "a chat.completion, or with stream=true its server-sent events"}})
+    async def chat(request: Request):
         """OpenAI-compatible chat completions: with the loaded AffectGPT run (``--model``; request
-        model ``affectgpt-run``, or the default when no LLM is loaded), text plus an optional
-        ``{"type": "video_url", "video_url": {"url": <path under the allowed root>}}`` part; or
-        with the loaded LLM (``--llm``). Greedy decoding, ``max_tokens`` at most 1024."""
-        if not cfg.llm_path and not cfg.model:
+        model ``affectgpt-run``), text plus an optional ``{"type": "video_url", "video_url": {"url":
+        <path under the allowed root>}}`` part; or with the loaded LLM (``--llm``; model = its folder
+        name). A missing ``model`` means the only (or the run's) model; an unknown one gets 404.
+        Greedy decoding (``temperature``/``top_p`` are ignored), one choice (``n`` = 1),
+        ``max_tokens`` at most 1024. ``stream: true`` answers server-sent ``chat.completion.chunk``
+        events (``stream_options.include_usage`` adds the usage chunk) once the answer is generated:
+        the whole answer in one content chunk, not token by token. ``usage`` counts tokens with the
+        LLM's tokenizer; the AffectGPT run's answers carry none (its prompt includes media tokens)."""
+        served = chat_models()
+        if not served:
             raise HTTPException(404, "no chat model loaded (start with --llm MODEL_FOLDER or --model RUN)")
         try:
             body = await request.json()
@@ -452,24 +604,42 @@ def create_app(cfg: ServeConfig | None = None):
                     elif part.get("type") == "video_url":
                         videos.append(str((part.get("video_url") or {}).get("url", "")))
             prompt = "\n".join(texts)
-            raw = body.get("max_tokens")
+            raw = body.get("max_completion_tokens", body.get("max_tokens"))
             raw = 256 if raw is None else raw
             if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 1 <= raw <= 1024 or raw != int(raw):
                 raise HTTPException(422, f"max_tokens must be a whole number from 1 to 1024 (got {raw!r})")
             max_tokens = int(raw)
-            wanted = str(body.get("model") or "")
+            wanted = body.get("model")
+            stream = body.get("stream", False)
+            n = body.get("n", 1)
+            options = body.get("stream_options") or {}
+            include_usage = options.get("include_usage", False)
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
             raise HTTPException(422, "expected {'model': ..., 'messages': [{'role': ..., 'content': ...}]}") from None
-        use_run = bool(cfg.model) and (wanted == "affectgpt-run" or not cfg.llm_path)
+        if not isinstance(stream, bool) or not isinstance(include_usage, bool):
+            raise HTTPException(422, "stream and stream_options.include_usage must be true or false")
+        if n is not None and (isinstance(n, bool) or n != 1):
+            raise HTTPException(422, f"n must be 1: one greedy answer per request (got {n!r})")
+        if wanted is not None and not isinstance(wanted, str):
+            raise HTTPException(422, f"model must be a string (got {wanted!r})")
+        if wanted:
+            if wanted not in served:
+                raise HTTPException(404, f"model {wanted!r} is not served here; chat models: {', '.join(served)}"
+                                         + (" (affectgpt-describe answers POST /v1/describe)"
+                                            if wanted == "affectgpt-describe" else ""))
+            name = wanted
+        else:
+            name = "affectgpt-run" if "affectgpt-run" in served else next(iter(served))
+        use_run = served[name] == "run"
         if len(videos) > 1:
             raise HTTPException(422, "at most one video_url per request")
         if videos and not use_run:
-            raise HTTPException(422, "video_url needs the AffectGPT run (start with --model RUN)")
+            raise HTTPException(422, "video_url needs the AffectGPT run (start with --model RUN; model affectgpt-run)")
         if not prompt.strip() and not videos:
             raise HTTPException(422, "the messages hold no text")
         video = under_root(videos[0]) if videos else None
 
-        def run_llm():
+        def run_llm() -> dict:
             with lock:
                 if state["llm"] is None:
                     from affectgpt.bench.extractors.llm import TransformersBackend
@@ -477,18 +647,14 @@ def create_app(cfg: ServeConfig | None = None):
                     state["llm"] = TransformersBackend(cfg.llm_path, max_tokens=256)
                 llm = state["llm"]
                 llm.max_tokens = max_tokens
-                return llm.complete(prompt)
+                return llm.generate(prompt)
 
-        def run_affectgpt():
+        def run_affectgpt() -> dict:
             with lock:
-                if state.get("answerer") is None:
-                    from affectgpt.recipes.run import ClipAnswerer
-
-                    state["answerer"] = ClipAnswerer(cfg.model)
-                answerer = state["answerer"]
+                answerer = run_answerer()
                 answerer.max_new_tokens = max_tokens
                 if video is None:
-                    return answerer.answer_text(prompt)["answer"]
+                    return {"text": answerer.answer_text(prompt)["answer"]}
                 from affectgpt.media.clip import Clip
 
                 try:
@@ -497,14 +663,45 @@ def create_app(cfg: ServeConfig | None = None):
                     raise HTTPException(422, str(exc)) from None
                 if out["error"]:
                     raise HTTPException(422, out["error"])
-                return out["answer"]
+                return {"text": out["answer"]}
 
-        text = await limited(run_affectgpt if use_run else run_llm)
-        name = "affectgpt-run" if use_run else Path(cfg.llm_path).name
-        return JSONResponse({"id": f"chatcmpl-{int(time.time() * 1000)}", "object": "chat.completion",
-                             "created": int(time.time()), "model": name,
-                             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                          "finish_reason": "stop"}]})
+        gen = await limited(run_affectgpt if use_run else run_llm)
+        created = int(time.time())
+        cid = f"chatcmpl-{uuid.uuid4().hex}"
+        usage = None
+        if "prompt_tokens" in gen:
+            usage = {"prompt_tokens": gen["prompt_tokens"], "completion_tokens": gen["completion_tokens"],
+                     "total_tokens": gen["prompt_tokens"] + gen["completion_tokens"]}
+        finish = gen.get("finish_reason", "stop")
+        if not stream:
+            return JSONResponse({"id": cid, "object": "chat.completion", "created": created, "model": name,
+                                 "choices": [{"index": 0, "message": {"role": "assistant", "content": gen["text"]},
+                                              "finish_reason": finish}],
+                                 **({"usage": usage} if usage else {})})
+
+        def events():
+            import json
+
+            head = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": name}
+            deltas = [({"role": "assistant", "content": ""}, None), ({"content": gen["text"]}, None), ({}, finish)]
+            for delta, reason in deltas:
+                chunk = {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}
+                if include_usage:
+                    chunk["usage"] = None
+                yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+            if include_usage:
+                yield f"data: {json.dumps({**head, 'choices': [], 'usage': usage})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    def run_answerer():
+        """The AffectGPT run's answerer, loaded once (call with ``lock`` held)."""
+        if state.get("answerer") is None:
+            from affectgpt.recipes.run import ClipAnswerer
+
+            state["answerer"] = ClipAnswerer(cfg.model)
+        return state["answerer"]
 
     page = Path(__file__).with_name("static") / "index.html"
 

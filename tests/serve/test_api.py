@@ -135,24 +135,131 @@ def test_token_and_bind_rules(tmp_path):
 
 def test_chat_completions_with_a_loaded_model(tmp_path, tiny_llm_dir):
     srv = RunningServer(ServeConfig(asr=False, llm_path=str(tiny_llm_dir), temp_dir=str(tmp_path)))
+    name = tiny_llm_dir.name
     try:
-        r = srv.client.post("/v1/chat/completions", json={"model": "x", "max_tokens": 8,
+        r = srv.client.post("/v1/chat/completions", json={"model": name, "max_tokens": 8,
                                                            "messages": [{"role": "user", "content": "Hello there"}]})
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["object"] == "chat.completion" and body["choices"][0]["message"]["role"] == "assistant"
+        assert body["model"] == name
         from affectgpt.bench.extractors.llm import OpenAIChatBackend
 
-        client = OpenAIChatBackend(srv.url + "/v1", "x", max_tokens=8)  # the project's own client
+        client = OpenAIChatBackend(srv.url + "/v1", name, max_tokens=8)  # the project's own client
         assert client.complete("Hello there") == body["choices"][0]["message"]["content"]
         assert srv.client.post("/v1/chat/completions", json={"nope": 1}).status_code == 422
         for bad in (-5, 0, 1.5, 10**6, "8"):
-            r = srv.client.post("/v1/chat/completions", json={"model": "x", "max_tokens": bad,
+            r = srv.client.post("/v1/chat/completions", json={"model": name, "max_tokens": bad,
                                                                "messages": [{"role": "user", "content": "Hi"}]})
             assert r.status_code == 422 and "max_tokens must be a whole number" in r.json()["detail"], bad
-        r = srv.client.post("/v1/chat/completions", content=b'{"model": "x", "max_tokens": 1e400, "messages": []}',
+        r = srv.client.post("/v1/chat/completions", content=b'{"max_tokens": 1e400, "messages": []}',
                             headers={"content-type": "application/json"})
         assert r.status_code == 422, r.text
+    finally:
+        srv.close()
+
+
+def test_chat_with_the_openai_sdk_usage_stream_and_model_names(tmp_path, tiny_llm_dir):
+    """The real OpenAI Python SDK against the server: token usage, finish_reason, streaming (with
+    the usage chunk), an unknown model (404) and n > 1 (422)."""
+    openai = pytest.importorskip("openai")
+    from affectgpt.bench.extractors.llm import TransformersBackend
+
+    srv = RunningServer(ServeConfig(asr=False, llm_path=str(tiny_llm_dir), temp_dir=str(tmp_path)))
+    name = tiny_llm_dir.name
+    ask = [{"role": "user", "content": "Hello there"}]
+    try:
+        import httpx
+
+        client = openai.OpenAI(base_url=srv.url + "/v1", api_key="unused", max_retries=0,
+                               http_client=httpx.Client(trust_env=False, timeout=120))
+        reference = TransformersBackend(str(tiny_llm_dir), max_tokens=5).generate("Hello there")
+        done = client.chat.completions.create(model=name, messages=ask, max_tokens=5)
+        assert done.choices[0].message.content == reference["text"]
+        assert done.choices[0].finish_reason == reference["finish_reason"]
+        assert (done.usage.prompt_tokens, done.usage.completion_tokens) == (reference["prompt_tokens"],
+                                                                            reference["completion_tokens"])
+        assert done.usage.total_tokens == done.usage.prompt_tokens + done.usage.completion_tokens
+        # no model named: the only chat model answers
+        r = srv.client.post("/v1/chat/completions", json={"messages": ask, "max_tokens": 5})
+        assert r.status_code == 200 and r.json()["model"] == name
+
+        chunks = list(client.chat.completions.create(model=name, messages=ask, max_tokens=5, stream=True,
+                                                     stream_options={"include_usage": True}))
+        assert all(c.object == "chat.completion.chunk" and c.id == chunks[0].id for c in chunks)
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text == reference["text"]
+        assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == reference["finish_reason"]
+        assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == reference["completion_tokens"]
+        plain = list(client.chat.completions.create(model=name, messages=ask, max_tokens=5, stream=True))
+        assert all(c.usage is None for c in plain) and all(c.choices for c in plain)
+
+        with pytest.raises(openai.NotFoundError, match="not served here"):
+            client.chat.completions.create(model="gpt-4o", messages=ask)
+        with pytest.raises(openai.NotFoundError, match="/v1/describe"):
+            client.chat.completions.create(model="affectgpt-describe", messages=ask)
+        with pytest.raises(openai.UnprocessableEntityError, match="n must be 1"):
+            client.chat.completions.create(model=name, messages=ask, n=2)
+        r = srv.client.post("/v1/chat/completions", json={"model": name, "messages": ask, "stream": "yes"})
+        assert r.status_code == 422 and "stream" in r.json()["detail"]
+    finally:
+        srv.close()
+
+
+def test_finish_reason_length_only_when_cut(tiny_llm_dir):
+    """finish_reason is "length" exactly when the answer filled max_tokens without an end token."""
+    from affectgpt.bench.extractors.llm import TransformersBackend
+
+    llm = TransformersBackend(str(tiny_llm_dir), max_tokens=3)
+    eos = llm.tokenizer.eos_token_id
+    for prompt in ("Hello there", "The cat sat", "Why?"):
+        for m in (1, 3, 40):
+            llm.max_tokens = m
+            out = llm.generate(prompt)
+            ids = llm.tokenizer(prompt, return_tensors="pt")["input_ids"]
+            raw = llm.model.generate(ids, attention_mask=ids.new_ones(ids.shape), do_sample=False, max_new_tokens=m,
+                                     pad_token_id=llm.tokenizer.pad_token_id)[0, ids.shape[1]:].tolist()
+            ended = eos in raw
+            assert out["finish_reason"] == ("stop" if ended else "length")
+            assert out["completion_tokens"] == (raw.index(eos) + 1 if ended else len(raw)) <= m
+            assert out["prompt_tokens"] == ids.shape[1]
+
+
+def test_readyz_with_preload(tmp_path, tiny_llm_dir):
+    """--preload: /readyz is 503 until every configured model is loaded, then 200 listing them; a
+    model that cannot load leaves it 503 with the error, while /healthz stays 200."""
+    import time
+
+    srv = RunningServer(ServeConfig(asr=False, llm_path=str(tiny_llm_dir), temp_dir=str(tmp_path), preload=True))
+    try:
+        seen = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            r = srv.client.get("/readyz")
+            seen.append(r.status_code)
+            if r.status_code == 200:
+                break
+            assert r.json()["status"] == "loading"
+            time.sleep(0.05)
+        assert r.status_code == 200 and r.json()["loaded"] == ["describer", "llm"], r.text
+    finally:
+        srv.close()
+    broken = tmp_path / "not-a-model"
+    broken.mkdir()
+    srv = RunningServer(ServeConfig(asr=False, llm_path=str(broken), temp_dir=str(tmp_path / "b"), preload=True))
+    try:
+        deadline = time.monotonic() + 60
+        while srv.client.get("/readyz").json()["status"] == "loading" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r = srv.client.get("/readyz")
+        assert r.status_code == 503 and r.json()["status"] == "failed" and r.json()["error"], r.text
+        assert srv.client.get("/healthz").status_code == 200
+    finally:
+        srv.close()
+    srv = RunningServer(ServeConfig(asr=False, temp_dir=str(tmp_path / "c")))  # no preload: ready at once
+    try:
+        r = srv.client.get("/readyz")
+        assert r.status_code == 200 and r.json() == {"status": "ready", "loaded": [], "error": None}
     finally:
         srv.close()
 

@@ -165,6 +165,17 @@ class TransformersBackend:
                 "temperature": 0.0, "max_tokens": self.max_tokens}
 
     def complete(self, prompt: str) -> str:
+        """The greedy answer to ``prompt`` (chat template applied when the tokenizer has one)."""
+        return self.generate(prompt)["text"]
+
+    def generate(self, prompt: str) -> dict:
+        """Greedy answer with its token counts.
+
+        Returns:
+            ``{"text", "prompt_tokens", "completion_tokens", "finish_reason"}``; ``finish_reason`` is
+            ``"length"`` when the answer was cut at ``max_tokens`` without an end-of-sequence token,
+            else ``"stop"`` (the OpenAI chat-completions meanings).
+        """
         tok = self.tokenizer
         if getattr(tok, "chat_template", None):
             ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
@@ -178,7 +189,15 @@ class TransformersBackend:
             out = self.model.generate(ids, attention_mask=self._torch.ones_like(ids), do_sample=False,
                                       max_new_tokens=self.max_tokens,
                                       pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
-        return tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+        new = out[0, ids.shape[1]:].tolist()
+        eos = self.model.generation_config.eos_token_id
+        eos = set(eos if isinstance(eos, (list, tuple)) else [] if eos is None else [eos])
+        ended = bool(eos) and any(t in eos for t in new)
+        if ended:  # generate pads after the end-of-sequence token: those are not answer tokens
+            new = new[:next(i for i, t in enumerate(new) if t in eos) + 1]
+        return {"text": tok.decode(new, skip_special_tokens=True), "prompt_tokens": int(ids.shape[1]),
+                "completion_tokens": len(new),
+                "finish_reason": "length" if not ended and len(new) >= self.max_tokens else "stop"}
 
 
 @register_extractor("llm")
