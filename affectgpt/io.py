@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["spreadsheet_safe", "safe_row", "sha256_file", "table_delimiter", "clip_name", "clip_id", "CLIP_NAME_SCHEMES",
+__all__ = ["spreadsheet_safe", "spreadsheet_unescape", "safe_row", "sha256_file", "table_delimiter", "clip_name", "clip_id", "CLIP_NAME_SCHEMES",
            "NAME_SUFFIXES", "MEDIA_SUFFIXES"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -23,10 +23,19 @@ def spreadsheet_safe(value):
     return value
 
 
-def safe_row(row):
-    """:func:`spreadsheet_safe` over a dict's values or a sequence."""
+def spreadsheet_unescape(value: str) -> str:
+    """Undo :func:`spreadsheet_safe`: ``'-x`` -> ``-x`` (an apostrophe before a formula character)."""
+    if value[:1] == "'" and value[1:2] and value[1:2] in _FORMULA_START:
+        return value[1:]
+    return value
+
+
+def safe_row(row, keep=("name",)):
+    """:func:`spreadsheet_safe` over a dict's values or a sequence. The ``keep`` columns of a dict
+    (default ``name``) are ids and stay as they are: CMU-MOSEI ids such as ``-MeTTeMJBNc_0`` start
+    with ``-``, and an escaped id would no longer match its ground truth."""
     if isinstance(row, dict):
-        return {k: spreadsheet_safe(v) for k, v in row.items()}
+        return {k: v if k in keep else spreadsheet_safe(v) for k, v in row.items()}
     return [spreadsheet_safe(v) for v in row]
 
 

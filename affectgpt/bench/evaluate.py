@@ -200,8 +200,8 @@ def score_full(settings: ScoreSettings) -> ScoreResult:
                                   f"{', '.join(map(repr, chosen.counts['outside_vocabulary_examples'][:5]))}): they "
                                   "score as misses; for other languages or wordings, try --extractor lexicon or llm")
     if chosen is not None and chosen.counts.get("names_matched_by"):
-        report["warnings"].append("prediction names are file names or paths: matched to the ground truth by "
-                                  "file stem")
+        report["warnings"].append("prediction names are file names, paths or spreadsheet-escaped ids ('-x): "
+                                  f"matched to the ground truth by {chosen.counts['names_matched_by']}")
     if chosen is not None and chosen.counts.get("n_extra_predictions"):
         report["warnings"].append(f"{chosen.counts['n_extra_predictions']} predictions name samples that are "
                                   "not in the ground truth and were ignored")

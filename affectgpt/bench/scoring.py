@@ -13,7 +13,7 @@ from affectgpt.bench.extractors.base import LabelExtractor
 from affectgpt.bench.labels import SENTIMENT_VALUES, parse_sentiment, sentiment_number
 from affectgpt.bench.predictions import PredictionSet
 from affectgpt.emotions.polarity import labels_to_sentiment
-from affectgpt.io import clip_name
+from affectgpt.io import clip_name, spreadsheet_unescape
 from affectgpt.emotions.vocabulary import WHEELS, EmotionVocabulary
 from affectgpt.errors import InputError, NoOverlapError
 
@@ -122,7 +122,8 @@ def align_names(gt: GroundTruth, ps: PredictionSet) -> tuple[PredictionSet, str 
         raise NoOverlapError(where, "holds no prediction rows (a header alone gives no score)")
     gt_names = set(gt.names)
     direct = len(pred_names & gt_names)
-    stems = {n: clip_name(n) for n in pred_names}  # sample_00000001.mp4, videos/x.mp4 -> stems
+    # sample_00000001.mp4, videos/x.mp4 -> stems; '-MeTTeMJBNc_0 (a spreadsheet-escaped id) -> -MeTTeMJBNc_0
+    stems = {n: clip_name(spreadsheet_unescape(n)) for n in pred_names}
     groups: dict[str, list[str]] = {}
     for n in sorted(pred_names):
         groups.setdefault(stems[n], []).append(n)
@@ -137,7 +138,8 @@ def align_names(gt: GroundTruth, ps: PredictionSet) -> tuple[PredictionSet, str 
 
         ps = PredictionSet(ps.checkpoint, labels=rename(ps.labels), texts=rename(ps.texts),
                            sentiments=rename(ps.sentiments), text_path=ps.text_path, sources=ps.sources)
-        return ps, "file stem"
+        unescaped = any(spreadsheet_unescape(n) != n for n in pred_names)
+        return ps, "file stem" + (" (spreadsheet apostrophes removed)" if unescaped else "")
     if pred_names and not direct:
         raise NoOverlapError(where, "no prediction name matches the ground truth (not even by file stem): "
                              f"predictions {sorted(pred_names)[:3]}, ground truth {sorted(gt_names)[:3]}")

@@ -75,6 +75,6 @@ def write_predictions_csv(results: list[dict], path: str | Path) -> int:
         w = csv.writer(fh)
         w.writerow(["name", "text", "labels", "sentiment"])
         for n, r in zip(names, rows):
-            w.writerow(safe_row([n, r["description"], "[" + ", ".join(r["labels"]) + "]",
-                                 r["sentiment"].get("polarity", r["sentiment"]["label"])]))
+            w.writerow([n, *safe_row([r["description"], "[" + ", ".join(r["labels"]) + "]",
+                                      r["sentiment"].get("polarity", r["sentiment"]["label"])])])  # ids unescaped
     return len(rows)

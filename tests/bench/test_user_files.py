@@ -279,3 +279,36 @@ def test_semicolon_and_tab_separated_predictions_score_like_csv(tmp_path, data_d
         w.writerow(["name", "labels"])
         w.writerows((n, pred.get(n, "")) for n in names)
     assert _score(data_dir, "mer2023", p)["score"] == ref["score"]
+
+
+def test_ids_starting_with_a_dash_survive_the_csv_writers_and_escaped_ids_still_match(tmp_path, data_dir):
+    """53 of the 4,659 CMU-MOSEI test ids start with '-'. The predictions and per-sample writers keep
+    ids as they are (only other cells are spreadsheet-escaped), and a file whose ids a spreadsheet
+    tool escaped ('-x) still scores every sample."""
+    from affectgpt.describe.export import write_predictions_csv
+
+    gt = _gt(data_dir, "cmumosei")
+    dashed = [r["name"] for r in gt if r["name"].startswith("-")]
+    assert len(dashed) >= 10
+    records = [{"name": n, "file": n + ".mp4", "description": "-the wording sounds negative",
+                "labels": ["sad"], "sentiment": {"label": "negative", "polarity": "negative"}} for n in dashed]
+    pred = tmp_path / "pred.csv"
+    write_predictions_csv(records, pred)
+    rows = list(csv.DictReader(open(pred, encoding="utf-8")))
+    assert [r["name"] for r in rows] == dashed
+    assert all(r["text"].startswith("'-") for r in rows)  # free text stays escaped
+    plain = _score(data_dir, "cmumosei", pred)
+    assert plain["n_missing_predictions"] == len(gt) - len(dashed) and plain["n_extra_predictions"] == 0
+    assert not any("not in the ground truth" in w for w in plain["warnings"])
+
+    escaped = _write(tmp_path / "escaped.csv", ["name", "labels", "sentiment"],
+                     [("'" + n, "[sad]", "negative") for n in dashed])
+    again = _score(data_dir, "cmumosei", escaped)
+    assert (again["score"], again["n_missing_predictions"], again["n_extra_predictions"]) == (
+        plain["score"], plain["n_missing_predictions"], 0)
+    assert any("spreadsheet apostrophes removed" in w for w in again["warnings"])
+
+    per_sample = tmp_path / "rows.csv"
+    assert main(["bench", "score", "--dataset", "cmumosei", "--predictions", str(pred), "--data-dir", str(data_dir),
+                 "--per-sample", str(per_sample), "-q"]) == 0
+    assert set(dashed) <= {r["name"] for r in csv.DictReader(open(per_sample, encoding="utf-8"))}
