@@ -234,12 +234,15 @@ def _cmd_describe(a: argparse.Namespace) -> int:
     if a.resume and not a.out:
         raise ValueError("--resume needs --out DIR (the folder whose records are reused)")
     subtitles = read_subtitle_table(a.subtitles, a.subtitle_column) if a.subtitles else None
+    subtitle = a.subtitle
+    if subtitle and subtitles is None and Path(subtitle).suffix.lower() in (".csv", ".tsv") \
+            and Path(subtitle).is_file():  # a table: one row per clip, named by --clip-names, as --subtitles
+        subtitles, subtitle = read_subtitle_table(subtitle, a.subtitle_column), None
     cfg = DescribeConfig(frames=a.frames, timeline=a.timeline or bool(a.srt or a.vtt or a.plot), window_s=a.window,
                          asr=not a.no_asr, data_dir=a.data_dir, language=a.language, asr_model=a.asr_model,
                          max_audio_s=a.max_seconds, model=a.model, model_max_new_tokens=a.max_new_tokens,
                          subtitle_column=a.subtitle_column, audio_stream=a.audio_stream,
                          embedded_subtitles=not a.no_embedded_subtitles, subtitle_stream=a.subtitle_stream)
-    subtitle = a.subtitle
     paths = list(a.paths)
     if a.sample:
         from affectgpt.describe.sample import sample_clip
@@ -591,8 +594,9 @@ exit codes: 0 all pairs scored, 1 a pair failed (recorded in results.json), 2 us
 exit codes: 0 every input described, 1 some inputs failed (each recorded with its reason), 2 usage""")
     ds.add_argument("paths", nargs="*", help="files, folders or glob patterns")
     ds.add_argument("--sample", action="store_true", help="also describe the sample clip (data-dir demo or synthetic)")
-    ds.add_argument("--subtitle", help="subtitle text, or a .srt/.vtt/.txt/.csv file (default: offline ASR); "
-                                       "a value ending in a subtitle suffix or holding a path separator must name a file")
+    ds.add_argument("--subtitle", help="subtitle text, or a .srt/.vtt/.ass/.txt file (default: offline ASR); a "
+                                       ".csv/.tsv table is read per clip, as --subtitles; a value ending in a "
+                                       "subtitle suffix or holding a path separator must name a file")
     ds.add_argument("--subtitles", metavar="CSV", help="batch: subtitles per clip from a CSV with name + a subtitle "
                                                        "column (upstream name,chinese,english included)")
     ds.add_argument("--timings", action="store_true",

@@ -398,8 +398,13 @@ class Describer:
         t = time.perf_counter()
         text_missing = None
         if subtitle:
-            transcript = read_subtitles(subtitle, name=path.stem, column=cfg.subtitle_column)
-            if not transcript.text:
+            transcript = cues_within(read_subtitles(subtitle, name=path.stem, column=cfg.subtitle_column), span)
+            if not transcript.text and transcript.extra.get("cues_after_span"):
+                text_missing = (f"no subtitle cue within the analysed {span[0]:.1f}-{span[1]:.1f} s (the file's "
+                                f"{transcript.extra['cues_after_span']} cues start at "
+                                f"{transcript.extra['first_cue_after_span_s']:.1f} s or later: another clip's "
+                                "subtitle?)")
+            elif not transcript.text:
                 text_missing = "empty subtitle"
             elif not has_words(transcript.text):
                 text_missing = NO_WORDS
@@ -548,7 +553,10 @@ class Describer:
     def describe_texts(self, names: list[str], texts: list[str]) -> list[dict]:
         """Describe subtitles alone (no media): the same schema, audio and video marked missing.
 
-        Batched: one embedding pass over all texts (used for benchmark sets without media).
+        Batched: one embedding pass over all texts (used for benchmark sets without media). Each
+        text is cleaned like a subtitle table's cell (:func:`~affectgpt.media.subtitles.cue_text`:
+        tags and sound descriptions such as ``[LAUGHTER]`` or ``【音乐】`` removed, lines joined); a
+        text left empty is an ``empty subtitle`` (text missing, no label).
 
         Raises:
             TypeError: ``names`` or ``texts`` is a bare string, or a text is not a string (None included).
@@ -571,8 +579,10 @@ class Describer:
     def _describe_texts(self, names: list[str], texts: list[str]) -> list[dict]:
         from affectgpt.analyzers.base import Cue
         from affectgpt.analyzers.lexical import english_form
-        from affectgpt.media.subtitles import guess_language
+        from affectgpt.media.subtitles import cue_text, guess_language
 
+        # cleaned like a subtitle table's cells: tags, [BREATHING] / 【音乐】 sound descriptions removed
+        texts = [cue_text(t, line_leads=False) for t in texts]
         probs, sents = self.lexical.probs(texts, with_sentiment=True)
         out = []
         for name, text, p, sp in zip(names, texts, probs, sents):
@@ -675,6 +685,23 @@ class Describer:
                 entry["missing"] = missing
             windows.append(entry)
         return windows
+
+
+def cues_within(transcript, span: tuple[float, float]):
+    """``transcript`` with only the timed cues that start before the end of the analysed ``span``
+    (seconds on the clip's clock); cues without times are kept. What was left out is recorded in
+    ``extra`` (``cues_after_span``, ``first_cue_after_span_s``), as the file's own subtitle tracks
+    are read (:class:`~affectgpt.media.clip.Clip`). Returns ``transcript`` itself when nothing is cut."""
+    import dataclasses
+
+    late = [s for s in transcript.segments if s.start_s is not None and s.start_s >= span[1]]
+    if not late:
+        return transcript
+    kept = [s for s in transcript.segments if not (s.start_s is not None and s.start_s >= span[1])]
+    log.warning("%d subtitle cues start after the analysed %.1f-%.1f s and are left out (the first at %.1f s)",
+                len(late), span[0], span[1], late[0].start_s)
+    return dataclasses.replace(transcript, segments=kept, extra={
+        **transcript.extra, "cues_after_span": len(late), "first_cue_after_span_s": round(late[0].start_s, 3)})
 
 
 def _resolved(value):

@@ -119,8 +119,11 @@ _SOUND_TAG = re.compile(r"【[^】]*】|\[[^\]]*\]|［[^］]*］")
 #: a dialogue dash or a short speaker label opening a subtitle line: "- ", "A：", "JOHN: ", "MAN 1:", "男："
 _LINE_LEAD = re.compile(r"^\s*(?:[-\u2010-\u2015]+\s*)?(?:(?:[A-Z][A-Z0-9 .'-]{0,14}|[A-Za-z]|[\u4e00-\u9fff]{1,4}\d?)"
                         r"\s*[:：]\s*(?=\S))?")
-_CJK_GAP = re.compile(r"(?<=[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef])[ \t\u3000]+"
-                      r"(?=[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef])")
+#: Chinese/Japanese characters and full-width punctuation, not full-width Latin letters or digits
+#: (``Ｉ ａｍ`` typed with a Chinese input method is English whose spaces separate words)
+_CJK_CHAR = (r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40"
+             r"\uff5b-\uffef]")
+_CJK_GAP = re.compile(rf"(?<={_CJK_CHAR})[ \t\u3000]+(?={_CJK_CHAR})")
 
 
 def cue_text(raw: str, line_leads: bool = True) -> str:
@@ -337,7 +340,7 @@ def _parse_cues(text: str) -> list[Segment]:
         body = cue_text("\n".join(lines[idx + 1:]))  # tags, labels, entities (&amp; -> &)
         if body:
             segments.append(Segment(body, _seconds(m1), _seconds(m2)))
-    return segments
+    return sorted(segments, key=lambda s: s.start_s)  # in time order, as players show them (stable)
 
 
 _ASS_TIME = re.compile(r"^\s*(\d+):(\d{1,2}):(\d{1,2})(?:[.,](\d{1,3}))?\s*$")
@@ -388,7 +391,11 @@ def read_subtitles(source, name: str | None = None, column: str | None = None) -
     Raises:
         InputError: ``source`` looks like a path (see :func:`looks_like_path`) but names no
             file; an unreadable encoding; a CSV without the needed columns or without a row for
-            ``name``; SRT/VTT without cues; ASS/SSA without Dialogue lines.
+            ``name``; SRT/VTT with text but no cues (an empty one is an empty subtitle); ASS/SSA
+            without Dialogue lines.
+
+    SRT/VTT cues are returned in time order; a .txt file is cleaned like one cue
+    (:func:`cue_text`).
     """
     if isinstance(source, Transcript):
         return source
@@ -418,8 +425,11 @@ def read_subtitles(source, name: str | None = None, column: str | None = None) -
         return Transcript(segs, "file", encoding=enc, extra={"sha256": sha256_file(path)})
     if suffix in (".srt", ".vtt"):
         segs = _parse_cues(text)
-        if not segs and text.strip() and "-->" in text:
+        if not segs and "-->" in text:
             raise InputError(path, "no valid cue timings found (expected 00:00:01,000 --> 00:00:02,000)")
+        if not segs and text.replace("WEBVTT", "", 1).strip():
+            raise InputError(path, "no cues (a cue is a timing line such as 00:00:01,000 --> 00:00:02,000, then its "
+                                   "text); for plain text without timings use a .txt file")
         return Transcript(segs, "file", encoding=enc, extra={"sha256": sha256_file(path)})
     if suffix == ".csv":
         table = _subtitle_rows(path, text, enc, column)
@@ -428,7 +438,7 @@ def read_subtitles(source, name: str | None = None, column: str | None = None) -
             raise InputError(path, f"no row named {name!r} (the clip's file stem) in the subtitle CSV")
         hit.extra["sha256"] = sha256_file(path)
         return hit
-    body = " ".join(text.split())
+    body = cue_text(text)  # a plain-text file: its lines cleaned and joined like one cue's
     return Transcript([Segment(body)] if body else [], "file", encoding=enc, extra={"sha256": sha256_file(path)})
 
 
@@ -438,7 +448,9 @@ def read_subtitle_table(path: str | Path, column: str | None = None) -> dict[str
     The table is a CSV (also tab- or semicolon-separated, recognised by its header line; any
     encoding :func:`decode_text_file` reads) with a ``name`` column and a subtitle column: ``column``
     if given, else the first of ``subtitle``, ``text``, ``chinese``, ``english``; header names are
-    matched ignoring case. Names are keyed as clip stems (:func:`clip_name`: ``clips/a.mp4`` -> ``a``).
+    matched ignoring case. Names are keyed as clip stems (:func:`clip_name`: ``clips/a.mp4`` -> ``a``;
+    a spreadsheet-escaped ``'-x`` -> ``-x``). Cells that only say a value is missing (``nan``, ``NULL``,
+    ``None``, ``N/A``: :data:`MISSING_CELLS`) are empty cells.
 
     Raises:
         InputError: naming the file (and row) when it is missing, has no such columns, a row has a
@@ -452,9 +464,13 @@ def read_subtitle_table(path: str | Path, column: str | None = None) -> dict[str
     return _subtitle_rows(path, text, enc, column)
 
 
+#: cells that stand for a missing value in exported tables (pandas, R, SQL, Excel), read as empty
+MISSING_CELLS = frozenset({"nan", "null", "none", "n/a", "#n/a", "na", "<na>", "nat"})
+
+
 def _subtitle_rows(path: Path, text: str, enc: str, column: str | None) -> dict[str, Transcript]:
     """The rows of a decoded subtitle table (see :func:`read_subtitle_table`)."""
-    from affectgpt.io import table_delimiter
+    from affectgpt.io import spreadsheet_unescape, table_delimiter
 
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=table_delimiter(path, text))
     try:
@@ -475,10 +491,12 @@ def _subtitle_rows(path: Path, text: str, enc: str, column: str | None) -> dict[
             if len(cells) != len(header):
                 raise InputError(path, f"expected {len(header)} cells, got {len(cells)} (quote cells that hold "
                                        "the delimiter)", row=line)
-            n = clip_name(cells[i_name])
+            n = clip_name(spreadsheet_unescape(cells[i_name].strip()))  # '-x (a spreadsheet-escaped id) -> -x
             if not n:
                 raise InputError(path, "blank name", row=line)
             body = cue_text(cells[i_text], line_leads=False)  # lines joined; tags and sound descriptions removed
+            if body.lower() in MISSING_CELLS:
+                body = ""  # "nan" / "NULL" written by pandas or a database export: an empty cell
             if n in out:
                 if out[n].segments and out[n].segments[0].text == body or not (out[n].segments or body):
                     continue  # the same row twice (upstream IEMOCAP table): one row

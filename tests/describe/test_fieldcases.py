@@ -925,3 +925,39 @@ def test_a_still_image_and_a_face_seen_in_part_of_the_clip_are_said(tmp_path, cr
     assert r["faces"]["coverage"] < 0.5 and "a face was visible in only" in r["description"]
     whole = describer.describe(crema / "1001_DFA_HAP_XX.mp4", subtitle="Fine.")
     assert "a face was visible in only" not in whole["description"] and "still image" not in whole["description"]
+
+
+def test_subtitle_file_cues_after_the_analysed_span_are_left_out(tmp_path, crema, describer):
+    """An external SRT whose cues run past the clip (another clip's file, a whole episode's
+    subtitles): only cues starting inside the analysed span are read, the rest are counted."""
+    clip = sorted(crema.glob("*.mp4"))[0]
+    srt = tmp_path / "beyond.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:01,000\nI am so happy today\n\n"
+                   "2\n00:05:00,000 --> 00:05:02,000\nI hate you, I am furious\n", encoding="utf-8")
+    r = describer.describe(clip, subtitle=str(srt))
+    assert r["transcript"]["text"] == "I am so happy today"
+    assert r["transcript"]["cues_after_span"] == 1 and r["transcript"]["first_cue_after_span_s"] == 300.0
+    only_late = tmp_path / "late.srt"
+    only_late.write_text("1\n00:05:00,000 --> 00:05:02,000\nI hate you, I am furious\n", encoding="utf-8")
+    r = describer.describe(clip, subtitle=str(only_late))
+    assert not r["modalities"]["text"] and "cues start at 300.0 s" in r["missing"]["text"]
+    assert "I hate you" not in r["description"] and r["transcript"]["text"] == ""
+
+
+def test_a_csv_given_as_subtitle_is_a_table_named_by_clip_names(tmp_path, demo):
+    """`--subtitle table.csv` reads each clip's row like --subtitles, under --clip-names."""
+    import json
+    import shutil
+
+    from affectgpt import cli
+
+    folder = tmp_path / "Raw" / "video_0001"
+    folder.mkdir(parents=True)
+    shutil.copy(demo, folder / "0001.mp4")
+    table = tmp_path / "sims.csv"
+    table.write_text("name,chinese\nvideo_0001_0001,我真的太开心了\n", encoding="utf-8")
+    out = tmp_path / "run"
+    assert cli.main(["describe", str(tmp_path / "Raw"), "--clip-names", "parent_stem", "--subtitle", str(table),
+                     "--out", str(out), "--no-asr", "-q"]) == 0
+    rec = json.loads((out / "results.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert rec["name"] == "video_0001_0001" and rec["transcript"]["text"] == "我真的太开心了"

