@@ -249,9 +249,34 @@ def _legacy_chinese(raw: bytes) -> tuple[str | None, str | None, float]:
     return readings[enc], enc, shares[enc]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def _utf16_chinese(raw: bytes) -> tuple[str | None, float]:
+    """``(text, share)``: the UTF-16 reading (either byte order, no byte-order mark) of ``raw`` that
+    holds Chinese, with the share of its non-ASCII letters that are common Chinese characters
+    (:func:`common_hanzi_share`); ``(None, 0.0)`` when no reading is Chinese text (odd length,
+    invalid surrogates, control characters, or no Chinese character at all)."""
+    if len(raw) % 2:
+        return None, 0.0
+    best, best_share = None, 0.0
+    for enc in ("utf-16-le", "utf-16-be"):
+        try:
+            text = raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if _CONTROL.search(text) or not _CJK_TEXT.search(text):
+            continue
+        share = common_hanzi_share(text)
+        if share > best_share:
+            best, best_share = text, share
+    return best, best_share
+
+
 def _utf16_without_bom(path: Path, raw: bytes) -> str:
     """Text with NUL bytes: UTF-16 without a byte-order mark when the NULs fall on one byte parity
-    (Latin text: every other byte), else refused (a binary file is no subtitle).
+    (Latin text: every other byte; Chinese text: only its line breaks and digits), else refused
+    (a binary file is no subtitle).
 
     Raises:
         InputError: naming the file.
@@ -263,12 +288,16 @@ def _utf16_without_bom(path: Path, raw: bytes) -> str:
             return raw.decode("utf-16-le" if odd > even else "utf-16-be")
         except UnicodeDecodeError:
             pass
+    text, share = _utf16_chinese(raw)
+    if text is not None and share >= 0.9:
+        return text
     raise InputError(path, "subtitle file holds NUL bytes: a binary file, or UTF-16 without a byte-order mark "
                            "that cannot be told apart; re-save it as UTF-8")
 
 
 def decode_text_file(path: str | Path, with_encoding: bool = False):
-    """Read a subtitle text file: UTF-8 (with or without BOM), UTF-16 with BOM, GBK/GB18030
+    """Read a subtitle text file: UTF-8 (with or without BOM), UTF-16 (with a BOM, or without one
+    when its reading is Latin text or common Chinese characters), GBK/GB18030
     (mainland Chinese Windows editors), Big5/Big5-HKSCS (Taiwan, Hong Kong) or Windows-1252
     (English Windows editors); else a clear error.
 
@@ -297,10 +326,13 @@ def decode_text_file(path: str | Path, with_encoding: bool = False):
             western = None
             try:
                 cand = raw.decode("cp1252")
-                if not any(0x80 <= ord(ch) < 0xA0 for ch in cand):
-                    western = cand
+                if not any(0x80 <= ord(ch) < 0xA0 for ch in cand) and not _CONTROL.search(cand):
+                    western = cand  # text has no control bytes (UTF-16 read as bytes has)
             except UnicodeDecodeError:
                 pass
+            u16, u16_share = _utf16_chinese(raw)  # UTF-16 without a byte-order mark and without NULs
+            if u16 is not None and u16_share >= 0.9 and u16_share > share:
+                return (u16, "utf-16") if with_encoding else u16
             # Chinese when its characters are clearly common ones, or when the bytes look like
             # pairs and no Western reading exists; Windows-1252 when its high bytes stand alone
             western_share = western_plausible_share(western) if western is not None else 0.0

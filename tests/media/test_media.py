@@ -178,6 +178,17 @@ def test_utf16_without_byte_order_mark(tmp_path, codec):
         read_subtitles(b)
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("text", ["关你屁事，你以为你也能指导我吗", "关你屁事，\n你以为你也能指导我吗？\n我很生气",
+                                  "我哪知道啊我也没有这方面的经验"])
+def test_chinese_utf16_without_byte_order_mark_is_read_not_garbled(tmp_path, codec, text):
+    """Chinese UTF-16 without a BOM has few or no NUL bytes: it was read as Windows-1252 garble."""
+    p = tmp_path / "zh.txt"
+    p.write_bytes(text.encode(codec))
+    t = read_subtitles(p)
+    assert t.encoding == "utf-16" and t.text == text.replace("\n", "") and t.language == "zh"
+
+
 def test_text_in_another_legacy_encoding_is_refused_not_garbled(tmp_path):
     p = tmp_path / "japanese.srt"
     p.write_bytes(_SRT.format("本当に怒っている", "ありがとう").encode("shift_jis"))
