@@ -195,10 +195,17 @@ def score_full(settings: ScoreSettings) -> ScoreResult:
                                   f"{st.extractor} extractor (answers by language: {langs}); for answers in other "
                                   "languages or wordings, try --extractor llm")
     if chosen is not None and chosen.counts.get("n_answers_outside_vocabulary"):
+        examples = chosen.counts["outside_vocabulary_examples"][:5]
+        from affectgpt.language import guess_language
+
+        if st.extractor == "given" and any(guess_language(str(w)) not in (None, "en") for w in examples):
+            advice = ("the emotion wheels are English: give the labels in English, or free-form answers in a text "
+                      "column with --extractor llm")
+        else:
+            advice = "for other languages or wordings, try --extractor lexicon or llm"
         report["warnings"].append(f"{chosen.counts['n_answers_outside_vocabulary']} answers have labels none of which "
-                                  "the emotion wheels know (e.g. "
-                                  f"{', '.join(map(repr, chosen.counts['outside_vocabulary_examples'][:5]))}): they "
-                                  "score as misses; for other languages or wordings, try --extractor lexicon or llm")
+                                  f"the emotion wheels know (e.g. {', '.join(map(repr, examples))}): they "
+                                  f"score as misses; {advice}")
     if chosen is not None and chosen.counts.get("names_matched_by"):
         report["warnings"].append("prediction names are file names, paths or spreadsheet-escaped ids ('-x): "
                                   f"matched to the ground truth by {chosen.counts['names_matched_by']}")

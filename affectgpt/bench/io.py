@@ -25,9 +25,11 @@ def _decode(path: Path, raw: bytes) -> str:
         raise InputError(path, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); re-save the file as UTF-8", row=line) from exc
 
 
-def read_csv_rows(path: str | Path, required: list[str] | None = None, any_of: list[str] | None = None) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+def read_csv_rows(path: str | Path, required: list[str] | None = None, any_of: list[str] | None = None,
+                  lower_header: bool = False) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """Read a CSV as (header, [(line_number, row_dict)]); tab- and semicolon-separated files are
-    recognised by their header line (:func:`affectgpt.io.table_delimiter`).
+    recognised by their header line (:func:`affectgpt.io.table_delimiter`). ``lower_header``
+    matches column names ignoring case (``Name,Labels`` from a spreadsheet reads as ``name,labels``).
 
     Raises :class:`InputError` naming the file and line for bad encodings, missing columns
     (``required`` all needed, at least one of ``any_of``) and ragged rows.
@@ -40,7 +42,7 @@ def read_csv_rows(path: str | Path, required: list[str] | None = None, any_of: l
         raise InputError(path, "file is empty")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=table_delimiter(path, text))
     try:
-        header = [h.strip() for h in next(reader)]
+        header = [h.strip().lower() if lower_header else h.strip() for h in next(reader)]
     except csv.Error as exc:
         raise InputError(path, f"malformed CSV: {exc}", row=1) from exc
     missing = [c for c in (required or []) if c not in header]

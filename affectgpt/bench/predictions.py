@@ -11,6 +11,7 @@ Formats (see README "Prediction formats"):
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +54,11 @@ class PredictionSet:
         """Free-form answers, reading the upstream pickled file on first use."""
         if self.texts is None:
             if self.text_path is None:
-                raise InputError(self.sources.get("labels"), "no free-form answers are available for this "
-                                 "checkpoint (only extracted labels); use --extractor given")
+                where = self.sources.get("labels") or self.sources.get("table") or next(iter(self.sources.values()),
+                                                                                      self.checkpoint)
+                raise InputError(where, "no free-form answers (no text column) are available for this checkpoint, "
+                                 "only labels; the lexicon and llm extractors read free-form text: add a text "
+                                 "column, or use --extractor given")
             self.texts = _read_name2reason(Path(self.text_path), trust_pickle)
         return self.texts
 
@@ -92,14 +96,16 @@ def _from_table(path: Path) -> PredictionSet:
         records = read_jsonl(path)
         header = sorted({k for _, r in records for k in r})
     else:
-        header, records = read_csv_rows(path, required=["name"], any_of=["text", "labels", "sentiment"])
+        header, records = read_csv_rows(path, required=["name"], any_of=["text", "labels", "sentiment"],
+                                        lower_header=True)
     if "name" not in header:
         raise InputError(path, f"missing column 'name'; found {header}", row=1)
     if not any(c in header for c in ("text", "labels", "sentiment")):
         raise InputError(path, f"needs one of text, labels, sentiment; found {header}", row=1)
     names = []
     for line, r in records:
-        name = str(r.get("name") or "").strip()
+        _check_json_types(path, line, r)
+        name = "" if r.get("name") is None else str(r.get("name")).strip()
         if not name:
             raise InputError(path, "missing or empty 'name'", row=line)
         names.append((line, name))
@@ -119,6 +125,32 @@ def _from_table(path: Path) -> PredictionSet:
                                  "(MMSA convention: the sign gives the polarity)", row=line)
             ps.sentiments[n] = value
     return ps
+
+
+def _check_json_types(path: Path, line: int, r: dict) -> None:
+    """Refuse values of a JSONL record that no reading could mean (a CSV cell is always text).
+
+    Raises:
+        InputError: ``name`` not text or a whole number; ``text`` not text; ``labels`` not text
+            (a comma list) or a list of texts; ``sentiment`` not text or a number.
+    """
+    def bad(key: str, want: str):
+        v = r[key]
+        raise InputError(path, f"{key!r} must be {want} (got {type(v).__name__} {json.dumps(v, ensure_ascii=False)[:60]})",
+                         row=line)
+
+    for key in ("name", "text", "labels", "sentiment"):
+        v = r.get(key)
+        if v is None or isinstance(v, str):
+            continue
+        if key == "name" and not (isinstance(v, int) and not isinstance(v, bool)):
+            bad(key, "text or a whole number")
+        if key == "text":
+            bad(key, "text (the free-form answer)")
+        if key == "labels" and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            bad(key, "a list of label words or a comma-separated text")
+        if key == "sentiment" and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            bad(key, "positive/negative/neutral or a number")
 
 
 def _stem(path: Path) -> tuple[str, str]:

@@ -163,3 +163,44 @@ def test_mer2024_synonym_groups_from_upstream_zip(tmp_path, tiny_data):
     bad = tmp_path / "bad.zip"
     bad.write_bytes(b"PK\x03\x04broken")
     assert main(args[:-4] + ["--synonyms", str(bad), "--data-dir", str(tiny_data)]) == 2
+
+
+@pytest.mark.parametrize("record,words", [
+    ({"name": "a", "labels": {"x": "happy"}}, "'labels' must be a list of label words"),
+    ({"name": "a", "labels": True}, "'labels' must be a list"),
+    ({"name": "a", "labels": 5}, "'labels' must be a list"),
+    ({"name": "a", "labels": ["happy", 3]}, "'labels' must be a list"),
+    ({"name": "a", "text": ["I", "am", "glad"]}, "'text' must be text"),
+    ({"name": "a", "text": {"answer": "glad"}}, "'text' must be text"),
+    ({"name": "a", "sentiment": True}, "'sentiment' must be positive/negative/neutral or a number"),
+    ({"name": True, "labels": ["happy"]}, "'name' must be text or a whole number"),
+    ({"name": ["a"], "labels": ["happy"]}, "'name' must be text or a whole number"),
+])
+def test_jsonl_values_of_the_wrong_type_are_refused_by_row(tmp_path, record, words):
+    p = tmp_path / "odd.jsonl"
+    p.write_text(json.dumps({"name": "b", "labels": ["sad"]}) + "\n" + json.dumps(record) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=rf"odd\.jsonl, row 2: {words}"):
+        read_predictions(p)
+
+
+def test_jsonl_whole_number_names_and_capitalised_csv_headers_are_read(tmp_path):
+    p = tmp_path / "ints.jsonl"
+    p.write_text(json.dumps({"name": 0, "labels": ["happy"], "sentiment": -0.5}) + "\n", encoding="utf-8")
+    (ps,) = read_predictions(p)
+    assert ps.labels == {"0": ["happy"]} and ps.sentiments == {"0": "-0.5"}
+    c = tmp_path / "caps.csv"
+    c.write_text("Name,Labels,Sentiment\na,[happy],positive\n", encoding="utf-8")
+    (ps,) = read_predictions(c)
+    assert ps.labels == {"a": ["happy"]} and ps.sentiments == {"a": "positive"}
+
+
+def test_chinese_label_words_get_advice_that_works(tmp_path, tiny_data, gt_csv):
+    """Labels in Chinese score as misses; the advice must not send the user to an extractor that
+    cannot read a labels-only file, and that extractor's error names the file."""
+    p = tmp_path / "zh.csv"
+    p.write_text("name,labels\na,[愤怒]\nb,[悲伤]\n", encoding="utf-8")
+    r = score(_settings(tiny_data, gt_csv, p))
+    advice = next(w for w in r["warnings"] if "emotion wheels know" in w)
+    assert "give the labels in English" in advice and "lexicon or llm" not in advice
+    with pytest.raises(InputError, match=r"zh\.csv: no free-form answers .*add a text column"):
+        score(_settings(tiny_data, gt_csv, p, extractor="lexicon"))
