@@ -471,15 +471,20 @@ def _cmd_train(a: argparse.Namespace) -> int:
     return 0
 
 
+#: the subtitle column raw-media inference reads by default: AffectGPT's prompts quote English
+#: subtitles (upstream reads the ``english`` column of its name,chinese,english tables)
+INFER_SUBTITLE_COLUMNS = ("english", "subtitle", "text", "chinese")
+
+
 def _subtitle_map(a: argparse.Namespace, paths: list[Path]) -> dict[str, str] | None:
     """Subtitles for raw-media inference: one ``--subtitle`` (text or file) for every input, or a
-    ``--subtitles`` CSV (name + subtitle/english/text column, as the benchmark's files)."""
-    from affectgpt.media.subtitles import read_subtitles
+    ``--subtitles`` table read like describe's (any encoding it reads, headers ignoring case,
+    ``--subtitle-column``, else the first of :data:`INFER_SUBTITLE_COLUMNS`)."""
+    from affectgpt.media.subtitles import read_subtitle_table, read_subtitles
 
     if a.subtitles:
-        from affectgpt.bench.datasets import load_subtitles
-
-        return load_subtitles(a.subtitles)
+        table = read_subtitle_table(a.subtitles, a.subtitle_column, prefer=INFER_SUBTITLE_COLUMNS)
+        return {name: t.text for name, t in table.items()}
     if a.subtitle:
         return {p.stem: read_subtitles(a.subtitle, name=p.stem).text for p in paths}
     return None
@@ -663,6 +668,8 @@ exit codes: 0 answered, 1 some inputs failed (recorded in the CSV), 2 usage or u
     inf.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     inf.add_argument("--subtitle", help="raw media: subtitle text or .srt/.vtt/.txt file for every input")
     inf.add_argument("--subtitles", help="raw media: CSV of name + subtitle (default: offline ASR)")
+    inf.add_argument("--subtitle-column", help="column of --subtitles (default: english, subtitle, text, chinese: "
+                     "the first present; the model's prompts quote English as upstream)")
     inf.add_argument("--no-asr", action="store_true", help="raw media: no transcription when no subtitle is given")
     inf.add_argument("--batch-size", type=int, default=16)
     inf.add_argument("--max-new-tokens", type=int, default=16)

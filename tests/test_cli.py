@@ -40,3 +40,18 @@ def test_log_options_go_before_or_after_the_subcommand(tmp_path, capsys, monkeyp
         assert err.startswith("affectgpt: error: ") and "none.csv" in err and "Traceback" not in err
     assert main(["bench", "score", "--dataset", "meld", "--predictions", missing, "--labels", missing, "-v"]) == 2
     assert "Traceback" in capsys.readouterr().err  # -v adds the traceback for debugging
+
+
+def test_infer_subtitle_tables_read_like_describe_tables(tmp_path):
+    """`infer --subtitles`: any encoding describe reads (GBK here), headers ignoring case, the English
+    column by default (AffectGPT's prompts quote English subtitles), --subtitle-column to choose."""
+    import argparse
+
+    from affectgpt.cli import _subtitle_map
+
+    table = tmp_path / "subs.csv"
+    table.write_bytes("Name,Chinese,English\nclip1,我很生气,I am angry\n'-x2,nan,I am glad\n".encode("gbk"))
+    args = argparse.Namespace(subtitles=str(table), subtitle=None, subtitle_column=None)
+    assert _subtitle_map(args, []) == {"clip1": "I am angry", "-x2": "I am glad"}
+    args.subtitle_column = "chinese"
+    assert _subtitle_map(args, []) == {"clip1": "我很生气", "-x2": ""}

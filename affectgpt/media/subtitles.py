@@ -474,12 +474,14 @@ def read_subtitles(source, name: str | None = None, column: str | None = None) -
     return Transcript([Segment(body)] if body else [], "file", encoding=enc, extra={"sha256": sha256_file(path)})
 
 
-def read_subtitle_table(path: str | Path, column: str | None = None) -> dict[str, Transcript]:
+def read_subtitle_table(path: str | Path, column: str | None = None,
+                        prefer: tuple[str, ...] = SUBTITLE_COLUMNS) -> dict[str, Transcript]:
     """All rows of a subtitle table as ``{clip name: Transcript}`` (for batch runs).
 
     The table is a CSV (also tab- or semicolon-separated, recognised by its header line; any
     encoding :func:`decode_text_file` reads) with a ``name`` column and a subtitle column: ``column``
-    if given, else the first of ``subtitle``, ``text``, ``chinese``, ``english``; header names are
+    if given, else the first of ``prefer`` present (default ``subtitle``, ``text``, ``chinese``,
+    ``english``: the language spoken in the upstream clips); header names are
     matched ignoring case. Names are keyed as clip stems (:func:`clip_name`: ``clips/a.mp4`` -> ``a``;
     a spreadsheet-escaped ``'-x`` -> ``-x``). Cells that only say a value is missing (``nan``, ``NULL``,
     ``None``, ``N/A``: :data:`MISSING_CELLS`) are empty cells.
@@ -493,25 +495,26 @@ def read_subtitle_table(path: str | Path, column: str | None = None) -> dict[str
     if not path.is_file():
         raise InputError(path, "subtitle CSV not found")
     text, enc = decode_text_file(path, with_encoding=True)
-    return _subtitle_rows(path, text, enc, column)
+    return _subtitle_rows(path, text, enc, column, prefer)
 
 
 #: cells that stand for a missing value in exported tables (pandas, R, SQL, Excel), read as empty
 MISSING_CELLS = frozenset({"nan", "null", "none", "n/a", "#n/a", "na", "<na>", "nat"})
 
 
-def _subtitle_rows(path: Path, text: str, enc: str, column: str | None) -> dict[str, Transcript]:
+def _subtitle_rows(path: Path, text: str, enc: str, column: str | None,
+                   prefer: tuple[str, ...] = SUBTITLE_COLUMNS) -> dict[str, Transcript]:
     """The rows of a decoded subtitle table (see :func:`read_subtitle_table`)."""
     from affectgpt.io import spreadsheet_unescape, table_delimiter
 
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=table_delimiter(path, text))
     try:
         header = [h.strip().lstrip("\ufeff").lower() for h in next(reader, [])]
-        wanted = column.strip().lower() if column else next((c for c in SUBTITLE_COLUMNS if c in header), None)
+        wanted = column.strip().lower() if column else next((c for c in prefer if c in header), None)
         if column and wanted not in header:
             raise InputError(path, f"subtitle CSV has no column {column!r} (columns: {', '.join(header)})", row=1)
         if "name" not in header or wanted is None:
-            raise InputError(path, "subtitle CSV needs columns name and one of " + "/".join(SUBTITLE_COLUMNS)
+            raise InputError(path, "subtitle CSV needs columns name and one of " + "/".join(prefer)
                              + f"; found {header}", row=1)
         i_name, i_text = header.index("name"), header.index(wanted)
         out: dict[str, Transcript] = {}
