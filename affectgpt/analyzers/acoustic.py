@@ -36,7 +36,7 @@ from affectgpt.media.vad import SpeechActivity, detect_speech
 
 __all__ = ["AcousticAnalyzer", "egemaps", "CUE_FEATURES", "WINDOW_ONLY", "is_silent", "normalize_level",
            "clipping_mode", "CLIPPED_FLAG_SHARE", "CLIPPED_DROP_SHARE", "CLIPPING_DISTORTS",
-           "MIN_SPEECH_S", "NARROWBAND_EDGE_HZ", "audio_band", "NARROWBAND_DROPPED", "egemaps_lld",
+           "MIN_SPEECH_S", "MIN_BASELINE_WINDOWS", "NARROWBAND_EDGE_HZ", "audio_band", "NARROWBAND_DROPPED", "egemaps_lld",
            "window_functionals"]
 
 SR = 16_000
@@ -58,6 +58,8 @@ CUE_FEATURES = {
 WINDOW_ONLY = {"loudness"}
 #: less voiced speech than this (s) is too little for vocal analysis
 MIN_SPEECH_S = 0.5
+#: windows with speech needed for the speaker's own baseline (fewer: no speaker-relative cue)
+MIN_BASELINE_WINDOWS = 3
 #: an upper band edge (-40 dB) below this means narrow-band (telephone) audio
 NARROWBAND_EDGE_HZ = 5500.0
 #: cues a telephone band distorts (the fundamental and the upper harmonics are cut)
@@ -333,8 +335,14 @@ class AcousticAnalyzer:
             f0 = lld[:, lld_names.index("F0semitoneFrom27.5Hz_sma3nz")]
             gender = "female" if f0[f0 > 0].size and float(np.median(f0[f0 > 0])) > 30.5 else "male"
             extra["gender"] = gender
-            cues = self._speaker_cues(audio, speech if kept is None else joined_speech(speech, kept), narrow,
-                                      floor=self.norms.get(gender, {}), lld=(lld_names, lld), clipping=clipping)
+            cues, n_windows = self._speaker_cues(audio, speech if kept is None else joined_speech(speech, kept),
+                                                 narrow, floor=self.norms.get(gender, {}), lld=(lld_names, lld),
+                                                 clipping=clipping)
+            extra["reference_windows"] = n_windows
+            if n_windows < MIN_BASELINE_WINDOWS:
+                extra["cues_not_measured"] = info["cues_not_measured"] = (
+                    f"too little speech to compare the voice with the speaker's own: {n_windows} speech window(s) "
+                    f"of 1 s, {MIN_BASELINE_WINDOWS} needed")
             if kept is not None:  # windows of the joined speech -> the clip's own clock
                 cues = [_on_clip_clock(c, kept) for c in cues]
             extra["reference"] = "the speaker's own voice over the clip"
@@ -353,8 +361,10 @@ class AcousticAnalyzer:
 
     def _speaker_cues(self, audio: np.ndarray, speech: SpeechActivity | None, narrow: bool,
                       window_s: float = 1.0, hop_s: float = 0.5, floor: dict | None = None,
-                      lld: tuple | None = None, clipping: str | None = None) -> list[Cue]:
-        """Cues of the 1 s windows (0.5 s hop) that depart most from the speaker's median (one per cue kind)."""
+                      lld: tuple | None = None, clipping: str | None = None) -> tuple[list[Cue], int]:
+        """Cues of the 1 s windows (0.5 s hop) that depart most from the speaker's median (one per
+        cue kind), and the number of windows with speech (below :data:`MIN_BASELINE_WINDOWS`
+        nothing is compared: no cue)."""
         n = max(0, int((len(audio) / SR - window_s) // hop_s) + 1)
         bounds = [(i * hop_s, i * hop_s + window_s) for i in range(n)]
         if speech is not None:
@@ -368,7 +378,7 @@ class AcousticAnalyzer:
                     continue  # voiced segments per second are not measurable in 1 s
                 if c.name not in best or abs(c.z) > abs(best[c.name].z):
                     best[c.name] = c
-        return sorted(best.values(), key=lambda c: -abs(c.z))
+        return sorted(best.values(), key=lambda c: -abs(c.z)), sum(p is not None for p in per)
 
     def window_cues(self, audio: np.ndarray, bounds: list[tuple[float, float]], normalise: bool = True,
                     narrowband: bool = False, speech: SpeechActivity | None = None,
@@ -399,7 +409,7 @@ class AcousticAnalyzer:
             names, f = window_functionals(lld[0], lld[1], a, b)
             per.append(f)
         valid = [p for p in per if p is not None]
-        if len(valid) < 3:
+        if len(valid) < MIN_BASELINE_WINDOWS:
             return [None if p is None else [] for p in per]
         arr = np.array(valid, dtype=np.float64)
         with np.errstate(all="ignore"):

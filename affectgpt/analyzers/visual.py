@@ -134,8 +134,9 @@ class VisualAnalyzer:
     def analyze(self, faces=None, problem: str | None = None, start_s: float | None = None,
                 end_s: float | None = None, at_times: list[float] | None = None) -> ModalityResult:
         """The ``video`` modality from a :class:`~affectgpt.media.faces.FaceAnalysis`: over the
-        frames shown in ``[start_s, end_s)`` when given, or only the frames shown at ``at_times``;
-        no video or no face gives ``present=False`` with the reason."""
+        frames shown in ``[start_s, end_s)`` when given, or only the frames shown at ``at_times``
+        (when none of those shows the speaker, the other decoded frames that do, recorded as
+        ``faces.frames_read``); no video or no face gives ``present=False`` with the reason."""
         t0 = time.perf_counter()
         if faces is None:
             return ModalityResult("video", False, problem or "no video track", extra={"faces": {"n_faces": 0}})
@@ -144,8 +145,16 @@ class VisualAnalyzer:
             return ModalityResult("video", False, faces.reason or "no face found in the sampled frames",
                                   extra={"faces": info}, seconds=time.perf_counter() - t0)
         obs = faces.observations(start_s, end_s, at_times)
+        if not obs and at_times is not None:
+            # the clip-level frames all miss the speaker, whom other decoded frames (timeline
+            # windows, the voice-sync frames) do show: a face on screen for a moment of a long
+            # scene is read from the frames that show it, and the record says so
+            obs = faces.observations(start_s, end_s)
+            if obs:
+                info["frames_read"] = "frames outside the clip-level sample (the speaker is not in it)"
         if not obs:
-            return ModalityResult("video", False, "the speaking face is not visible in this window",
+            where = "in this window" if at_times is None else "in the sampled frames"
+            return ModalityResult("video", False, f"the speaking face is not visible {where}",
                                   extra={"faces": info}, seconds=time.perf_counter() - t0)
         fer = self.expressions(faces, obs)
         mean = fer.mean(axis=0)

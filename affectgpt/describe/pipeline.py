@@ -490,6 +490,8 @@ class Describer:
                                                      "channels": clip.info.audio_channels or None})
         if clip.audio_note:
             out["audio"] = {**out["audio"], "downmix": clip.audio_note}
+        if getattr(clip, "dc_offset", None) is not None:
+            out["audio"] = {**out["audio"], "dc_offset_removed": clip.dc_offset}
         out["media"] = {"width": clip.info.width, "height": clip.info.height, "fps": round(clip.info.fps, 3),
                         "sample_aspect_ratio": round(clip.info.sample_aspect_ratio, 4),
                         "video_frames": int(len(clip.frame_times)),
@@ -643,8 +645,11 @@ class Describer:
             missing: dict[str, str] = {}
             entry: dict = {"start_s": round(a, 3), "end_s": round(b, 3)}
             # audio
+            aspan = clip.audio_span_s
             if audio is None or audio_missing:
                 missing["audio"] = audio_missing or clip.audio_problem or "no audio track"
+            elif aspan is not None and (b <= aspan[0] + 1e-3 or a >= aspan[1] - 1e-3):
+                missing["audio"] = f"no audio in this window (the audio covers {aspan[0]:.1f}-{aspan[1]:.1f} s)"
             else:
                 talk = speech.speech_in(a, b) if speech is not None else 0.0
                 if talk < min(MIN_SPEECH_S, 0.5 * (b - a)) or b - a < MIN_SPEECH_S:
@@ -729,7 +734,14 @@ def _notes(out: dict) -> list[str]:
     if vs and span and out["modalities"].get("video") and (vs[1] - vs[0]) < 0.8 * (span[1] - span[0]) - 0.5:
         notes.append(f"Note: the video shows only {seconds_text(vs[0])}-{seconds_text(vs[1])} s of the "
                      f"{seconds_text(span[1] - span[0])} s analysed; the face is described from that part.")
+    aspan = timing.get("audio_span_s")
+    if aspan and span and out["modalities"].get("audio") and (aspan[1] - aspan[0]) < 0.8 * (span[1] - span[0]) - 0.5:
+        notes.append(f"Note: the audio covers only {seconds_text(aspan[0])}-{seconds_text(aspan[1])} s of the "
+                     f"{seconds_text(span[1] - span[0])} s analysed; the voice is described from that part.")
     media = out.get("media", {})
+    if out.get("faces", {}).get("still_picture") and media.get("video_frames", 0) > 1:
+        notes.append("Note: the picture does not change over the clip (a still image under the sound); the face is "
+                     "described from that one picture.")
     if media.get("has_video") and media.get("video_frames") == 1 and not media.get("has_audio"):
         notes.append("Note: the input is a single still image; the face is described from that one picture "
                      "(no motion, no voice).")

@@ -122,7 +122,9 @@ def _audio_sentence(r: ModalityResult | None) -> str:
         flag = f", {c.flag}" if c.flag else ""
         cues.append(f"{c.text}{_when(c) if speaker_ref else ''} ({c.strength}, {c.z:+.1f} SD{flag})")
     cls, p = _top(r.probs)
-    if speaker_ref:
+    if speaker_ref and not cues and r.extra.get("cues_not_measured"):
+        body = "the clip has too little speech to compare the voice with the speaker's own usual level"
+    elif speaker_ref:
         body = (f"relative to the speaker's own voice over the clip, the voice shows {_join(cues)}" if cues else
                 "the voice stays close to the speaker's own usual level over the clip")
     else:

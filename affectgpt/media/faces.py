@@ -311,6 +311,15 @@ def _chroma_histogram(frame: np.ndarray) -> np.ndarray:
     return h / h.sum()
 
 
+def _unchanging(frames: list[np.ndarray], tol: float = 1.0) -> bool:
+    """Whether every frame shows the same picture (a still image looped under a sound track):
+    mean absolute difference under ``tol`` grey levels between each frame and the first, on a
+    subsampled grid (encoder noise of a looped still stays well under 1)."""
+    ref = frames[0][::8, ::8].astype(np.int16)
+    return all(f.shape == frames[0].shape and float(np.mean(np.abs(f[::8, ::8].astype(np.int16) - ref))) < tol
+               for f in frames[1:])
+
+
 def _flat(frame: np.ndarray) -> bool:
     """A nearly uniform frame (black, white, a flash or a fade's end): it starts no shot."""
     step = max(1, min(frame.shape[:2]) // 72)
@@ -415,7 +424,9 @@ def choose_speaker(tracks: list[FaceTrack], n_frames: int, audio_energy: np.ndar
 
     Returns the track (None when there is no face) and a report: ``n_faces``, ``scores`` (mouth
     motion), ``voice_sync`` (with several talking faces), ``chosen``, ``uncertain`` (+
-    ``uncertain_reason``), ``method``.
+    ``uncertain_reason``), ``method``; with speech, ``speaker_mouth_motion`` and
+    ``speaker_speaks``. A single face whose mouth does not move while the voice is heard is
+    ``uncertain`` too (a listener, a voice-over, a still picture).
     """
     track, info = _choose_speaker(tracks, n_frames, speech_mask, audio_energy)
     if track is not None and speech_mask and sum(speech_mask.values()) >= 3:
@@ -423,6 +434,11 @@ def choose_speaker(tracks: list[FaceTrack], n_frames: int, audio_energy: np.ndar
         motion = mouth_motion(track, speech_mask)
         info["speaker_mouth_motion"] = round(motion, 4)
         info["speaker_speaks"] = bool(motion >= MIN_MOUTH_MOTION)
+        if len(tracks) == 1 and not info["speaker_speaks"]:
+            # measured: CREMA-D and demo speakers 0.026-0.11, a still picture under a voice 0.0009
+            info["uncertain"] = True
+            info["uncertain_reason"] = ("the only face's mouth does not move while the voice is heard: a listener, "
+                                        "a voice-over or a still picture")
     return track, info
 
 
@@ -620,6 +636,8 @@ class FaceFrontEnd:
         info.update(info_extra)
         cuts = shot_starts(sample.frames)
         info["shots"] = len(cuts) + 1
+        if len(sample.frames) >= 3 and _unchanging(sample.frames):
+            info["still_picture"] = True
         if cuts:
             info["shot_starts_s"] = [round(float(sample.times_s[i]), 3) for i in cuts]
         until = clip.shown_until(sample.times_s)

@@ -39,7 +39,8 @@ def collect_inputs(items: Iterable[str | os.PathLike]) -> list[Path]:
     (:func:`entry_problem`) instead of vanishing; a glob also keeps files with no suffix at all.
     Other entries (``README.txt``, ``clip.srt``) are left out of folders and globs alike; a file
     named on its own is always kept. ``items`` may be one path or an iterable of them. Repeats are
-    detected on the resolved path, so ``clips/a.mp4`` and ``/abs/clips/a.mp4`` are one entry.
+    detected on the resolved path, so ``clips/a.mp4`` and ``/abs/clips/a.mp4`` (or a link to it) are
+    one entry; a warning says how many were repeats.
     """
     if isinstance(items, (str, os.PathLike)):
         items = [items]
@@ -60,12 +61,19 @@ def collect_inputs(items: Iterable[str | os.PathLike]) -> list[Path]:
                               if _is_media_name(Path(q)) or (Path(q).is_file() and not Path(q).suffix)))
         else:
             out.append(p)
-    seen, unique = set(), []
+    seen: dict[str, Path] = {}
+    unique, repeats = [], []
     for p in out:
         key = os.path.realpath(p)
         if key not in seen:
-            seen.add(key)
+            seen[key] = p
             unique.append(p)
+        else:
+            repeats.append((p, seen[key]))
+    if repeats:
+        p, first = repeats[0]
+        log.warning("%d input(s) name a file already given (the same file, through a link or another path) and are "
+                    "described once: e.g. %s is %s", len(repeats), p, first)
     return unique
 
 

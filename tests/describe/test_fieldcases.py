@@ -961,3 +961,95 @@ def test_a_csv_given_as_subtitle_is_a_table_named_by_clip_names(tmp_path, demo):
                      "--out", str(out), "--no-asr", "-q"]) == 0
     rec = json.loads((out / "results.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert rec["name"] == "video_0001_0001" and rec["transcript"]["text"] == "我真的太开心了"
+
+
+# -- round 3 of odd media: a face seen only between the clip-level frames, short speech, DC offset,
+# raw elementary streams, audio ending before the video, a still picture under a voice, repeats
+def test_a_face_seen_only_between_the_clip_level_frames_is_described(tmp_path, demo, describer):
+    """A long scene where the speaker is on screen for 2 s that none of the 8 clip-level frames
+    falls in: the face is read from the frames that show it, never "not visible in this window"."""
+    frames, fps, audio, rate = fm.decode(demo)
+    step = 3  # about 8 frames per second keeps the file small
+    looped = (frames[::step] * 8)[: int(24 * fps / step)]
+    out_fps = fps / step
+    track = np.tile(audio, 8)[: int(24 * rate)]
+    dark = fm.encode(tmp_path / "dark.mp4", [np.zeros_like(f) for f in looped], out_fps, None, rate)
+    clip_times = Clip.open(dark).uniform_times(describer.config.frames)  # where the clip-level frames fall
+    gap = max(zip(clip_times, clip_times[1:]), key=lambda ab: ab[1] - ab[0])
+    a, b = gap[0] + 0.4, gap[1] - 0.4  # the face is shown strictly between two clip-level frames
+    shown = [f if a <= i / out_fps < b else np.zeros_like(f) for i, f in enumerate(looped)]
+    p = fm.encode(tmp_path / "glimpse.mp4", shown, out_fps, track, rate)
+    r = describer.describe(p, subtitle="我哪知道啊")
+    assert r["modalities"]["video"], r["missing"]
+    assert r["faces"]["frames_read"].startswith("frames outside the clip-level sample")
+    assert "in this window" not in r["description"] and r["faces"]["coverage"] < 0.3
+
+
+def test_too_little_speech_for_a_speaker_baseline_is_said_not_called_usual(tmp_path, demo, describer):
+    frames, fps, audio, rate = fm.decode(demo)
+    p = fm.encode(tmp_path / "cut2s.mp4", frames[: int(2 * fps)], fps, audio[: int(2 * rate)], rate)
+    r = describer.describe(p)  # Mandarin speech: cues against the speaker's own voice, which needs 3 windows
+    assert r["modalities"]["audio"] and r["cues"]["audio"] == []
+    assert "too little speech" in r["audio"]["cues_not_measured"]
+    assert "usual level over the clip" not in r["description"] and "too little speech to compare" in r["description"]
+
+
+@pytest.mark.parametrize("offset", [0.1, 0.5])
+def test_a_dc_offset_is_removed_before_voice_activity_and_asr(tmp_path, demo, offset):
+    _, _, audio, rate = fm.decode(demo)
+    quiet = 0.3 * audio
+    clean = Clip.open(fm.encode(tmp_path / "clean.wav", None, 0, quiet, rate))
+    shifted = Clip.open(fm.encode(tmp_path / "dc.wav", None, 0, quiet + offset, rate))
+    assert shifted.dc_offset == pytest.approx(offset, abs=0.01) and clean.dc_offset is None
+    assert abs(shifted.speech().speech_s - clean.speech().speech_s) < 0.1  # 1.41 of 2.49 s before, at 0.5
+
+
+def test_raw_h264_elementary_streams_are_read_frame_for_frame(tmp_path, demo):
+    """A .h264 stream without a container has no timestamps: its frames are spaced by the packet
+    duration and decode in order, the same pictures as the MP4's."""
+    import av
+
+    raw = tmp_path / "raw.h264"
+    with av.open(str(demo)) as i, av.open(str(raw), "w", format="h264") as o:
+        vo = o.add_stream_from_template(i.streams.video[0])
+        for pk in i.demux(i.streams.video[0]):
+            if pk.dts is not None:
+                pk.stream = vo
+                o.mux(pk)
+    a, b = Clip.open(raw), Clip.open(demo)
+    assert a.video_problem is None and abs(a.duration_s - b.duration_s) < 0.05
+    fa, fb = a.frames_at(a.uniform_times(8), distinct=True), b.frames_at(b.uniform_times(8), distinct=True)
+    assert [_digest(x) for x in fa.frames] == [_digest(x) for x in fb.frames]
+    assert np.allclose(fa.times_s, fb.times_s, atol=0.01)
+
+
+def test_audio_ending_before_the_video_is_said_and_its_windows_say_why(tmp_path, demo, describer):
+    frames, fps, audio, rate = fm.decode(demo)
+    p = fm.encode(tmp_path / "a_short.mp4", frames, fps, audio[: int(1.2 * rate)], rate)
+    r = describer.describe(p)
+    assert r["timing"]["audio_span_s"][1] == pytest.approx(1.2, abs=0.05)
+    assert "the audio covers only 0.0-1.2 s" in r["description"]
+    last = r["timeline"][-1]
+    assert last["missing"]["audio"].startswith("no audio in this window (the audio covers 0.0-1.2 s)")
+
+
+def test_a_still_picture_under_a_voice_is_not_taken_for_the_speaker(tmp_path, demo, describer):
+    frames, fps, audio, rate = fm.decode(demo)
+    p = fm.encode(tmp_path / "still_voice.mp4", [frames[len(frames) // 2]] * len(frames), fps, audio, rate)
+    r = describer.describe(p)
+    faces = r["faces"]
+    assert faces["still_picture"] and not faces["speaker_speaks"] and faces["uncertain"]
+    assert "does not change over the clip" in r["description"] and "speaker uncertain" in r["description"]
+    moving = describer.describe(demo)
+    assert moving["faces"]["speaker_speaks"] and not moving["faces"]["uncertain"]
+    assert "still_picture" not in moving["faces"]
+
+
+def test_repeated_inputs_are_described_once_and_said(tmp_path, demo, caplog):
+    from affectgpt.pipeline import collect_inputs
+
+    link = tmp_path / "link.mp4"
+    link.symlink_to(demo)
+    with caplog.at_level("WARNING"):
+        got = collect_inputs([str(demo), str(link), str(demo)])
+    assert got == [demo] and "2 input(s) name a file already given" in caplog.text
