@@ -116,6 +116,15 @@ _DRAWING = re.compile(r"\{[^}]*\\p[1-9][^}]*\}.*?(?:\{[^}]*\\p0[^}]*\}|$)", re.S
 _RUBY_TEXT = re.compile(r"<(rt|rp)>.*?</\1>", re.S | re.I)
 #: sound descriptions for the hard of hearing: 【音乐】, [Music], ［笑］ (not speech)
 _SOUND_TAG = re.compile(r"【[^】]*】|\[[^\]]*\]|［[^］]*］")
+#: sound descriptions of the speaker's own vocal expression (laughing, crying, sighing, screaming):
+#: evidence of emotion, kept as words ("[LAUGHTER]" -> "laughter"); other sounds are dropped
+_VOCAL_TAG = re.compile(r"laugh|giggl|chuckl|\bcr(?:y|ies|ying)\b|\bsob|\bsigh|scream|\bgasp|groan|whimper|"
+                        r"笑|哭|泣|叹气|尖叫|哽咽", re.I)
+
+
+def _sound_tag(m: re.Match) -> str:
+    inner = m.group(0)[1:-1].strip()
+    return f" {inner.lower()} " if _VOCAL_TAG.search(inner) else " "
 #: a dialogue dash or a short speaker label opening a subtitle line: "- ", "A：", "JOHN: ", "MAN 1:", "男："
 _LINE_LEAD = re.compile(r"^\s*(?:[-\u2010-\u2015]+\s*)?(?:(?:[A-Z][A-Z0-9 .'-]{0,14}|[A-Za-z]|[\u4e00-\u9fff]{1,4}\d?)"
                         r"\s*[:：]\s*(?=\S))?")
@@ -131,14 +140,16 @@ def cue_text(raw: str, line_leads: bool = True) -> str:
 
     Removed: ASS/SSA drawing commands (``{\\p1}m 0 0 l ...{\\p0}``) and override blocks
     (``{\\i1}``), ruby annotations (``<rt>zhè</rt>``), HTML-like tags (``<i>``), sound descriptions
-    for the hard of hearing (``【音乐】``, ``[Music]``), and on each line a dialogue dash or a short
+    for the hard of hearing (``【音乐】``, ``[Music]``, ``[BREATHING]``) except those of the
+    speaker's own vocal expression, kept as words (``[LAUGHTER]`` -> ``laughter``, ``【哭】`` ->
+    ``哭``: laughing, crying, sighing, screaming are evidence), and on each line a dialogue dash or a short
     speaker label (``- ``, ``A：``, ``JOHN:``); HTML entities are resolved. Lines (also ASS ``\\N``
     breaks) are joined by a space, except between two Chinese or Japanese characters; whitespace
     runs collapse to one space. ``line_leads=False`` keeps what opens a line (a transcript
     table's cell is speech, where ``她说：`` is said, not a speaker label)."""
     text = _RUBY_TEXT.sub("", _DRAWING.sub("", raw))
     text = html.unescape(_TAG.sub("", text))
-    lines = re.split(r"\\[Nn]|\n", _SOUND_TAG.sub(" ", text))
+    lines = re.split(r"\\[Nn]|\n", _SOUND_TAG.sub(_sound_tag, text))
     lines = [ln.replace("\\h", " ") for ln in lines]
     parts = [" ".join((_LINE_LEAD.sub("", ln) if line_leads else ln).split()) for ln in lines]
     return _CJK_GAP.sub("", " ".join(p for p in parts if p))

@@ -75,6 +75,9 @@ def test_languages_the_text_heads_cannot_read():
     ("这<ruby>方<rt>fāng</rt></ruby>面", "这方面"),
     ("【音乐】", ""),
     ("[Music] I love it", "I love it"),
+    # the speaker's own laughing, crying, sighing are evidence, kept as words; other sounds go
+    ("[LAUGHTER] Oh my god", "laughter Oh my god"), ("【笑】你真坏", "笑你真坏"), ("[sighs] Fine.", "sighs Fine."),
+    ("[BREATHING]", ""), ("[GARBAGE] okay", "okay"),
     ("我也不知道\\N这方面的情况", "我也不知道这方面的情况"),
     ("我　很　生　气", "我很生气"),
     ("Hello\\NWorld", "Hello World"),
@@ -221,9 +224,11 @@ def test_the_end_of_a_long_subtitle_is_read(describer):
 
 
 def test_text_only_input_is_cleaned_like_a_subtitle_table(describer):
-    """[BREATHING] (12 IEMOCAP test lines), 【音乐】 and tags are not words: the same as describe()."""
-    breath, music, tagged, plain = describer.describe_texts(list("abcd"), ["[BREATHING]", "【音乐】", "<i>我很生气</i>",
-                                                                          "我很生气"])
+    """[BREATHING] (IEMOCAP test lines), 【音乐】 and tags are not words: the same as describe();
+    [LAUGHTER] is the speaker laughing, read as the word."""
+    breath, music, tagged, plain, laugh = describer.describe_texts(
+        list("abcde"), ["[BREATHING]", "【音乐】", "<i>我很生气</i>", "我很生气", "[LAUGHTER]"])
     for r in (breath, music):
         assert r["labels"] == [] and r["missing"]["text"] == "empty subtitle" and r["sentiment"]["score"] == 0
     assert tagged["basic"] == plain["basic"] and tagged["transcript"]["text"] == "我很生气"
+    assert laugh["modalities"]["text"] and laugh["transcript"]["text"] == "laughter"
