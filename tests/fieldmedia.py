@@ -110,6 +110,21 @@ def remux(src: Path, dst: Path, fmt: str, offset_s: float = 0.0) -> Path:
     return dst
 
 
+def copy_stream(src: Path, dst: Path, fmt: str, kind: str = "video") -> Path:
+    """Copy the first ``kind`` stream of ``src`` alone into ``dst`` (container ``fmt``: ``h264`` for
+    a raw elementary stream, ``matroska`` ...), packets as they are."""
+    import av
+
+    with av.open(str(src)) as i, av.open(str(dst), "w", format=fmt) as o:
+        stream = getattr(i.streams, kind)[0]
+        out = o.add_stream_from_template(stream)
+        for pk in i.demux(stream):
+            if pk.dts is not None:
+                pk.stream = out
+                o.mux(pk)
+    return dst
+
+
 def with_subtitle_tracks(src: Path, dst: Path, tracks: list[dict], offset_s: float = 0.0) -> Path:
     """``src``'s video and audio in a Matroska file with SubRip subtitle tracks, all timestamps
     shifted by ``offset_s``. Each track: ``cues`` [(start s, end s, text)], optional ``language``
