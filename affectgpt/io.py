@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["spreadsheet_safe", "spreadsheet_unescape", "safe_row", "sha256_file", "table_delimiter", "clip_name", "clip_id", "CLIP_NAME_SCHEMES",
+__all__ = ["spreadsheet_safe", "spreadsheet_unescape", "safe_id", "safe_row", "sha256_file", "table_delimiter", "clip_name", "clip_id", "CLIP_NAME_SCHEMES",
            "NAME_SUFFIXES", "MEDIA_SUFFIXES"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -30,12 +30,24 @@ def spreadsheet_unescape(value: str) -> str:
     return value
 
 
+#: an id: word characters, dots, dashes and spaces, maybe after a leading sign (``-MeTTeMJBNc_0``)
+_PLAIN_ID = re.compile(r"^[-+]?[\w.\- ]+$")
+
+
+def safe_id(value):
+    """An id cell: written as it is when it is a plain id (CMU-MOSEI's ``-MeTTeMJBNc_0`` starts with
+    ``-``, and an escaped id would no longer match its ground truth), else :func:`spreadsheet_safe`
+    (``=HYPERLINK(...)`` named by a file stays harmless)."""
+    if isinstance(value, str) and _PLAIN_ID.match(value):
+        return value
+    return spreadsheet_safe(value)
+
+
 def safe_row(row, keep=("name",)):
-    """:func:`spreadsheet_safe` over a dict's values or a sequence. The ``keep`` columns of a dict
-    (default ``name``) are ids and stay as they are: CMU-MOSEI ids such as ``-MeTTeMJBNc_0`` start
-    with ``-``, and an escaped id would no longer match its ground truth."""
+    """:func:`spreadsheet_safe` over a dict's values or a sequence; the ``keep`` columns of a dict
+    (default ``name``) are ids, written by :func:`safe_id`."""
     if isinstance(row, dict):
-        return {k: v if k in keep else spreadsheet_safe(v) for k, v in row.items()}
+        return {k: safe_id(v) if k in keep else spreadsheet_safe(v) for k, v in row.items()}
     return [spreadsheet_safe(v) for v in row]
 
 

@@ -22,7 +22,8 @@ TEXT_LANGUAGES = ("zh", "en")
 #: reaches it for another language (the highest non-English readings stay below 0.9); whole
 #: sentences in Vietnamese (1.00), German (1.00), French (0.97) and Italian (0.96) do.
 OTHER_LATIN_P = 0.9
-#: shorter Latin lines ("Oui", "Ok", "Hola amigo") are not identified: too few words to tell
+#: Latin lines with fewer distinct words of three letters or more ("Oui", "Hola amigo",
+#: "Go go go go go go") are not identified: too little to tell
 MIN_IDENTIFY_WORDS = 3
 
 #: names of languages in messages
@@ -37,7 +38,7 @@ _IDENTIFIER: list = []
 
 def identify_latin(text: str) -> tuple[str, float] | None:
     """``(ISO 639 code, probability)`` of a text by py3langid (Lui & Baldwin 2012, langid.py; a
-    naive Bayes model over byte n-grams, 97 languages, shipped in the py3langid wheel, BSD-3), or
+    naive Bayes model over byte n-grams shipped in the py3langid 0.4 wheel, BSD-3), or
     None when py3langid is not installed. The model loads on first use (about 0.5 s)."""
     if not _IDENTIFIER:
         try:
@@ -92,7 +93,8 @@ def guess_language(text: str) -> str | None:
     rest = [ch for ch in letters if not _CJK.match(ch)]
     ascii_latin = sum(1 for ch in rest if ch.isascii())
     latin = sum(1 for ch in rest if unicodedata.name(ch, "").startswith("LATIN"))
-    if latin >= 0.5 * len(rest) and other_words >= MIN_IDENTIFY_WORDS:
+    distinct = {w.lower() for w in _OTHER_WORD.findall(rest_text) if len(w) > 2}
+    if latin >= 0.5 * len(rest) and len(distinct) >= MIN_IDENTIFY_WORDS:
         found = identify_latin(text)
         if found is not None and found[0] != "en" and found[1] >= OTHER_LATIN_P:
             return found[0]

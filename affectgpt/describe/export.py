@@ -60,7 +60,7 @@ def write_predictions_csv(results: list[dict], path: str | Path) -> int:
         InputError: two results share a name (the file keys clips by name).
     """
     from affectgpt.errors import InputError
-    from affectgpt.io import safe_row
+    from affectgpt.io import safe_id, safe_row
 
     rows = [r for r in results if "description" in r]
     names = [record_name(r) for r in rows]
@@ -75,6 +75,6 @@ def write_predictions_csv(results: list[dict], path: str | Path) -> int:
         w = csv.writer(fh)
         w.writerow(["name", "text", "labels", "sentiment"])
         for n, r in zip(names, rows):
-            w.writerow([n, *safe_row([r["description"], "[" + ", ".join(r["labels"]) + "]",
-                                      r["sentiment"].get("polarity", r["sentiment"]["label"])])])  # ids unescaped
+            w.writerow([safe_id(n), *safe_row([r["description"], "[" + ", ".join(r["labels"]) + "]",
+                                               r["sentiment"].get("polarity", r["sentiment"]["label"])])])
     return len(rows)

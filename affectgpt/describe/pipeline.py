@@ -705,7 +705,9 @@ def cues_within(transcript, span: tuple[float, float]):
     kept = [s for s in transcript.segments if not (s.start_s is not None and s.start_s >= span[1])]
     log.warning("%d subtitle cues start after the analysed %.1f-%.1f s and are left out (the first at %.1f s)",
                 len(late), span[0], span[1], late[0].start_s)
-    return dataclasses.replace(transcript, segments=kept, extra={
+    # the language is guessed again from the cues kept (a French episode's late lines must not
+    # make an English clip's own line "French")
+    return dataclasses.replace(transcript, segments=kept, language=None, extra={
         **transcript.extra, "cues_after_span": len(late), "first_cue_after_span_s": round(late[0].start_s, 3)})
 
 

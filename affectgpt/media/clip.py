@@ -383,6 +383,7 @@ class Clip:
             have = 0  # audio samples kept so far
             beyond = False  # a packet past max_duration_s was seen
             n_untimed = 0  # video packets without timestamps (raw elementary streams)
+            filled: list[tuple[int, int]] = []  # (start, length) of the silence put into timestamp gaps
             try:
                 for pk in c.demux(streams + ([sub] if sub is not None else [])):
                     if pk.stream.type == "subtitle":
@@ -459,6 +460,7 @@ class Clip:
                                     # fill it with silence so later audio stays aligned with the video
                                     expected = int(round((float(fr.time) - audio_start) * SAMPLE_RATE))
                                     if expected - have > GAP_FILL_S * SAMPLE_RATE:
+                                        filled.append((have, expected - have))
                                         chunks.append(np.zeros(expected - have, np.float32))
                                         if stereo:
                                             sides.append(chunks[-1])
@@ -517,9 +519,14 @@ class Clip:
                         audio = np.concatenate(sides).astype(np.float32, copy=False)
                         audio_note = ("the two channels cancel when mixed (one is phase-inverted): "
                                       "their difference is analysed")
-                offset = float(np.mean(audio, dtype=np.float64)) if len(audio) else 0.0
+                # the offset of the decoded samples only: the silence put into timestamp gaps stays silent
+                decoded = np.ones(len(audio), bool)
+                for start, n in filled:
+                    decoded[start:start + n] = False
+                offset = float(np.mean(audio[decoded], dtype=np.float64)) if decoded.any() else 0.0
                 if abs(offset) >= DC_OFFSET_MIN:  # a constant offset (cheap recorders) hides speech from the VAD
-                    audio = (audio - np.float32(offset)).astype(np.float32, copy=False)
+                    audio = audio.copy()
+                    audio[decoded] -= np.float32(offset)
                     dc_offset = round(offset, 4)
                 lead = int(round(((audio_start if audio_start is not None else origin) - origin) * SAMPLE_RATE))
                 if lead > 0:  # audio starts after the video: keep sample 0 at the origin

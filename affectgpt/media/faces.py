@@ -311,13 +311,24 @@ def _chroma_histogram(frame: np.ndarray) -> np.ndarray:
     return h / h.sum()
 
 
-def _unchanging(frames: list[np.ndarray], tol: float = 1.0) -> bool:
-    """Whether every frame shows the same picture (a still image looped under a sound track):
-    mean absolute difference under ``tol`` grey levels between each frame and the first, on a
-    subsampled grid (encoder noise of a looped still stays well under 1)."""
-    ref = frames[0][::8, ::8].astype(np.int16)
-    return all(f.shape == frames[0].shape and float(np.mean(np.abs(f[::8, ::8].astype(np.int16) - ref))) < tol
-               for f in frames[1:])
+def _unchanging(frames: list[np.ndarray], tol: float = 2.5, grid: int = 8) -> bool:
+    """Whether every frame shows the same picture (a still image looped under a sound track): in
+    every cell of a ``grid`` x ``grid`` division of the frame, the mean absolute difference from
+    the first frame stays under ``tol`` grey levels. A cell, not the whole frame, so that a
+    talking face in a large static room counts as change. Measured: a looped still 1.0 (encoder
+    noise), a CREMA-D speaker at 0.6 scale in a static 1280x720 room 4.7, ordinary clips 30-64."""
+    ref = frames[0][::4, ::4].astype(np.int16)
+    h, w = ref.shape[:2]
+    bh, bw = h // grid, w // grid
+    if bh == 0 or bw == 0:
+        return False
+    for f in frames[1:]:
+        if f.shape != frames[0].shape:
+            return False
+        d = np.abs(f[::4, ::4].astype(np.int16) - ref).mean(axis=2)[: bh * grid, : bw * grid]
+        if float(d.reshape(grid, bh, grid, bw).mean(axis=(1, 3)).max()) >= tol:
+            return False
+    return True
 
 
 def _flat(frame: np.ndarray) -> bool:
@@ -636,7 +647,7 @@ class FaceFrontEnd:
         info.update(info_extra)
         cuts = shot_starts(sample.frames)
         info["shots"] = len(cuts) + 1
-        if len(sample.frames) >= 3 and _unchanging(sample.frames):
+        if len(sample.frames) >= 3 and not info.get("speaker_speaks") and _unchanging(sample.frames):
             info["still_picture"] = True
         if cuts:
             info["shot_starts_s"] = [round(float(sample.times_s[i]), 3) for i in cuts]

@@ -128,9 +128,9 @@ def _sound_tag(m: re.Match) -> str:
 #: a dialogue dash or a short speaker label opening a subtitle line: "- ", "A：", "JOHN: ", "MAN 1:", "男："
 _LINE_LEAD = re.compile(r"^\s*(?:[-\u2010-\u2015]+\s*)?(?:(?:[A-Z][A-Z0-9 .'-]{0,14}|[A-Za-z]|[\u4e00-\u9fff]{1,4}\d?)"
                         r"\s*[:：]\s*(?=\S))?")
-#: Chinese/Japanese characters and full-width punctuation, not full-width Latin letters or digits
+#: Chinese/Japanese characters, full-width punctuation and digits, not full-width Latin letters
 #: (``Ｉ ａｍ`` typed with a Chinese input method is English whose spaces separate words)
-_CJK_CHAR = (r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40"
+_CJK_CHAR = (r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uff20\uff3b-\uff40"
              r"\uff5b-\uffef]")
 _CJK_GAP = re.compile(rf"(?<={_CJK_CHAR})[ \t\u3000]+(?={_CJK_CHAR})")
 
@@ -260,7 +260,14 @@ def _legacy_chinese(raw: bytes) -> tuple[str | None, str | None, float]:
     return readings[enc], enc, shares[enc]
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+#: control characters that no text holds (tab, line breaks, form feed and DOS's end-of-file
+#: Ctrl-Z are allowed)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x19\x1b-\x1f\x7f]")
+
+
+#: Chinese characters a UTF-16 reading without a byte-order mark needs (two-byte Windows-1252
+#: words such as "Sí" read as one common character)
+MIN_UTF16_HANZI = 4
 
 
 def _utf16_chinese(raw: bytes) -> tuple[str | None, float]:
@@ -268,7 +275,7 @@ def _utf16_chinese(raw: bytes) -> tuple[str | None, float]:
     holds Chinese, with the share of its non-ASCII letters that are common Chinese characters
     (:func:`common_hanzi_share`); ``(None, 0.0)`` when no reading is Chinese text (odd length,
     invalid surrogates, control characters, or no Chinese character at all)."""
-    if len(raw) % 2:
+    if len(raw) % 2 or len(raw) < 2 * MIN_UTF16_HANZI:
         return None, 0.0
     best, best_share = None, 0.0
     for enc in ("utf-16-le", "utf-16-be"):
@@ -276,7 +283,7 @@ def _utf16_chinese(raw: bytes) -> tuple[str | None, float]:
             text = raw.decode(enc)
         except UnicodeDecodeError:
             continue
-        if _CONTROL.search(text) or not _CJK_TEXT.search(text):
+        if _CONTROL.search(text) or len(_CJK.findall(text)) < MIN_UTF16_HANZI:
             continue
         share = common_hanzi_share(text)
         if share > best_share:
@@ -342,7 +349,8 @@ def decode_text_file(path: str | Path, with_encoding: bool = False):
             except UnicodeDecodeError:
                 pass
             u16, u16_share = _utf16_chinese(raw)  # UTF-16 without a byte-order mark and without NULs
-            if u16 is not None and u16_share >= 0.9 and u16_share > share:
+            west_plausible = western is not None and western_plausible_share(western) >= 0.5
+            if u16 is not None and u16_share >= 0.9 and u16_share > share and not west_plausible:
                 return (u16, "utf-16") if with_encoding else u16
             # Chinese when its characters are clearly common ones, or when the bytes look like
             # pairs and no Western reading exists; Windows-1252 when its high bytes stand alone
@@ -360,7 +368,18 @@ def decode_text_file(path: str | Path, with_encoding: bool = False):
                 line = raw[: err.start].count(b"\n") + 1
                 raise InputError(path, f"subtitle text is not UTF-8, UTF-16, GBK, Big5 or Windows-1252 "
                                  f"(byte 0x{raw[err.start]:02x}); re-save it as UTF-8", row=line) from None
+    text = text.rstrip("\x1a")  # DOS end-of-file mark
     return (text, enc) if with_encoding else text
+
+
+def _has_text_outside_headers(text: str) -> bool:
+    """Whether an SRT/VTT without cues still holds text: anything but the WebVTT header block
+    (``WEBVTT``, ``Kind:``, ``Language:``) and ``NOTE``/``STYLE``/``REGION`` blocks."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff"))]
+    blocks = [b for b in blocks if b]
+    if blocks and blocks[0].startswith("WEBVTT"):
+        blocks = blocks[1:]
+    return any(not b.startswith(("NOTE", "STYLE", "REGION")) for b in blocks)
 
 
 def _seconds(m: re.Match) -> float:
@@ -470,7 +489,7 @@ def read_subtitles(source, name: str | None = None, column: str | None = None) -
         segs = _parse_cues(text)
         if not segs and "-->" in text:
             raise InputError(path, "no valid cue timings found (expected 00:00:01,000 --> 00:00:02,000)")
-        if not segs and text.replace("WEBVTT", "", 1).strip():
+        if not segs and _has_text_outside_headers(text):
             raise InputError(path, "no cues (a cue is a timing line such as 00:00:01,000 --> 00:00:02,000, then its "
                                    "text); for plain text without timings use a .txt file")
         return Transcript(segs, "file", encoding=enc, extra={"sha256": sha256_file(path)})

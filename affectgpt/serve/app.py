@@ -30,6 +30,7 @@ from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, Upload
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from affectgpt.errors import AffectGPTError
 
@@ -206,6 +207,17 @@ SCORE_RESPONSE = {200: {"description": "the score report (docs/metrics.md)", "co
     "schema": {"type": "object", "additionalProperties": True}}}}}
 
 
+def _error_body(path: str, status: int, detail) -> dict:
+    """FastAPI's ``{"detail": ...}`` plus, on the OpenAI-compatible routes, OpenAI's ``{"error":
+    {"message", "type", "param", "code"}}`` so that OpenAI clients show the reason."""
+    body: dict = {"detail": detail}
+    if path.startswith(("/v1/chat/", "/v1/models")):
+        kind = {401: "authentication_error", 404: "not_found_error", 413: "invalid_request_error",
+                429: "rate_limit_error", 504: "timeout_error"}.get(status, "invalid_request_error")
+        body["error"] = {"message": str(detail), "type": kind, "param": None, "code": status}
+    return body
+
+
 class _Slots:
     """At most ``workers`` running and ``queue`` waiting; beyond that a request is turned away."""
 
@@ -285,16 +297,13 @@ def create_app(cfg: ServeConfig | None = None):
     app.state.temp_root = tmp_root
     app.state.config = cfg
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and routing's 404/405 alike
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         """FastAPI's ``{"detail": ...}`` plus, on the OpenAI-compatible routes, OpenAI's
         ``{"error": {"message", "type", "code"}}`` so that OpenAI clients show the reason."""
-        body: dict = {"detail": exc.detail}
-        if request.url.path.startswith(("/v1/chat/", "/v1/models")):
-            kind = {401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error",
-                    504: "timeout_error"}.get(exc.status_code, "invalid_request_error")
-            body["error"] = {"message": str(exc.detail), "type": kind, "param": None, "code": exc.status_code}
-        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(_error_body(request.url.path, exc.status_code, exc.detail), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
     slots = _Slots(cfg.workers, cfg.queue)
     lock = threading.Lock()
     describe_lock = threading.Lock()
@@ -452,8 +461,9 @@ def create_app(cfg: ServeConfig | None = None):
         """413 on the declared length, before any of an oversized body is read or stored."""
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cfg.max_upload_mb * 1024 * 1024 + (1 << 20):  # + multipart framing
-            return JSONResponse({"detail": f"request body of {int(declared) / 2**20:.0f} MB, over the "
-                                           f"{cfg.max_upload_mb:g} MB limit"}, status_code=413)
+            return JSONResponse(_error_body(request.url.path, 413, f"request body of {int(declared) / 2**20:.0f} MB, "
+                                                                   f"over the {cfg.max_upload_mb:g} MB limit"),
+                                status_code=413)
         return await call_next(request)
 
     @app.get("/healthz", response_model=Health)
@@ -610,10 +620,10 @@ def create_app(cfg: ServeConfig | None = None):
                 raise HTTPException(422, f"max_tokens must be a whole number from 1 to 1024 (got {raw!r})")
             max_tokens = int(raw)
             wanted = body.get("model")
-            stream = body.get("stream", False)
+            stream = body.get("stream") or False  # null is false (OpenAI's schema allows it)
             n = body.get("n", 1)
             options = body.get("stream_options") or {}
-            include_usage = options.get("include_usage", False)
+            include_usage = options.get("include_usage") or False
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
             raise HTTPException(422, "expected {'model': ..., 'messages': [{'role': ..., 'content': ...}]}") from None
         if not isinstance(stream, bool) or not isinstance(include_usage, bool):
@@ -622,6 +632,8 @@ def create_app(cfg: ServeConfig | None = None):
             raise HTTPException(422, f"n must be 1: one greedy answer per request (got {n!r})")
         if wanted is not None and not isinstance(wanted, str):
             raise HTTPException(422, f"model must be a string (got {wanted!r})")
+        if wanted and cfg.llm_path and wanted in (cfg.llm_path, str(Path(cfg.llm_path))):
+            wanted = Path(cfg.llm_path).name  # the folder given to --llm names its model too
         if wanted:
             if wanted not in served:
                 raise HTTPException(404, f"model {wanted!r} is not served here; chat models: {', '.join(served)}"

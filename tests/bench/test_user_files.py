@@ -308,6 +308,12 @@ def test_ids_starting_with_a_dash_survive_the_csv_writers_and_escaped_ids_still_
         plain["score"], plain["n_missing_predictions"], 0)
     assert any("spreadsheet apostrophes removed" in w for w in again["warnings"])
 
+    from affectgpt.io import safe_id
+
+    assert safe_id("-MeTTeMJBNc_0") == "-MeTTeMJBNc_0" and safe_id("+1 take 2") == "+1 take 2"
+    assert safe_id('=2+5+HYPERLINK("evil.example")') == '\'=2+5+HYPERLINK("evil.example")'  # a formula stays escaped
+    assert safe_id("@cmd") == "'@cmd" and safe_id("-2+3") == "'-2+3"
+
     per_sample = tmp_path / "rows.csv"
     assert main(["bench", "score", "--dataset", "cmumosei", "--predictions", str(pred), "--data-dir", str(data_dir),
                  "--per-sample", str(per_sample), "-q"]) == 0

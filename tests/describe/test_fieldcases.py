@@ -997,6 +997,57 @@ def test_a_dc_offset_is_removed_before_voice_activity_and_asr(tmp_path, demo, of
     assert abs(shifted.speech().speech_s - clean.speech().speech_s) < 0.1  # 1.41 of 2.49 s before, at 0.5
 
 
+def test_the_dc_offset_leaves_the_silence_put_into_a_timestamp_gap_silent(tmp_path):
+    """Audio with an offset of 0.4 and a 1 s hole in its timestamps: the hole is filled with
+    silence, and removing the offset must not turn that silence into a -0.27 constant."""
+    from fractions import Fraction
+
+    import av
+
+    from affectgpt.analyzers.acoustic import is_silent
+
+    sr = 16000
+    tone = (0.4 + 0.2 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr)).astype(np.float32)
+    path = tmp_path / "gap.mkv"
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("pcm_s16le", rate=sr, layout="mono")
+        for start in (0, 2 * sr):  # 0-1 s, then 2-3 s
+            for i in range(0, sr, 1024):
+                fr = av.AudioFrame.from_ndarray((tone[i:i + 1024] * 32767).astype(np.int16)[None], format="s16",
+                                                layout="mono")
+                fr.sample_rate, fr.pts, fr.time_base = sr, start + i, Fraction(1, sr)
+                for p in s.encode(fr):
+                    out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    c = Clip.open(path)
+    a = c.audio
+    assert c.dc_offset == pytest.approx(0.4, abs=0.01)
+    assert is_silent(a[int(1.2 * sr):int(1.8 * sr)]) and abs(float(a[int(1.2 * sr):int(1.8 * sr)].mean())) < 1e-6
+    for lo, hi in ((0.2, 0.8), (2.2, 2.8)):
+        assert abs(float(a[int(lo * sr):int(hi * sr)].mean())) < 0.01
+
+
+def test_a_talking_face_in_a_large_static_room_is_no_still_picture(crema):
+    """The still-picture test reads cells of the frame: a moving face in a static 1280x720 room
+    changes its cells; a looped still with encoder-like noise does not."""
+    from affectgpt.media.faces import _unchanging
+
+    frames, _, _, _ = fm.decode(crema / "1001_DFA_ANG_XX.mp4")
+    rng = np.random.default_rng(0)
+    room = rng.integers(40, 200, (720, 1280, 3)).astype(np.uint8)
+    talking = []
+    for f in frames[::8]:
+        g = room.copy()
+        s = f[::2, ::2]  # the face at about half size, in one part of the room
+        g[150:150 + s.shape[0], 400:400 + s.shape[1]] = s
+        talking.append(g)
+    assert not _unchanging(talking)
+    still = [np.clip(room.astype(np.int16) + rng.integers(-1, 2, room.shape), 0, 255).astype(np.uint8)
+             for _ in range(8)]
+    assert _unchanging(still)
+
+
 def test_raw_h264_elementary_streams_are_read_frame_for_frame(tmp_path, demo):
     """A .h264 stream without a container has no timestamps: its frames are spaced by the packet
     duration and decode in order, the same pictures as the MP4's."""

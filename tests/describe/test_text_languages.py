@@ -128,9 +128,24 @@ def test_plain_text_files_are_cleaned_and_srt_cues_read_in_time_order(tmp_path):
     plain.write_text("I am so happy today\n", encoding="utf-8")
     with pytest.raises(InputError, match="plain.srt: no cues .*use a .txt file"):
         read_subtitles(str(plain))
-    for name, body in (("empty.srt", ""), ("empty.vtt", "WEBVTT\n\n")):
+    for name, body in (("empty.srt", ""), ("empty.vtt", "WEBVTT\n\n"),
+                       ("yt.vtt", "WEBVTT\nKind: captions\nLanguage: en\n\nNOTE made by a tool\n\n")):
         (tmp_path / name).write_text(body, encoding="utf-8")
         assert read_subtitles(str(tmp_path / name)).text == ""
+
+
+def test_cues_kept_from_a_longer_file_get_their_own_language(tmp_path):
+    """Cues cut at the analysed span: the language is that of the cues kept, not of the file."""
+    from affectgpt.describe.pipeline import cues_within
+
+    srt = tmp_path / "episode.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:01,000\nI am so happy\n\n2\n00:05:00,000 --> 00:05:02,000\n"
+                   "Je suis vraiment très en colère contre toi\n\n3\n00:05:03,000 --> 00:05:04,000\n"
+                   "Tu ne comprends rien du tout\n", encoding="utf-8")
+    whole = read_subtitles(str(srt))
+    kept = cues_within(whole, (0.0, 3.0))
+    assert kept.text == "I am so happy" and kept.language == "en" and unsupported_text(kept.language, kept.text) is None
+    assert kept.extra["cues_after_span"] == 2
 
 
 def test_missing_value_cells_are_empty_and_escaped_names_match(tmp_path):

@@ -189,6 +189,16 @@ def test_chinese_utf16_without_byte_order_mark_is_read_not_garbled(tmp_path, cod
     assert t.encoding == "utf-16" and t.text == text.replace("\n", "") and t.language == "zh"
 
 
+@pytest.mark.parametrize("text", ["Sí", "Ça", "Você", "Tú", "I\u2019m\n", "Até\n", "Olá, tudo bem?\x1a"])
+def test_short_windows_1252_text_is_not_taken_for_utf16(tmp_path, text):
+    """Two-byte Windows-1252 words read as one common Chinese character in UTF-16: they stay
+    Windows-1252 (and a DOS end-of-file mark is dropped, not refused)."""
+    p = tmp_path / "w.txt"
+    p.write_bytes(text.encode("cp1252"))
+    t = read_subtitles(p)
+    assert t.encoding == "cp1252" and t.text == text.strip().rstrip("\x1a")
+
+
 def test_text_in_another_legacy_encoding_is_refused_not_garbled(tmp_path):
     p = tmp_path / "japanese.srt"
     p.write_bytes(_SRT.format("本当に怒っている", "ありがとう").encode("shift_jis"))

@@ -201,28 +201,34 @@ def test_chat_with_the_openai_sdk_usage_stream_and_model_names(tmp_path, tiny_ll
         with pytest.raises(openai.UnprocessableEntityError, match="n must be 1"):
             client.chat.completions.create(model=name, messages=ask, n=2)
         r = srv.client.post("/v1/chat/completions", json={"model": name, "messages": ask, "stream": "yes"})
-        assert r.status_code == 422 and "stream" in r.json()["detail"]
+        assert r.status_code == 422 and "stream" in r.json()["detail"] and r.json()["error"]["code"] == 422
+        r = srv.client.post("/v1/chat/completions", json={"model": str(tiny_llm_dir), "messages": ask,
+                                                          "max_tokens": 5, "stream": None})
+        assert r.status_code == 200 and r.json()["model"] == name  # the --llm folder names the model too
+        r = srv.client.get("/v1/chat/completions")  # routing's own 405 carries the OpenAI error object too
+        assert r.status_code == 405 and r.json()["error"]["message"]
     finally:
         srv.close()
 
 
 def test_finish_reason_length_only_when_cut(tiny_llm_dir):
-    """finish_reason is "length" exactly when the answer filled max_tokens without an end token."""
+    """finish_reason is "length" exactly when the answer filled max_tokens without an end token,
+    "stop" (counting the end token) when it ended. The tiny random model never emits its own end
+    token, so the token it emits third is made the end token for the "stop" case."""
     from affectgpt.bench.extractors.llm import TransformersBackend
 
-    llm = TransformersBackend(str(tiny_llm_dir), max_tokens=3)
-    eos = llm.tokenizer.eos_token_id
-    for prompt in ("Hello there", "The cat sat", "Why?"):
-        for m in (1, 3, 40):
-            llm.max_tokens = m
-            out = llm.generate(prompt)
-            ids = llm.tokenizer(prompt, return_tensors="pt")["input_ids"]
-            raw = llm.model.generate(ids, attention_mask=ids.new_ones(ids.shape), do_sample=False, max_new_tokens=m,
-                                     pad_token_id=llm.tokenizer.pad_token_id)[0, ids.shape[1]:].tolist()
-            ended = eos in raw
-            assert out["finish_reason"] == ("stop" if ended else "length")
-            assert out["completion_tokens"] == (raw.index(eos) + 1 if ended else len(raw)) <= m
-            assert out["prompt_tokens"] == ids.shape[1]
+    llm = TransformersBackend(str(tiny_llm_dir), max_tokens=6)
+    cut = llm.generate("Hello there")
+    assert cut["finish_reason"] == "length" and cut["completion_tokens"] == 6
+    ids = llm.tokenizer("Hello there", return_tensors="pt")["input_ids"]
+    raw = llm.model.generate(ids, attention_mask=ids.new_ones(ids.shape), do_sample=False, max_new_tokens=6,
+                             pad_token_id=llm.tokenizer.pad_token_id)[0, ids.shape[1]:].tolist()
+    third = raw[2]
+    llm.model.generation_config.eos_token_id = third
+    ended = llm.generate("Hello there")
+    assert ended["finish_reason"] == "stop" and ended["completion_tokens"] == raw.index(third) + 1 <= 3
+    assert ended["prompt_tokens"] == ids.shape[1] == cut["prompt_tokens"]
+    assert ended["text"] == llm.tokenizer.decode(raw[: raw.index(third) + 1], skip_special_tokens=True)
 
 
 def test_readyz_with_preload(tmp_path, tiny_llm_dir):
