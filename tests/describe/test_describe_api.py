@@ -161,10 +161,11 @@ def test_subtitle_tables_semicolons_case_and_repeated_rows(tmp_path):
     t.write_text('name,chinese\nb,"第一行\n第二行"\na,"A：我很生气"\na,"x\ny"\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"row 4: duplicate name 'a' with another text \(also on row 3\)"):
         read_subtitle_table(t)  # rows of the table, not lines of the file (row 2 spans two lines)
-    t.write_text('name,chinese\nb,"第一行\n第二行"\na,"她说：别担心【笑】"\n', encoding="utf-8")
+    t.write_text('name,chinese\nb,"第一行\n第二行"\na,"【音乐】她说：别担心【笑】"\n', encoding="utf-8")
     rows = read_subtitle_table(t)
     # lines joined, sound descriptions removed; a cell is speech, so 她说： ("she said:") stays
-    assert rows["b"].text == "第一行第二行" and rows["a"].text == "她说：别担心"
+    # music is no speech; 【笑】 is the speaker laughing, kept as the word
+    assert rows["b"].text == "第一行第二行" and rows["a"].text == "她说：别担心笑"
     assert rows["a"].extra["table_sha256"] == hashlib.sha256(t.read_bytes()).hexdigest()
     for body, message in [("name,english\na,one\na,two\n", "row 3: duplicate name 'a' with another text"),
                           ("name,english\n,one\n", "row 2: blank name"),
