@@ -571,10 +571,15 @@ class FaceFrontEnd:
         max_sync_frames: at most this many extra frames.
         max_side: frames are decoded at most this large (longer side, pixels): bounded memory
             for 4K input; the tiled pass still finds faces down to about 5% of the width.
+        dense_step_s: when the frames asked for show no face and are further apart than this,
+            frames every ``dense_step_s`` seconds (at most ``dense_max_frames``) are searched too
+            (``dense_search`` in the report): a speaker on screen for a moment of a long scene.
     """
 
     def __init__(self, tracker: FaceTracker | None = None, small_faces: bool = True, sync_step_s: float = 0.2,
-                 max_sync_frames: int = 16, max_side: int | None = 1280):
+                 max_sync_frames: int = 16, max_side: int | None = 1280, dense_step_s: float = 1.0,
+                 dense_max_frames: int = 64):
+        self.dense_step_s, self.dense_max_frames = dense_step_s, dense_max_frames
         self.max_side = max_side
         self.tracker = tracker or FaceTracker()
         self.small_faces = small_faces
@@ -610,6 +615,17 @@ class FaceFrontEnd:
             speech = speech.result()
         h, w = sample.height, sample.width
         info_extra = {"small_face_search": False}
+        vspan = clip.video_span_s
+        if not tracks and vspan is not None and self.dense_step_s > 0 and \
+                (vspan[1] - vspan[0]) / max(len(sample.frames), 1) > self.dense_step_s:
+            # no face in frames far apart: look at frames every dense_step_s before giving up
+            n = min(self.dense_max_frames, int((vspan[1] - vspan[0]) / self.dense_step_s))
+            denser = clip.frames_at(sorted(set(sample.times_s) | set(clip.uniform_times(n))), distinct=True,
+                                    max_side=self.max_side)
+            info_extra["dense_search"] = True
+            found = self.tracker.track(denser.frames, denser.times_s)
+            if found:
+                sample, tracks = denser, found
         wide = w >= 1.3 * h
         speaking = speech is not None and speech.speech_s >= 0.5
         need_sync = speaking and len(tracks) >= 1

@@ -976,6 +976,10 @@ def test_a_face_seen_only_between_the_clip_level_frames_is_described(tmp_path, d
     assert r["modalities"]["video"], r["missing"]
     assert r["faces"]["frames_read"].startswith("frames outside the clip-level sample")
     assert "in this window" not in r["description"] and r["faces"]["coverage"] < 0.3
+    # without a timeline no other frames are decoded: finding no face in 8 frames 3 s apart, the
+    # front end looks at a frame every second before giving up
+    flat = _describe_once(DescribeConfig(timeline=False), p, subtitle="我哪知道啊")
+    assert flat["modalities"]["video"] and flat["faces"]["dense_search"], flat["missing"]
 
 
 def test_too_little_speech_for_a_speaker_baseline_is_said_not_called_usual(tmp_path, demo, describer):
