@@ -348,15 +348,14 @@ def decode_text_file(path: str | Path, with_encoding: bool = False):
                     western = cand  # text has no control bytes (UTF-16 read as bytes has)
             except UnicodeDecodeError:
                 pass
+            western_share = western_plausible_share(western) if western is not None else 0.0
+            west_ok = western is not None and western_share >= 0.5
             u16, u16_share = _utf16_chinese(raw)  # UTF-16 without a byte-order mark and without NULs
-            west_plausible = western is not None and western_plausible_share(western) >= 0.5
-            if u16 is not None and u16_share >= 0.9 and u16_share > share and not west_plausible:
+            if u16 is not None and u16_share >= 0.9 and u16_share > share and not west_ok:
                 return (u16, "utf-16") if with_encoding else u16
             # Chinese when its characters are clearly common ones, or when the bytes look like
             # pairs and no Western reading exists; Windows-1252 when its high bytes stand alone
-            western_share = western_plausible_share(western) if western is not None else 0.0
             zh_ok = zh is not None and share >= MIN_COMMON_HANZI
-            west_ok = western is not None and western_share >= 0.5
             if zh_ok and (not west_ok or share >= 0.8 or share > western_share):
                 text, enc = zh, zh_enc
             elif west_ok:

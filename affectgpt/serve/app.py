@@ -335,10 +335,7 @@ def create_app(cfg: ServeConfig | None = None):
         try:
             if cfg.llm_path:
                 with lock:
-                    if state["llm"] is None:
-                        from affectgpt.bench.extractors.llm import TransformersBackend
-
-                        state["llm"] = TransformersBackend(cfg.llm_path, max_tokens=256)
+                    chat_llm()
             if cfg.model:
                 with lock:
                     run_answerer()
@@ -653,11 +650,7 @@ def create_app(cfg: ServeConfig | None = None):
 
         def run_llm() -> dict:
             with lock:
-                if state["llm"] is None:
-                    from affectgpt.bench.extractors.llm import TransformersBackend
-
-                    state["llm"] = TransformersBackend(cfg.llm_path, max_tokens=256)
-                llm = state["llm"]
+                llm = chat_llm()
                 llm.max_tokens = max_tokens
                 return llm.generate(prompt)
 
@@ -706,6 +699,14 @@ def create_app(cfg: ServeConfig | None = None):
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    def chat_llm():
+        """The ``--llm`` model, loaded once (call with ``lock`` held)."""
+        if state["llm"] is None:
+            from affectgpt.bench.extractors.llm import TransformersBackend
+
+            state["llm"] = TransformersBackend(cfg.llm_path, max_tokens=256)
+        return state["llm"]
 
     def run_answerer():
         """The AffectGPT run's answerer, loaded once (call with ``lock`` held)."""
