@@ -16,10 +16,22 @@ Cues are measured against a **reference that fits the speaker**:
   voice departs from itself. Needs 3 windows with speech; otherwise no vocal cue is given.
 
 A cue whose feature is undefined (no voiced frame: pitch, jitter, shimmer, HNR; no voiced
-segment: speaking rate) is never reported. **Narrow-band audio** (telephone: a native
-sample rate of 8 kHz or less, or no energy above about 5.5 kHz) is recorded with its rate,
-channels and measured bandwidth; the cues it distorts (pitch level and range, jitter,
-shimmer, HNR, loudness) are dropped and the rest are flagged.
+segment: speaking rate) is never reported. **Band limits** are measured on the speech and
+recorded with the source's sample rate and channels (:func:`audio_band`); the cues each limit
+distorts are dropped and the rest are flagged:
+
+* the upper band cut (**narrow-band**: a native rate of 8 kHz or less, or no energy within 40 dB
+  of the peak above :data:`UPPER_EDGE_HZ`, 4.5 kHz): :data:`UPPER_CUT_DISTORTS` (loudness, jitter, shimmer);
+* the **fundamental cut** (the lower band edge above :data:`FUNDAMENTAL_CUT_SHARE` of the voice's
+  low pitch, as behind a telephone's 300 Hz high-pass with a low voice):
+  :data:`FUNDAMENTAL_CUT_DISTORTS` (pitch, jitter, shimmer, HNR, speaking rate).
+
+A telephone line (300-3400 Hz) has both. Measured on 112 RAVDESS and CREMA-D clips
+(``benchmarks/band_limits.py``): an 8 kHz rate moves pitch level and range by under 0.25
+population SD (90th percentile) but loudness by 1.9, jitter by 2.3 and shimmer by 1.4; an
+11.025 kHz rate moves no cue by more than 1.6 (jitter) and is not narrow-band; a 300 Hz
+high-pass moves pitch range by 7.1, jitter by 10, shimmer by 3.2, HNR by 2.2 and speaking
+rate by 2.4.
 """
 
 from __future__ import annotations
@@ -36,7 +48,8 @@ from affectgpt.media.vad import SpeechActivity, detect_speech
 
 __all__ = ["AcousticAnalyzer", "egemaps", "CUE_FEATURES", "WINDOW_ONLY", "is_silent", "normalize_level",
            "clipping_mode", "CLIPPED_FLAG_SHARE", "CLIPPED_DROP_SHARE", "CLIPPING_DISTORTS",
-           "MIN_SPEECH_S", "MIN_BASELINE_WINDOWS", "NARROWBAND_EDGE_HZ", "audio_band", "NARROWBAND_DROPPED", "egemaps_lld",
+           "MIN_SPEECH_S", "MIN_BASELINE_WINDOWS", "UPPER_EDGE_HZ", "audio_band", "UPPER_CUT_DISTORTS",
+           "FUNDAMENTAL_CUT_SHARE", "FUNDAMENTAL_CUT_DISTORTS", "band_drops", "fundamental_cut", "egemaps_lld",
            "window_functionals"]
 
 SR = 16_000
@@ -60,10 +73,17 @@ WINDOW_ONLY = {"loudness"}
 MIN_SPEECH_S = 0.5
 #: windows with speech needed for the speaker's own baseline (fewer: no speaker-relative cue)
 MIN_BASELINE_WINDOWS = 3
-#: an upper band edge (-40 dB) below this means narrow-band (telephone) audio
-NARROWBAND_EDGE_HZ = 5500.0
-#: cues a telephone band distorts (the fundamental and the upper harmonics are cut)
-NARROWBAND_DROPPED = {"pitch_level", "pitch_range", "jitter", "shimmer", "hnr", "loudness"}
+#: an upper band edge (-40 dB) below this (Hz) means narrow-band audio: the upper band is cut
+#: (8 kHz telephone and old recordings reach 4 kHz at most; an 11.025 kHz rate reaches 4.6-5.5 kHz
+#: on RAVDESS and CREMA-D speech and is not narrow-band)
+UPPER_EDGE_HZ = 4500.0
+#: cues the upper band cut distorts (the harmonics above the edge are lost)
+UPPER_CUT_DISTORTS = frozenset({"loudness", "jitter", "shimmer"})
+#: the fundamental counts as cut when the lower band edge (-40 dB) lies above this share of the
+#: voice's low pitch (the 20th percentile of F0)
+FUNDAMENTAL_CUT_SHARE = 0.8
+#: cues the fundamental cut distorts (the pitch tracker and the voicing decision lose F0)
+FUNDAMENTAL_CUT_DISTORTS = frozenset({"pitch_level", "pitch_range", "jitter", "shimmer", "hnr", "speaking_rate"})
 #: clipped audio (samples cut at full scale): above this share of samples the cues clipping
 #: distorts are flagged, above :data:`CLIPPED_DROP_SHARE` they are dropped. Clipping flattens the
 #: waveform's peaks, which reads as a smoother, steadier, evener voice: jitter, shimmer and HNR
@@ -71,9 +91,14 @@ NARROWBAND_DROPPED = {"pitch_level", "pitch_range", "jitter", "shimmer", "hnr", 
 CLIPPED_FLAG_SHARE = 0.001
 CLIPPED_DROP_SHARE = 0.01
 CLIPPING_DISTORTS = {"jitter", "shimmer", "hnr", "loudness", "loudness_variation"}
+#: plain names of the cues, for notes
+CUE_NAMES = {"pitch_level": "pitch level", "pitch_range": "pitch range", "loudness": "loudness",
+             "loudness_variation": "loudness variation", "speaking_rate": "speaking rate", "jitter": "jitter",
+             "shimmer": "shimmer", "hnr": "HNR"}
 #: cues whose feature is undefined without voiced frames / voiced segments
 _NEEDS_VOICING = {"pitch_level", "pitch_range", "jitter", "shimmer", "hnr"}
 _F0_MEAN = "F0semitoneFrom27.5Hz_sma3nz_amean"
+_F0_LOW = "F0semitoneFrom27.5Hz_sma3nz_percentile20.0"
 _RATE = "VoicedSegmentsPerSec"
 _WINDOW_NAMES = tuple(f for f, *_ in CUE_FEATURES.values()) + (_F0_MEAN,)
 #: languages whose speakers the packaged population norms (RAVDESS, North-American English) fit
@@ -81,18 +106,72 @@ NORM_LANGUAGES = {"en"}
 
 
 def audio_band(audio: np.ndarray, native_rate: int = 0) -> dict:
-    """Upper band edge (Hz, last frequency within 40 dB of the spectral peak; Welch PSD) and
-    whether the audio is narrow-band (native rate <= 8 kHz or edge < :data:`NARROWBAND_EDGE_HZ`)."""
+    """Band edges of speech audio (16 kHz mono) and whether it is narrow-band.
+
+    The edges are the highest and lowest frequencies (Hz; the lowest searched from 40 Hz, above
+    mains hum and rumble) whose power is within 40 dB of the spectral peak (Welch PSD, 2048-point
+    segments: 7.8 Hz resolution). Narrow-band: a native rate of 8 kHz or less, or an upper edge
+    below :data:`UPPER_EDGE_HZ`.
+
+    Returns:
+        ``{"bandwidth_hz": upper edge, "band_low_hz": lower edge, "narrowband": bool}`` (edges
+        None for less than 1024 samples or digital silence).
+    """
     from scipy.signal import welch
 
-    if len(audio) < 1024:
-        return {"bandwidth_hz": None, "narrowband": bool(native_rate and native_rate <= 8000)}
-    f, p = welch(audio.astype(np.float64), SR, nperseg=1024)
+    rate_narrow = bool(native_rate and native_rate <= 8000)
+    if len(audio) < 2048:
+        return {"bandwidth_hz": None, "band_low_hz": None, "narrowband": rate_narrow}
+    f, p = welch(audio.astype(np.float64), SR, nperseg=2048)
     if p.max() <= 0:
-        return {"bandwidth_hz": None, "narrowband": False}
-    edge = float(f[np.where(p > p.max() * 1e-4)[0].max()])
-    return {"bandwidth_hz": round(edge), "narrowband": bool((native_rate and native_rate <= 8000)
-                                                          or edge < NARROWBAND_EDGE_HZ)}
+        return {"bandwidth_hz": None, "band_low_hz": None, "narrowband": False}
+    within = p > p.max() * 1e-4
+    edge = float(f[np.where(within)[0].max()])
+    low = float(f[np.where(within & (f >= 40.0))[0].min()]) if (within & (f >= 40.0)).any() else None
+    return {"bandwidth_hz": round(edge), "band_low_hz": None if low is None else round(low),
+            "narrowband": rate_narrow or edge < UPPER_EDGE_HZ}
+
+
+def fundamental_cut(band_low_hz: float | None, low_f0_semitones: float | None) -> bool:
+    """Whether the band's lower edge (Hz) lies above :data:`FUNDAMENTAL_CUT_SHARE` of the voice's
+    low pitch: the 20th percentile of the voiced F0, in semitones above 27.5 Hz as eGeMAPS writes
+    it. False without an edge or a pitch (0, None or NaN: no voiced frame)."""
+    if band_low_hz is None or low_f0_semitones is None or not np.isfinite(low_f0_semitones) or low_f0_semitones <= 0:
+        return False
+    return bool(band_low_hz > FUNDAMENTAL_CUT_SHARE * 27.5 * 2 ** (float(low_f0_semitones) / 12))
+
+
+def band_drops(info: dict) -> tuple[frozenset[str], str | None]:
+    """(cues to drop, flag for the other cues) of the band limits recorded in ``info`` (the
+    ``audio`` section: ``narrowband``, ``fundamental_cut``)."""
+    drop: set[str] = set()
+    flags = []
+    if info.get("narrowband"):
+        drop |= UPPER_CUT_DISTORTS
+        flags.append("narrow-band audio")
+    if info.get("fundamental_cut"):
+        drop |= FUNDAMENTAL_CUT_DISTORTS
+        flags.append("fundamental cut")
+    return frozenset(drop), "; ".join(flags) or None
+
+
+def band_note(info: dict) -> str | None:
+    """A sentence on the band limits recorded in ``info`` and the cues they cost (None: none)."""
+    dropped, _ = band_drops(info)
+    if not dropped:
+        return None
+    what = []
+    if info.get("narrowband"):
+        what.append(f"narrow-band audio (about {info.get('bandwidth_hz')} Hz wide"
+                    + (f", {info['sample_rate']} Hz sampling)" if info.get("sample_rate") else ")"))
+    if info.get("fundamental_cut"):
+        what.append(f"the voice's fundamental is cut (nothing below about {info.get('band_low_hz')} Hz, "
+                    "as on a telephone line)")
+    names = ", ".join(CUE_NAMES.get(c, c) for c in sorted(dropped))
+    what = " and ".join(what)
+    return f"{what[0].upper()}{what[1:]}: {names} cues were not measured; the other voice cues are flagged."
+
+
 TARGET_DBFS = -26.0
 
 
@@ -232,18 +311,20 @@ class AcousticAnalyzer:
         # 165 Hz is 30.5 semitones above 27.5 Hz: a common male/female boundary
         return "female" if f0 > 30.5 else "male"
 
-    def _cues(self, names, feats, ref: dict, start=None, end=None, narrowband: bool = False,
+    def _cues(self, names, feats, ref: dict, start=None, end=None, band: dict | None = None,
               clipping: str | None = None) -> list[Cue]:
-        """Cues of one feature vector against ``ref``. ``narrowband`` drops the cues a telephone band
-        distorts and flags the rest; ``clipping`` (``"flag"`` or ``"drop"``) flags or drops the cues
+        """Cues of one feature vector against ``ref``. ``band`` (the ``audio`` section with the
+        measured band limits) drops the cues those limits distort and flags the rest
+        (:func:`band_drops`); ``clipping`` (``"flag"`` or ``"drop"``) flags or drops the cues
         clipping distorts (:data:`CLIPPING_DISTORTS`)."""
         cues = []
+        band_drop, band_flag = band_drops(band or {})
         f0_defined = float(feats[names.index(_F0_MEAN)]) > 0 if _F0_MEAN in names else False
         rate_defined = float(feats[names.index(_RATE)]) > 0 if _RATE in names else False
         for cue, (feat, hi, lo, unit) in CUE_FEATURES.items():
             if feat not in ref or (start is None and cue in WINDOW_ONLY and not ref.get("_speaker")):
                 continue
-            if narrowband and cue in NARROWBAND_DROPPED:
+            if cue in band_drop:
                 continue
             if clipping == "drop" and cue in CLIPPING_DISTORTS:
                 continue
@@ -257,7 +338,7 @@ class AcousticAnalyzer:
             strength = strength_of(z)
             if strength:
                 c = Cue("audio", cue, hi if z > 0 else lo, value, unit, float(z), strength, start, end)
-                flags = (["narrow-band audio"] if narrowband else []) + (
+                flags = ([band_flag] if band_flag else []) + (
                     ["clipped audio"] if clipping == "flag" and cue in CLIPPING_DISTORTS else [])
                 if flags:
                     c.flag = "; ".join(flags)
@@ -291,7 +372,8 @@ class AcousticAnalyzer:
             audio: samples (None: no audio track).
             speech: voice activity (computed when not given).
             language: the clip's language (``en`` selects population norms; see module doc).
-            native_rate, channels: of the source stream (recorded; 8 kHz or less = narrow-band).
+            native_rate, channels: of the source stream (recorded; 8 kHz or less = narrow-band, see
+                :func:`audio_band`).
             problem: why ``audio`` is None, when known.
             clipped_share: share of the source's samples at full scale (:attr:`Clip.clipped_share
                 <affectgpt.media.clip.Clip.clipped_share>`): recorded, and above
@@ -320,23 +402,27 @@ class AcousticAnalyzer:
         audio, kept = speech_only(audio, speech)
         info["measured_s"] = round(len(audio) / SR, 3)
         audio = normalize_level(audio)
-        narrow = bool(info.get("narrowband"))
         extra = {"audio": info}
         if language in NORM_LANGUAGES:
             names, feats = egemaps(audio)
+            info["fundamental_cut"] = fundamental_cut(info.get("band_low_hz"),
+                                                      float(feats[names.index(_F0_LOW)]))
             gender = self._gender(names, feats)
             extra["gender"] = gender
             ref = self.norms.get(gender, {})
-            cues = self._cues(names, feats, ref, narrowband=narrow, clipping=clipping)
+            cues = self._cues(names, feats, ref, band=info, clipping=clipping)
             extra["reference"] = f"RAVDESS neutral speech ({gender} voices)"
             extra["reference_kind"] = "population"
         else:
             lld_names, lld = egemaps_lld(audio)
             f0 = lld[:, lld_names.index("F0semitoneFrom27.5Hz_sma3nz")]
-            gender = "female" if f0[f0 > 0].size and float(np.median(f0[f0 > 0])) > 30.5 else "male"
+            voiced = f0[f0 > 0]
+            info["fundamental_cut"] = fundamental_cut(info.get("band_low_hz"),
+                                                      float(np.percentile(voiced, 20)) if voiced.size else None)
+            gender = "female" if voiced.size and float(np.median(voiced)) > 30.5 else "male"
             extra["gender"] = gender
             cues, n_windows = self._speaker_cues(audio, speech if kept is None else joined_speech(speech, kept),
-                                                 narrow, floor=self.norms.get(gender, {}), lld=(lld_names, lld),
+                                                 info, floor=self.norms.get(gender, {}), lld=(lld_names, lld),
                                                  clipping=clipping)
             extra["reference_windows"] = n_windows
             if n_windows < MIN_BASELINE_WINDOWS:
@@ -349,9 +435,10 @@ class AcousticAnalyzer:
             extra["reference_kind"] = "speaker"
             extra["reference_note"] = (f"no population norms for language {language!r}" if language
                                        else "language unknown") + "; cues compare 1 s windows with the speaker's median"
-        if narrow:
-            extra["narrowband_note"] = ("narrow-band (telephone) audio: pitch, jitter, shimmer, HNR and loudness cues "
-                                        "dropped; the other cues are flagged")
+        dropped, _ = band_drops(info)
+        if dropped:
+            info["band_dropped_cues"] = sorted(dropped)
+            extra["band_note"] = band_note(info)
         probs = self.probs(audio)
         head_probs = dict(zip(self.head.classes, map(float, probs)))
         result = ModalityResult("audio", True, probs=merge_to_basic(self.head.classes, probs), head_probs=head_probs,
@@ -359,7 +446,7 @@ class AcousticAnalyzer:
         result.seconds = time.perf_counter() - t0
         return result
 
-    def _speaker_cues(self, audio: np.ndarray, speech: SpeechActivity | None, narrow: bool,
+    def _speaker_cues(self, audio: np.ndarray, speech: SpeechActivity | None, band: dict | None,
                       window_s: float = 1.0, hop_s: float = 0.5, floor: dict | None = None,
                       lld: tuple | None = None, clipping: str | None = None) -> tuple[list[Cue], int]:
         """Cues of the 1 s windows (0.5 s hop) that depart most from the speaker's median (one per
@@ -369,7 +456,7 @@ class AcousticAnalyzer:
         bounds = [(i * hop_s, i * hop_s + window_s) for i in range(n)]
         if speech is not None:
             bounds = [(a, b) for a, b in bounds if speech.speech_in(a, b) >= 0.4 * window_s]
-        per = self.window_cues(audio, bounds, normalise=False, narrowband=narrow, floor=floor, lld=lld,
+        per = self.window_cues(audio, bounds, normalise=False, band=band, floor=floor, lld=lld,
                                clipping=clipping)
         best: dict[str, Cue] = {}
         for cues in per:
@@ -381,7 +468,7 @@ class AcousticAnalyzer:
         return sorted(best.values(), key=lambda c: -abs(c.z)), sum(p is not None for p in per)
 
     def window_cues(self, audio: np.ndarray, bounds: list[tuple[float, float]], normalise: bool = True,
-                    narrowband: bool = False, speech: SpeechActivity | None = None,
+                    band: dict | None = None, speech: SpeechActivity | None = None,
                     floor: dict | None = None, lld: tuple | None = None,
                     clipping: str | None = None) -> list[list[Cue] | None]:
         """Voice cues per time window, relative to the clip's own median over its windows.
@@ -431,7 +518,7 @@ class AcousticAnalyzer:
                 spread = max(spread, 1.0 * float(floor[f][1]))
             ref[f] = (float(med[k]), spread)
         ref["_speaker"] = True
-        return [None if p is None else self._cues(names, p, ref, a, b, narrowband=narrowband, clipping=clipping)
+        return [None if p is None else self._cues(names, p, ref, a, b, band=band, clipping=clipping)
                 for p, (a, b) in zip(per, bounds)]
 
 

@@ -513,7 +513,7 @@ class Describer:
             t = time.perf_counter()
             out["timeline"] = self._timeline(clip, faces, video_problem, speech, transcript, text_missing, bounds,
                                              None if audio_res.present else audio_res.reason,
-                                             bool(out["audio"].get("narrowband")), audio_res.extra.get("gender"),
+                                             out["audio"], audio_res.extra.get("gender"),
                                              out["audio"].get("clipping"))
             timings["timeline"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t_all
@@ -624,7 +624,7 @@ class Describer:
 
     def _timeline(self, clip, faces, video_problem, speech, transcript, text_missing,
                   bounds: list[tuple[float, float]], audio_missing: str | None = None,
-                  narrowband: bool = False, gender: str | None = None, clipping: str | None = None) -> list[dict]:
+                  band: dict | None = None, gender: str | None = None, clipping: str | None = None) -> list[dict]:
         """Per-window labels and cues. Each window analyses its own audio, the frames inside it
         and the subtitle cues overlapping it; an empty window says why."""
         from affectgpt.analyzers.acoustic import MIN_SPEECH_S, normalize_level
@@ -636,7 +636,7 @@ class Describer:
         texts = [t if has_words(t) else "" for t in texts]
         with _one_torch_thread():
             text_probs = self.lexical.probs(texts) if any(texts) else None
-        voice = (self.acoustic.window_cues(audio, bounds, speech=speech, narrowband=narrowband,
+        voice = (self.acoustic.window_cues(audio, bounds, speech=speech, band=band,
                                            floor=self.acoustic.norms.get(gender or "", {}), clipping=clipping)
                  if audio is not None and not audio_missing else [None] * len(bounds))
         windows = []
@@ -767,7 +767,8 @@ def _notes(out: dict) -> list[str]:
         notes.append(f"Note: the audio is clipped ({share:.1f}% of samples at full scale); voice quality and "
                      + ("loudness cues were not measured." if out["audio"]["clipping"] == "drop" else
                         "loudness cues are flagged as affected."))
-    if out.get("audio", {}).get("narrowband") and out["modalities"].get("audio"):
-        notes.append(f"Note: narrow-band (telephone) audio, about {out['audio'].get('bandwidth_hz')} Hz wide; "
-                     "pitch and voice-quality cues were not measured.")
+    if out.get("audio", {}).get("band_dropped_cues") and out["modalities"].get("audio"):
+        from affectgpt.analyzers.acoustic import band_note
+
+        notes.append("Note: " + band_note(out["audio"]))
     return notes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pytest.importorskip("opensmile")
@@ -37,3 +38,68 @@ def test_unvoiced_window_defines_no_voice_feature(data_dir):
     # undefined, not zero: an unvoiced window must not pull the speaker's median pitch down
     for k in ("F0semitoneFrom27.5Hz_sma3nz_percentile50.0", "jitterLocal_sma3nz_amean", "HNRdBACF_sma3nz_amean"):
         assert np.isnan(got[k])
+
+
+def _voice_like(f0: float, seconds: float = 2.0):
+    """A harmonic tone (the harmonics of ``f0`` Hz below 7.8 kHz, -6 dB per octave, 5 Hz vibrato) at 16 kHz."""
+    import numpy as np
+
+    t = np.arange(int(16000 * seconds)) / 16000
+    phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.02 * np.sin(2 * np.pi * 5 * t))) / 16000
+    y = sum(np.sin(k * phase) / k for k in range(1, 80) if k * f0 < 7800)
+    return (0.1 * y / np.abs(y).max()).astype(np.float32)
+
+
+def _highpass(y, edge=300):
+    from scipy.signal import butter, sosfiltfilt
+
+    return sosfiltfilt(butter(8, edge, "highpass", fs=16000, output="sos"), y).astype("float32")
+
+
+def _lowpass_rate(y, up, down):
+    from scipy.signal import resample_poly
+
+    return resample_poly(resample_poly(y, up, down), down, up).astype("float32")
+
+
+@pytest.mark.parametrize("f0", [110.0, 220.0])
+def test_band_edges_follow_the_filters(f0):
+    from affectgpt.analyzers.acoustic import audio_band
+
+    full = audio_band(_voice_like(f0), 16000)
+    assert not full["narrowband"] and full["band_low_hz"] <= f0 + 10 and full["bandwidth_hz"] > 5500
+    cut = audio_band(_highpass(_voice_like(f0)), 16000)
+    assert cut["band_low_hz"] >= 200 and not cut["narrowband"]  # the low band only
+    eight = audio_band(_lowpass_rate(_voice_like(f0), 1, 2), 16000)
+    assert eight["narrowband"] and eight["bandwidth_hz"] <= 4100  # upper band cut, detected without the rate
+    assert audio_band(_voice_like(f0), 8000)["narrowband"]  # a native 8 kHz rate is narrow-band whatever it holds
+    eleven = audio_band(_lowpass_rate(_voice_like(f0), 441, 640), 11025)
+    assert not eleven["narrowband"]  # 11.025 kHz keeps the band up to ~5 kHz
+
+
+def test_fundamental_cut_compares_the_band_edge_with_the_voice():
+    from affectgpt.analyzers.acoustic import fundamental_cut
+
+    st = lambda hz: 12 * np.log2(hz / 27.5)  # noqa: E731
+    assert fundamental_cut(270.0, st(120.0))  # a low voice behind a 300 Hz high-pass
+    assert not fundamental_cut(270.0, st(350.0))  # a high voice keeps its fundamental
+    assert not fundamental_cut(55.0, st(120.0))  # full band
+    for undefined in (None, 0.0, float("nan")):  # no voiced frame: no judgement
+        assert not fundamental_cut(270.0, undefined)
+    assert not fundamental_cut(None, st(120.0))
+
+
+def test_band_drops_each_limit_its_own_cues():
+    from affectgpt.analyzers.acoustic import FUNDAMENTAL_CUT_DISTORTS, UPPER_CUT_DISTORTS, band_drops, band_note
+
+    assert band_drops({}) == (frozenset(), None) and band_note({}) is None
+    drop, flag = band_drops({"narrowband": True})
+    assert drop == UPPER_CUT_DISTORTS and flag == "narrow-band audio"
+    assert not drop & {"pitch_level", "pitch_range", "speaking_rate"}  # an 8 kHz rate keeps the pitch
+    drop, flag = band_drops({"fundamental_cut": True})
+    assert drop == FUNDAMENTAL_CUT_DISTORTS and "speaking_rate" in drop and flag == "fundamental cut"
+    drop, flag = band_drops({"narrowband": True, "fundamental_cut": True})
+    assert drop == UPPER_CUT_DISTORTS | FUNDAMENTAL_CUT_DISTORTS and flag == "narrow-band audio; fundamental cut"
+    note = band_note({"narrowband": True, "bandwidth_hz": 3600, "sample_rate": 8000, "fundamental_cut": True,
+                      "band_low_hz": 270})
+    assert "3600 Hz wide" in note and "below about 270 Hz" in note and "speaking rate" in note

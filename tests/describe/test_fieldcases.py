@@ -21,6 +21,7 @@ pytest.importorskip("opensmile")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import fieldmedia as fm  # noqa: E402
 
+from affectgpt.analyzers.acoustic import FUNDAMENTAL_CUT_DISTORTS, UPPER_CUT_DISTORTS, AcousticAnalyzer  # noqa: E402
 from affectgpt.describe.pipeline import DescribeConfig, Describer  # noqa: E402
 from affectgpt.errors import InputError  # noqa: E402
 from affectgpt.media.clip import Clip  # noqa: E402
@@ -195,14 +196,60 @@ def test_telephone_band_is_recorded_and_distorted_cues_dropped(tmp_path, crema, 
     tel, tel_rate = fm.telephone(audio, rate)
     p = fm.encode(tmp_path / "phone.wav", None, 0, tel, tel_rate)
     r = _describe_once(DescribeConfig(language="en"), p, subtitle="I'm on the phone.")
-    assert r["audio"]["sample_rate"] == 8000 and r["audio"]["channels"] == 1 and r["audio"]["narrowband"]
+    a = r["audio"]
+    assert a["sample_rate"] == 8000 and a["channels"] == 1 and a["narrowband"] and a["fundamental_cut"]
+    assert a["bandwidth_hz"] < 4000 and a["band_low_hz"] >= 200
+    # both limits: the upper band (loudness, jitter, shimmer) and the male voice's fundamental
+    # (pitch, HNR, speaking rate) -- only loudness variation is left, flagged
+    assert set(a["band_dropped_cues"]) == (UPPER_CUT_DISTORTS | FUNDAMENTAL_CUT_DISTORTS)
     names = {c["name"] for c in r["cues"]["audio"]}
-    assert not names & {"pitch_level", "pitch_range", "jitter", "shimmer", "hnr", "loudness"}
-    assert all(c.get("flag") == "narrow-band audio" for c in r["cues"]["audio"])
-    assert "narrow-band" in r["description"]
+    assert not names & set(a["band_dropped_cues"])
+    assert all(c.get("flag") == "narrow-band audio; fundamental cut" for c in r["cues"]["audio"])
+    assert "narrow-band" in r["description"].lower() and "fundamental is cut" in r["description"]
     # the same speech at full band is not flagged
-    wide = fm.encode(tmp_path / "wide.wav", None, 0, _resample16k(audio, rate), 16000)
-    assert not describer.describe(wide, subtitle="I'm here.")["audio"]["narrowband"]
+    wide = describer.describe(fm.encode(tmp_path / "wide.wav", None, 0, _resample16k(audio, rate), 16000),
+                              subtitle="I'm here.")["audio"]
+    assert not wide["narrowband"] and not wide["fundamental_cut"] and "band_dropped_cues" not in wide
+
+
+def _band_limited(audio, rate, kind):
+    """``audio`` at ``rate`` limited one way: ('8k', an 8 kHz file without a high-pass), ('11k', an
+    11.025 kHz file), ('hp300', a 300 Hz high-pass at 16 kHz); returns (samples, file rate)."""
+    from scipy.signal import butter, resample_poly, sosfiltfilt
+
+    x = _resample16k(audio, rate)
+    if kind == "hp300":
+        return sosfiltfilt(butter(8, 300, "highpass", fs=16000, output="sos"), x).astype(np.float32), 16000
+    out = {"8k": 8000, "11k": 11025}[kind]
+    g = np.gcd(16000, out)
+    return resample_poly(x, out // g, 16000 // g).astype(np.float32), out
+
+
+@pytest.mark.parametrize("clip", ["crema_d/video_mp4/1001_DFA_ANG_XX.mp4",  # a man
+                                  "ravdess/audio_16k_flac/Actor_02/03-01-02-01-01-01-02.flac"])  # a woman
+def test_each_band_limit_drops_only_the_cues_it_distorts(tmp_path, data_dir, clip):
+    c = Clip.open(data_dir / clip)
+    audio, rate = c.audio, 16000
+    ac = AcousticAnalyzer()
+    res = {}
+    for kind in ("8k", "11k", "hp300"):
+        x, r = _band_limited(audio, rate, kind)
+        c = Clip.open(fm.encode(tmp_path / f"{kind}.wav", None, 0, x, r))
+        res[kind] = ac.analyze(c.audio, language="en", native_rate=c.info.audio_rate, channels=1)
+    # 8 kHz without a high-pass: the upper band is cut, the fundamental is kept
+    a = res["8k"].extra["audio"]
+    assert a["sample_rate"] == 8000 and a["narrowband"] and not a["fundamental_cut"]
+    assert set(a["band_dropped_cues"]) == UPPER_CUT_DISTORTS
+    # 11.025 kHz reaches ~5 kHz: not narrow-band, nothing dropped
+    a = res["11k"].extra["audio"]
+    assert a["sample_rate"] == 11025 and not a["narrowband"] and not a["fundamental_cut"]
+    assert "band_dropped_cues" not in a
+    # a 300 Hz high-pass at 16 kHz: the fundamental is cut, the speaking rate with it
+    a = res["hp300"].extra["audio"]
+    assert not a["narrowband"] and a["fundamental_cut"] and set(a["band_dropped_cues"]) == FUNDAMENTAL_CUT_DISTORTS
+    assert not {c.name for c in res["hp300"].cues} & FUNDAMENTAL_CUT_DISTORTS
+    assert all(c.flag == "fundamental cut" for c in res["hp300"].cues)
+    assert "fundamental is cut" in res["hp300"].extra["band_note"]
 
 
 def test_speaker_reference_for_a_language_without_norms(demo, describer):
