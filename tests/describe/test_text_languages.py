@@ -28,6 +28,8 @@ from affectgpt.media.subtitles import cue_text, read_subtitles
     # other Latin-script languages, identified by py3langid when it is sure; short lines stay English
     ("Tôi rất tức giận", "vi"), ("Je suis très en colère contre toi", "fr"), ("Ich bin so wütend auf dich", "de"),
     ("Sono molto felice oggi", "it"), ("Oui", "en"), ("Café au lait is what I ordered yesterday", "en"),
+    # short sentences py3langid is less sure of, but gives English almost no chance
+    ("Tengo miedo de perderte", "es"), ("Non ci credo davvero", "it"), ("Saya sangat senang hari ini", "id"),
 ])
 def test_the_language_of_a_subtitle_by_its_script(text, lang):
     assert guess_language(text) == lang
