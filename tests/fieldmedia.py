@@ -292,3 +292,28 @@ def streamed_mkv(src: Path, dst: Path) -> Path:
                 o.mux(pk)
     return dst
 
+
+
+def damage_media_data(src: Path, dst: Path, n_bytes: int = 200, seed: int = 0) -> Path:
+    """A copy of the MP4 ``src`` with ``n_bytes`` random bytes of its media data (the ``mdat``
+    box; the index stays intact) overwritten: bit errors from a broken transfer or disk."""
+    data = bytearray(Path(src).read_bytes())
+    pos, start, end = 0, None, None
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos:pos + 4], "big")
+        kind = bytes(data[pos + 4:pos + 8])
+        header = 8
+        if size == 1:
+            size, header = int.from_bytes(data[pos + 8:pos + 16], "big"), 16
+        elif size == 0:
+            size = len(data) - pos
+        if kind == b"mdat":
+            start, end = pos + header, pos + size
+            break
+        pos += size
+    assert start is not None, f"{src}: no mdat box"
+    rng = np.random.default_rng(seed)
+    for i in rng.integers(start, end, n_bytes):
+        data[i] = int(rng.integers(0, 256))
+    Path(dst).write_bytes(bytes(data))
+    return Path(dst)

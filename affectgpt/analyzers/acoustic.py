@@ -48,7 +48,7 @@ from affectgpt.media.vad import SpeechActivity, detect_speech
 
 __all__ = ["AcousticAnalyzer", "egemaps", "CUE_FEATURES", "WINDOW_ONLY", "is_silent", "normalize_level",
            "clipping_mode", "CLIPPED_FLAG_SHARE", "CLIPPED_DROP_SHARE", "CLIPPING_DISTORTS",
-           "MIN_SPEECH_S", "MIN_BASELINE_WINDOWS", "UPPER_EDGE_HZ", "audio_band", "UPPER_CUT_DISTORTS",
+           "DAMAGED_DROP_SHARE", "MIN_SPEECH_S", "MIN_BASELINE_WINDOWS", "UPPER_EDGE_HZ", "audio_band", "UPPER_CUT_DISTORTS",
            "FUNDAMENTAL_CUT_SHARE", "FUNDAMENTAL_CUT_DISTORTS", "band_drops", "fundamental_cut", "egemaps_lld",
            "window_functionals"]
 
@@ -91,6 +91,10 @@ FUNDAMENTAL_CUT_DISTORTS = frozenset({"pitch_level", "pitch_range", "jitter", "s
 CLIPPED_FLAG_SHARE = 0.001
 CLIPPED_DROP_SHARE = 0.01
 CLIPPING_DISTORTS = {"jitter", "shimmer", "hnr", "loudness", "loudness_variation"}
+#: damaged audio (packets the decoder rejected: bit errors, a broken transfer): any share flags
+#: every voice cue, at least this share drops them all (each rejected packet is a gap of silence
+#: and its neighbours decode to glitches that read as pitch, loudness and voice-quality jumps)
+DAMAGED_DROP_SHARE = 0.01
 #: plain names of the cues, for notes
 CUE_NAMES = {"pitch_level": "pitch level", "pitch_range": "pitch range", "loudness": "loudness",
              "loudness_variation": "loudness variation", "speaking_rate": "speaking rate", "jitter": "jitter",
@@ -319,6 +323,9 @@ class AcousticAnalyzer:
         clipping distorts (:data:`CLIPPING_DISTORTS`)."""
         cues = []
         band_drop, band_flag = band_drops(band or {})
+        damage = (band or {}).get("damage")
+        if damage == "drop":
+            return []
         f0_defined = float(feats[names.index(_F0_MEAN)]) > 0 if _F0_MEAN in names else False
         rate_defined = float(feats[names.index(_RATE)]) > 0 if _RATE in names else False
         for cue, (feat, hi, lo, unit) in CUE_FEATURES.items():
@@ -339,7 +346,8 @@ class AcousticAnalyzer:
             if strength:
                 c = Cue("audio", cue, hi if z > 0 else lo, value, unit, float(z), strength, start, end)
                 flags = ([band_flag] if band_flag else []) + (
-                    ["clipped audio"] if clipping == "flag" and cue in CLIPPING_DISTORTS else [])
+                    ["clipped audio"] if clipping == "flag" and cue in CLIPPING_DISTORTS else []) + (
+                    ["damaged audio"] if damage == "flag" else [])
                 if flags:
                     c.flag = "; ".join(flags)
                 cues.append(c)
@@ -365,7 +373,8 @@ class AcousticAnalyzer:
 
     def analyze(self, audio: np.ndarray | None, duration_s: float | None = None, *, speech: SpeechActivity | None = None,
                 language: str | None = None, native_rate: int = 0, channels: int = 0,
-                problem: str | None = None, clipped_share: float | None = None) -> ModalityResult:
+                problem: str | None = None, clipped_share: float | None = None,
+                damage: dict | None = None) -> ModalityResult:
         """Analyse 16 kHz mono audio after the speech gate.
 
         Args:
@@ -379,6 +388,9 @@ class AcousticAnalyzer:
                 <affectgpt.media.clip.Clip.clipped_share>`): recorded, and above
                 :data:`CLIPPED_FLAG_SHARE` / :data:`CLIPPED_DROP_SHARE` the cues clipping distorts
                 are flagged / dropped (:func:`clipping_mode`).
+            damage: the decoder's rejected packets (:meth:`Clip.audio_damage
+                <affectgpt.media.clip.Clip.audio_damage>`): recorded; any flags every voice cue,
+                a share of :data:`DAMAGED_DROP_SHARE` or more drops them.
 
         Returns:
             ``present=False`` with the reason for no audio, silence, non-speech or too little
@@ -392,6 +404,10 @@ class AcousticAnalyzer:
             info["clipped_share"] = round(float(clipped_share), 5)
         if clipping:
             info["clipping"] = clipping
+        if damage:
+            info["damaged_packets"] = int(damage["damaged_packets"])
+            info["damaged_share"] = float(damage["share"])
+            info["damage"] = "drop" if damage["share"] >= DAMAGED_DROP_SHARE else "flag"
         if speech is not None:
             info["speech_s"] = round(speech.speech_s, 3)
         if audio is not None and not why:
@@ -439,6 +455,13 @@ class AcousticAnalyzer:
         if dropped:
             info["band_dropped_cues"] = sorted(dropped)
             extra["band_note"] = band_note(info)
+        if clipping == "drop":
+            dropped |= CLIPPING_DISTORTS
+        if info.get("damage") == "drop":
+            dropped = frozenset(CUE_FEATURES)
+            extra["cues_dropped_reason"] = (f"the audio is damaged: {info['damaged_packets']} packets could not be "
+                                            "decoded")
+        extra["dropped_cues"] = sorted(dropped)
         probs = self.probs(audio)
         head_probs = dict(zip(self.head.classes, map(float, probs)))
         result = ModalityResult("audio", True, probs=merge_to_basic(self.head.classes, probs), head_probs=head_probs,

@@ -445,7 +445,8 @@ class Describer:
             t0 = time.perf_counter()
             res = self.acoustic.analyze(audio, speech=_resolved(speech), language=voice_language,
                                         native_rate=clip.info.audio_rate, channels=clip.info.audio_channels,
-                                        problem=clip.audio_problem, clipped_share=clip.clipped_share)
+                                        problem=clip.audio_problem, clipped_share=clip.clipped_share,
+                                        damage=clip.audio_damage())
             t1 = time.perf_counter()
             if text_missing:
                 text = ModalityResult("text", False, text_missing)
@@ -499,6 +500,9 @@ class Describer:
                         "has_video": clip.info.has_video, "audio_streams": clip.info.audio_streams,
                         "audio_stream": clip.info.audio_stream, "subtitle_streams": clip.info.subtitle_streams,
                         "subtitle_stream": clip.info.subtitle_stream if transcript.source == "embedded" else None}
+        frame_damage = clip.frame_damage() if clip.info.has_video else None
+        if frame_damage:
+            out["media"]["corrupt_frames"] = frame_damage
         if clip.subtitle_problem and cfg.embedded_subtitles:
             out["media"]["subtitle_note"] = clip.subtitle_problem
         notes = _notes(out)
@@ -767,6 +771,17 @@ def _notes(out: dict) -> list[str]:
         notes.append(f"Note: the audio is clipped ({share:.1f}% of samples at full scale); voice quality and "
                      + ("loudness cues were not measured." if out["audio"]["clipping"] == "drop" else
                         "loudness cues are flagged as affected."))
+    damaged = out.get("audio", {}).get("damaged_packets")
+    if damaged:
+        share = 100 * out["audio"].get("damaged_share", 0)
+        notes.append(f"Note: {damaged} damaged audio packet{'s' if damaged > 1 else ''} ({share:.1f}%) could not be decoded "
+                     "and were skipped; "
+                     + ("the voice cues were not measured." if out["audio"].get("damage") == "drop" else
+                        "the voice cues are flagged as affected."))
+    corrupt = out.get("media", {}).get("corrupt_frames")
+    if corrupt:
+        notes.append(f"Note: {corrupt['corrupt_frames']} of the {corrupt['frames']} video frames read were damaged "
+                     "(the decoder concealed missing data); facial cues from them may be affected.")
     if out.get("audio", {}).get("band_dropped_cues") and out["modalities"].get("audio"):
         from affectgpt.analyzers.acoustic import band_note
 

@@ -122,14 +122,19 @@ def _audio_sentence(r: ModalityResult | None) -> str:
         flag = f", {c.flag}" if c.flag else ""
         cues.append(f"{c.text}{_when(c) if speaker_ref else ''} ({c.strength}, {c.z:+.1f} SD{flag})")
     cls, p = _top(r.probs)
-    if speaker_ref and not cues and r.extra.get("cues_not_measured"):
+    dropped = r.extra.get("dropped_cues") or []
+    # "stays close" only on the cues measured: a band limit or clipping may have dropped some
+    measured = " on the cues measured" if dropped else ""
+    if r.extra.get("cues_dropped_reason") and not cues:
+        body = f"no voice cue was measured ({r.extra['cues_dropped_reason']})"
+    elif speaker_ref and not cues and r.extra.get("cues_not_measured"):
         body = "the clip has too little speech to compare the voice with the speaker's own usual level"
     elif speaker_ref:
         body = (f"relative to the speaker's own voice over the clip, the voice shows {_join(cues)}" if cues else
-                "the voice stays close to the speaker's own usual level over the clip")
+                f"the voice stays close to the speaker's own usual level over the clip{measured}")
     else:
         body = (f"the voice has {_join(cues)} compared with typical neutral speech" if cues else
-                "the voice stays close to typical neutral speech")
+                f"the voice stays close to typical neutral speech{measured}")
     return f"In the audio, {body}; the vocal tone is most consistent with {_ADJ[cls]} ({_pct(p)})."
 
 

@@ -288,6 +288,10 @@ class Clip:
         dc_offset: the mean of the mono 16 kHz audio (full scale 1.0) when it reached
             :data:`DC_OFFSET_MIN` and was subtracted before any analysis (voice activity, ASR,
             vocal cues), else None.
+        audio_packets, audio_damaged_packets: audio packets decoded, and those the decoder
+            rejected as damaged (skipped; their time is silence). See :meth:`audio_damage`.
+        corrupt_frames: indices of the decoded video frames the decoder flagged corrupt (damaged
+            data hidden by error concealment); filled as frames decode. See :meth:`frame_damage`.
     """
 
     path: Path
@@ -310,6 +314,9 @@ class Clip:
     subtitle_problem: str | None = None  # why the file's subtitle streams gave no text
     clipped_share: float | None = None  # share of the source audio's samples at full scale (clipping)
     goes_on: bool = False  # media seen beyond the analysed span of a file whose header gives no length
+    audio_packets: int = 0  # audio packets decoded (damaged ones included)
+    audio_damaged_packets: int = 0  # audio packets the decoder rejected (skipped; a gap of silence)
+    corrupt_frames: set = field(default_factory=set, repr=False)  # frame indices the decoder flagged corrupt
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -379,7 +386,7 @@ class Clip:
             rot_seen = False
             audio_done = video_done = False
             demux_error = None
-            audio_errors, last_audio_error = 0, None
+            audio_errors, last_audio_error, audio_packets = 0, None, 0
             have = 0  # audio samples kept so far
             beyond = False  # a packet past max_duration_s was seen
             n_untimed = 0  # video packets without timestamps (raw elementary streams)
@@ -448,6 +455,7 @@ class Clip:
                     elif t is not None:
                         aend = max(aend, t + (float(pk.duration * tb) if pk.duration else 0.0))
                     if kind == "audio" and decode_audio and audio_problem is None:
+                        audio_packets += 1
                         try:
                             for fr in pk.decode():
                                 n_clip, n_all = _count_clipped(fr, a_codec)
@@ -573,7 +581,8 @@ class Clip:
         return cls(path, info, audio, audio_problem, video_problem, origin, float(claimed), bool(truncated),
                    (0.0, float(span_end)), vindex, audio_note=audio_note, subtitles=transcript,
                    subtitle_problem=subtitle_problem, clipped_share=clipped,
-                   goes_on=bool(beyond and not header), dc_offset=dc_offset, audio_start_s=audio_from)
+                   goes_on=bool(beyond and not header), dc_offset=dc_offset, audio_start_s=audio_from,
+                   audio_packets=audio_packets, audio_damaged_packets=audio_errors if audio is not None else 0)
 
     # -- properties -----------------------------------------------------------------------
     @property
@@ -617,6 +626,23 @@ class Clip:
             out["note"] = (f"analysed {seconds_text(self.span_s[0])}-{seconds_text(self.span_s[1])} s of "
                            f"{seconds_text(self.duration_s)} s (raise --max-seconds to analyse more)")
         return out
+
+    def audio_damage(self) -> dict | None:
+        """``{"damaged_packets", "packets", "share"}`` when the decoder rejected audio packets
+        (bit errors, a damaged transfer), else None. Each rejected packet is skipped and its time
+        left silent; the packets around it may still decode to glitches."""
+        if not self.audio_damaged_packets:
+            return None
+        n = max(self.audio_packets, self.audio_damaged_packets)
+        return {"damaged_packets": int(self.audio_damaged_packets), "packets": int(n),
+                "share": round(self.audio_damaged_packets / n, 4)}
+
+    def frame_damage(self) -> dict | None:
+        """``{"corrupt_frames", "frames"}`` over the video frames decoded so far when the decoder
+        flagged some of them corrupt (damaged data hidden by error concealment), else None."""
+        decoded = {k for k, _ in self._frame_cache}
+        bad = len(decoded & self.corrupt_frames)
+        return {"corrupt_frames": bad, "frames": len(decoded)} if bad else None
 
     def speech(self):
         """Voice activity of the clip's audio (:class:`~affectgpt.media.vad.SpeechActivity`),
@@ -773,6 +799,8 @@ class Clip:
                     else:
                         k += 1
                     if k in want:
+                        if getattr(fr, "is_corrupt", False):
+                            self.corrupt_frames.add(k)
                         keep(k, _to_rgb(fr, max_side, self._video.sar))
                         want.discard(k)
                         if not want:
@@ -793,15 +821,19 @@ class Clip:
                     got = self._seek_decode(c, stream, tb, target, start if back_s is None else target - back_s,
                                             tol, max_side, self._video.sar)
                     if got is not None:
-                        keep(targets[target], got)
+                        img, corrupt = got
+                        if corrupt:
+                            self.corrupt_frames.add(targets[target])
+                        keep(targets[target], img)
                         break
                     if got is None and back_s is None:
                         break
 
     @staticmethod
     def _seek_decode(c, stream, tb, target: float, seek_to: float, tol: float, max_side, sar: float = 1.0):
-        """Seek to ``seek_to`` (absolute s) and decode up to the frame at ``target``; None when the
-        seek landed after the target or the frame cannot be decoded."""
+        """Seek to ``seek_to`` (absolute s) and decode up to the frame at ``target``: ``(RGB, whether
+        the decoder flagged it corrupt)``, or None when the seek landed after the target or the
+        frame cannot be decoded."""
         import av
 
         try:
@@ -815,7 +847,7 @@ class Clip:
                     return None  # landed after the target
                 first = False
                 if abs(t - target) < tol:
-                    return _to_rgb(fr, max_side, sar)
+                    return _to_rgb(fr, max_side, sar), bool(getattr(fr, "is_corrupt", False))
                 if t > target + tol:
                     return None
         except av.error.FFmpegError:

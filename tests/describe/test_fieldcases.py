@@ -252,6 +252,41 @@ def test_each_band_limit_drops_only_the_cues_it_distorts(tmp_path, data_dir, cli
     assert "fundamental is cut" in res["hp300"].extra["band_note"]
 
 
+def test_damaged_media_data_is_reported_and_its_voice_cues_dropped(tmp_path, demo, describer):
+    """Bit errors in the media data (a broken transfer): the decoder rejects audio packets and
+    conceals damaged video; both are counted, the voice cues are not measured, and the
+    description says so instead of reading glitches as a lowered pitch or a loud voice."""
+    bad = fm.damage_media_data(demo, tmp_path / "bitflip.mp4", n_bytes=200, seed=0)
+    c = Clip.open(bad)
+    dmg = c.audio_damage()
+    assert dmg is not None and dmg["damaged_packets"] >= 2 and dmg["share"] == pytest.approx(
+        dmg["damaged_packets"] / dmg["packets"], abs=1e-4)
+    r = describer.describe(bad)
+    a = r["audio"]
+    assert a["damaged_packets"] == dmg["damaged_packets"] and a["damage"] == "drop"
+    assert r["cues"]["audio"] == [] and "no voice cue was measured (the audio is damaged" in r["description"]
+    assert all(not w.get("voice_cues") for w in r["timeline"])
+    assert r["media"]["corrupt_frames"]["corrupt_frames"] >= 1
+    assert "damaged audio packet" in r["description"] and "video frames read were damaged" in r["description"]
+    # the undamaged clip reports nothing of the kind
+    clean = describer.describe(demo)
+    assert "damaged_packets" not in clean["audio"] and "corrupt_frames" not in clean["media"]
+    assert Clip.open(demo).audio_damage() is None
+
+
+def test_one_damaged_packet_flags_the_voice_cues():
+    from affectgpt.analyzers.acoustic import DAMAGED_DROP_SHARE
+
+    assert DAMAGED_DROP_SHARE <= 0.02
+    ac = AcousticAnalyzer()
+    names, feats = ["F0semitoneFrom27.5Hz_sma3nz_amean", "VoicedSegmentsPerSec",
+                    "F0semitoneFrom27.5Hz_sma3nz_percentile50.0"], np.array([30.0, 3.0, 40.0])
+    ref = {"F0semitoneFrom27.5Hz_sma3nz_percentile50.0": (30.0, 2.0)}
+    flagged = ac._cues(names, feats, ref, band={"damage": "flag"})
+    assert [c.name for c in flagged] == ["pitch_level"] and flagged[0].flag == "damaged audio"
+    assert ac._cues(names, feats, ref, band={"damage": "drop"}) == []
+
+
 def test_speaker_reference_for_a_language_without_norms(demo, describer):
     r = describer.describe(demo, subtitle="我哪知道啊")  # no --language: the voice is compared with itself
     assert r["reference"]["audio"] == "the speaker's own voice over the clip"
