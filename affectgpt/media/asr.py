@@ -11,7 +11,9 @@ when the duration-weighted average log-probability of the recognised segments is
 :data:`MIN_AVG_LOGPROB` (-1.0, Whisper's own ``log_prob_threshold``), when their average
 no-speech probability exceeds :data:`MAX_NO_SPEECH_PROB` (0.6, Whisper's
 ``no_speech_threshold``), or when the text repeats itself (gzip compression ratio above
-2.4, Whisper's ``compression_ratio_threshold``: a hallucination loop). The floor is applied to
+2.4, Whisper's ``compression_ratio_threshold``: a hallucination loop), or when the language was
+identified with a probability below :data:`MIN_LANGUAGE_P` (0.5) and no stretch of the clip was
+identified above it. The log-probability floor is applied to
 each 30 s decoding window: in a long file an unclear stretch is dropped (``windows_dropped``,
 its text in ``rejected_text``) and the rest kept; the transcript is dropped only when no window
 passes. Reference values:
@@ -29,7 +31,8 @@ from affectgpt.errors import AffectGPTError
 from affectgpt.media.subtitles import Segment, Transcript
 from affectgpt.media.whisper import shared_whisper, whisper_model_path
 
-__all__ = ["Transcriber", "MIN_AVG_LOGPROB", "MAX_NO_SPEECH_PROB", "MAX_COMPRESSION_RATIO", "LOW_CONFIDENCE"]
+__all__ = ["Transcriber", "MIN_AVG_LOGPROB", "MAX_NO_SPEECH_PROB", "MAX_COMPRESSION_RATIO", "MIN_LANGUAGE_P",
+           "LOW_CONFIDENCE"]
 
 MIN_AVG_LOGPROB = -1.0
 #: below this clip-level language probability, each stretch of speech (voice activity segments)
@@ -41,6 +44,11 @@ SPAN_LANGUAGE_P = 0.5
 MIN_SPAN_S = 0.6
 MAX_NO_SPEECH_PROB = 0.6
 MAX_COMPRESSION_RATIO = 2.4
+#: below this language probability (identified, not forced) the transcript is dropped: noise or
+#: music Whisper cannot place in a language (pink noise over the Mandarin demo clip: English at
+#: 0.29, "Look, you're all right."). Genuine speech stays above it: the lowest of 40 RAVDESS
+#: clips recognised above the floor is 0.60, the demo clip 0.98, CREMA-D 0.93-0.98.
+MIN_LANGUAGE_P = 0.5
 LOW_CONFIDENCE = "speech not recognised with confidence; pass --subtitle"
 
 
@@ -165,7 +173,7 @@ class Transcriber:
         lang_p = None if not self.multilingual else (1.0 if language else round(float(info.language_probability), 4))
         meta.update(language=lang, language_probability=lang_p, language_forced=bool(language))
         if not language and lang_p is not None and lang_p < MIXED_LANGUAGE_P:
-            mixed = self._by_language(audio, lang)
+            mixed = self._by_language(audio, lang if lang_p >= MIN_LANGUAGE_P else None)
             if mixed is not None:
                 return mixed.__class__(mixed.segments, "asr", **{**meta, "language": mixed.language},
                                        **{k: v for k, v in mixed.to_dict().items()
@@ -173,6 +181,11 @@ class Transcriber:
                                        extra=mixed.extra)
         if not segs:
             return Transcript([], "asr", **meta)
+        if not language and lang_p is not None and lang_p < MIN_LANGUAGE_P:
+            meta.update(_confidence_meta(segs))
+            return Transcript([], "asr", dropped=f"{LOW_CONFIDENCE} (language identified with probability "
+                                                 f"{lang_p:.2f} < {MIN_LANGUAGE_P}: no language is clear)",
+                              rejected_text=" ".join(s.text.strip() for s in segs), **meta)
         logp, nsp, ratio = _confidence(segs)
         meta.update(avg_logprob=round(logp, 4), no_speech_prob=round(nsp, 4), compression_ratio=round(ratio, 3))
         # the floor applies to each 30 s decoding window (the segments sharing a seek position):
@@ -197,12 +210,15 @@ class Transcriber:
                           extra={"windows": len(windows), "windows_dropped": len(reasons),
                                  "windows_dropped_reason": reasons[0]}, **meta)
 
-    def _by_language(self, audio: np.ndarray, clip_language: str) -> Transcript | None:
+    def _by_language(self, audio: np.ndarray, clip_language: str | None) -> Transcript | None:
         """The clip transcribed stretch by stretch, each in its own language, when its stretches of
         speech (voice activity segments) are identified as different languages; None when they
         all are ``clip_language`` (or too short to tell). A stretch under :data:`MIN_SPAN_S`, or
-        identified below :data:`SPAN_LANGUAGE_P`, takes the language of the stretch before it.
-        Each stretch's text passes the confidence floor on its own. ``extra["languages"]`` lists
+        identified below :data:`SPAN_LANGUAGE_P`, takes the language of the stretch before it
+        (``clip_language`` for the first; None, when the clip's was not clear: such a stretch is
+        not transcribed). When the clip's language was not clear, a stretch must be identified at
+        :data:`MIXED_LANGUAGE_P` or more to be transcribed (noise over speech can pass for English
+        at 0.75 on a short stretch). Each stretch's text passes the confidence floor on its own. ``extra["languages"]`` lists
         the stretches with their language and probability."""
         from affectgpt.media.vad import detect_speech
 
@@ -211,17 +227,20 @@ class Transcriber:
         if len(spans) < 2:
             return None
         found, prev = [], clip_language
+        min_p = SPAN_LANGUAGE_P if clip_language else MIXED_LANGUAGE_P
         for a, b in spans:
             lang, p = prev, None
             if b - a >= MIN_SPAN_S:
                 got, p, _ = self.model.detect_language(audio=audio[int(a * sr):int(b * sr)])
-                lang = got if p >= SPAN_LANGUAGE_P else prev
+                lang = got if p >= min_p else prev
             found.append((a, b, lang, p))
             prev = lang
         if all(lang == clip_language for *_, lang, _ in found):
             return None
         segments, kept, seconds = [], [], {}
         for a, b, lang, p in found:
+            if lang is None:
+                continue  # no language is clear for this stretch
             piece = audio[int(a * sr):int(b * sr)].astype(np.float32)
             out, _ = self.model.transcribe(piece, language=lang, beam_size=1, vad_filter=False,
                                            condition_on_previous_text=False, temperature=0.0)

@@ -317,7 +317,7 @@ def test_english_control_clip(crema, describer):
 def test_a_clip_in_two_languages_is_transcribed_in_each(crema, demo):
     """English then Mandarin speech: identified once, the Mandarin half was written as invented
     English; each stretch of speech now has its own language when the clip's is unsure."""
-    from affectgpt.media.asr import Transcriber
+    from affectgpt.media.asr import MIN_LANGUAGE_P, Transcriber
 
     english = Clip.open(crema / "1001_DFA_HAP_XX.mp4").audio
     audio = np.concatenate([english, np.zeros(11000, np.float32), Clip.open(demo).audio]).astype(np.float32)
@@ -329,6 +329,29 @@ def test_a_clip_in_two_languages_is_transcribed_in_each(crema, demo):
     assert all(x["start_s"] >= len(english) / 16000 - 0.1 for x in zh)  # the Mandarin is where it was said
     # one language, surely identified: one pass, no per-stretch identification
     assert "languages" not in Transcriber("base").transcribe(Clip.open(demo).audio).extra
+
+
+def test_no_transcript_is_kept_when_no_language_is_clear(demo):
+    """Loud pink noise over the Mandarin demo: Whisper cannot place the speech in a language
+    (probability under 0.5) yet wrote invented English or Japanese ("I can't touch my head if it's
+    in the air.", "Not at all."). No transcript may be kept when neither the clip's language nor
+    a stretch's is clear."""
+    from affectgpt.media.asr import MIN_LANGUAGE_P, Transcriber
+
+    tr = Transcriber("base")
+    audio = Clip.open(demo).audio
+    unclear = 0
+    for level, seed in ((-12, 8), (-14, 3), (-16, 4), (-20, 6)):
+        noise = fm.noise("pink", len(audio) / 16000, 16000, level, seed=seed)[:len(audio)]
+        t = tr.transcribe(audio + noise)
+        spans_clear = [x for x in t.extra.get("languages", []) if (x["probability"] or 0) >= 0.9]
+        if t.segments:
+            assert t.language_probability >= MIN_LANGUAGE_P or spans_clear, (level, seed, t.text)
+        if t.dropped and "no language is clear" in t.dropped:
+            unclear += 1
+            assert t.rejected_text  # the guess is kept for inspection, not as the transcript
+    assert unclear >= 1
+    assert tr.transcribe(audio).language == "zh"  # the clean clip is unaffected
 
 
 def test_english_only_model_below_the_confidence_floor_is_dropped(demo):
@@ -969,7 +992,7 @@ def test_clipping_is_measured_on_either_rail_for_any_sample_format(tmp_path, cre
 def test_long_speech_keeps_the_windows_recognised_with_confidence(data_dir, demo):
     """The confidence floor applies per 30 s decoding window: the stretches Whisper loops on are
     dropped (with their text kept for inspection), the rest of a long file's transcript stays."""
-    from affectgpt.media.asr import Transcriber
+    from affectgpt.media.asr import MIN_LANGUAGE_P, Transcriber
 
     ravdess = sorted((data_dir / "ravdess").rglob("Actor_21/*.flac"))[:40:4]  # 2 sentences, read over and over
     looped = np.concatenate([Clip.open(f).audio for f in ravdess])[: int(29.5 * 16000)]
