@@ -50,6 +50,7 @@ __all__ = ["AcousticAnalyzer", "egemaps", "CUE_FEATURES", "WINDOW_ONLY", "is_sil
            "clipping_mode", "CLIPPED_FLAG_SHARE", "CLIPPED_DROP_SHARE", "CLIPPING_DISTORTS",
            "DAMAGED_DROP_SHARE", "MIN_SPEECH_S", "MIN_BASELINE_WINDOWS", "UPPER_EDGE_HZ", "audio_band", "UPPER_CUT_DISTORTS",
            "FUNDAMENTAL_CUT_SHARE", "FUNDAMENTAL_CUT_DISTORTS", "band_drops", "fundamental_cut", "egemaps_lld",
+           "mask_non_speech", "CUE_SPEECH_PAD_S",
            "window_functionals"]
 
 SR = 16_000
@@ -267,6 +268,7 @@ def window_functionals(names: list[str], lld: np.ndarray, start_s: float, end_s:
                 out[func] = float(vals.mean())
         starts = np.flatnonzero(np.diff(np.concatenate([[0], voiced.astype(np.int8)])) == 1)
         out[_RATE] = len(starts) / max(end_s - start_s, 1e-6)
+    loud = loud[loud > 0]  # frames silenced outside the speech (:func:`mask_non_speech`) are not sound
     if len(loud):
         out["loudness_sma3_amean"] = float(loud.mean())
         if loud.mean() > 0:
@@ -419,8 +421,11 @@ class AcousticAnalyzer:
         info["measured_s"] = round(len(audio) / SR, 3)
         audio = normalize_level(audio)
         extra = {"audio": info}
+        # the cues read the speech alone (the head hears the padded speech, as it was trained)
+        on_clock = speech if kept is None else joined_speech(speech, kept)
+        cue_audio = mask_non_speech(audio, on_clock)
         if language in NORM_LANGUAGES:
-            names, feats = egemaps(audio)
+            names, feats = egemaps(cue_audio)
             info["fundamental_cut"] = fundamental_cut(info.get("band_low_hz"),
                                                       float(feats[names.index(_F0_LOW)]))
             gender = self._gender(names, feats)
@@ -430,14 +435,14 @@ class AcousticAnalyzer:
             extra["reference"] = f"RAVDESS neutral speech ({gender} voices)"
             extra["reference_kind"] = "population"
         else:
-            lld_names, lld = egemaps_lld(audio)
+            lld_names, lld = egemaps_lld(cue_audio)
             f0 = lld[:, lld_names.index("F0semitoneFrom27.5Hz_sma3nz")]
             voiced = f0[f0 > 0]
             info["fundamental_cut"] = fundamental_cut(info.get("band_low_hz"),
                                                       float(np.percentile(voiced, 20)) if voiced.size else None)
             gender = "female" if voiced.size and float(np.median(voiced)) > 30.5 else "male"
             extra["gender"] = gender
-            cues, n_windows = self._speaker_cues(audio, speech if kept is None else joined_speech(speech, kept),
+            cues, n_windows = self._speaker_cues(audio, on_clock,
                                                  info, floor=self.norms.get(gender, {}), lld=(lld_names, lld),
                                                  clipping=clipping)
             extra["reference_windows"] = n_windows
@@ -509,7 +514,7 @@ class AcousticAnalyzer:
         if normalise and not is_silent(audio, SILENT_DBFS):
             audio = normalize_level(audio)  # one gain for the whole clip keeps windows comparable
         if lld is None and not is_silent(audio):
-            lld = egemaps_lld(audio)  # once for the clip; every window reads its frames
+            lld = egemaps_lld(mask_non_speech(audio, speech))  # once for the clip; every window reads its frames
         for a, b in bounds:
             seg = audio[int(a * SR):int(b * SR)]
             enough = speech.speech_in(a, b) >= 0.25 if speech is not None else True
@@ -566,6 +571,27 @@ def speech_only(audio: np.ndarray, speech: SpeechActivity | None, pad_s: float =
     if sum(b - a for a, b in spans) >= keep_whole * n:
         return audio, None
     return np.concatenate([audio[a:b] for a, b in spans]), [(a / SR, b / SR) for a, b in spans]
+
+
+#: speech segments are widened by this (s) before the sound outside them is silenced for the cues
+CUE_SPEECH_PAD_S = 0.1
+
+
+def mask_non_speech(audio: np.ndarray, speech: SpeechActivity | None, pad_s: float = CUE_SPEECH_PAD_S) -> np.ndarray:
+    """``audio`` with everything outside the speech segments (widened by ``pad_s``) set to zero:
+    the voice cues are measured on the speech alone, not on music, noise or another sound next
+    to it (which openSMILE would track as pitch and voice quality). Unchanged when ``speech``
+    has no segment."""
+    if speech is None or not speech.segments:
+        return audio
+    keep = np.zeros(len(audio), bool)
+    for a, b in speech.segments:
+        keep[max(0, int((a - pad_s) * SR)):min(len(audio), int((b + pad_s) * SR))] = True
+    if keep.all():
+        return audio
+    out = audio.copy()
+    out[~keep] = 0.0
+    return out
 
 
 def joined_to_clip_time(t: float, kept: list[tuple[float, float]], end: bool = False) -> float:

@@ -103,3 +103,28 @@ def test_band_drops_each_limit_its_own_cues():
     note = band_note({"narrowband": True, "bandwidth_hz": 3600, "sample_rate": 8000, "fundamental_cut": True,
                       "band_low_hz": 270})
     assert "3600 Hz wide" in note and "below about 270 Hz" in note and "speaking rate" in note
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])  # speaker-relative and population references
+def test_sound_outside_the_speech_does_not_change_the_voice_cues(data_dir, language):
+    """A melody before the speech (film music, a jingle) was tracked as pitch and voice quality
+    ("a clear, harmonic voice, +5.9 SD" in the window where the music ends): the cues read the
+    speech segments only, so the same speech after music or after silence gives the same cues."""
+    from affectgpt.analyzers.acoustic import AcousticAnalyzer, mask_non_speech
+    from affectgpt.media.vad import detect_speech
+
+    speech_audio = Clip.open(data_dir / "demo" / "sample_00000000.mp4").audio
+    t = np.arange(4 * 16000) / 16000
+    hz = 262 * 2 ** ((np.floor(t * 4) * 5 % 12) / 12)
+    phase = 2 * np.pi * np.cumsum(hz) / 16000
+    melody = (0.18 * np.sin(phase) + 0.09 * np.sin(2 * phase)).astype(np.float32)
+    with_music = np.concatenate([melody, speech_audio])
+    sp = detect_speech(with_music)
+    assert sp.segments[0][0] > 3.9  # the melody is not speech
+    with_silence = mask_non_speech(with_music, sp)
+    assert not with_silence[: int(3.8 * 16000)].any() and with_silence[int(4.5 * 16000):].any()
+    ac = AcousticAnalyzer()
+    got = [ac.analyze(x, language=language, speech=sp) for x in (with_music, with_silence)]
+    # identical but for the level normalisation, whose gain the music moves a little
+    assert [(c.name, c.start_s) for c in got[0].cues] == [(c.name, c.start_s) for c in got[1].cues] and got[0].cues
+    assert all(abs(a.z - b.z) < 0.05 for a, b in zip(got[0].cues, got[1].cues))
