@@ -771,6 +771,13 @@ def _notes(out: dict) -> list[str]:
         notes.append(f"Note: the audio is clipped ({share:.1f}% of samples at full scale); voice quality and "
                      + ("loudness cues were not measured." if out["audio"]["clipping"] == "drop" else
                         "loudness cues are flagged as affected."))
+    background = out.get("audio", {}).get("background")
+    if background and out["modalities"].get("audio"):
+        level = out["audio"]["snr_db"]
+        where = (f"only about {level:.0f} dB below the speech" if level >= 0.5 else
+                 f"as loud as the speech or louder ({level:+.0f} dB)")
+        notes.append(f"Note: background sound (music or noise) {where}; " + ("the voice cues were not measured." if background == "drop" else
+                                   "the voice cues are flagged as affected."))
     damaged = out.get("audio", {}).get("damaged_packets")
     if damaged:
         share = 100 * out["audio"].get("damaged_share", 0)

@@ -128,3 +128,38 @@ def test_sound_outside_the_speech_does_not_change_the_voice_cues(data_dir, langu
     # identical but for the level normalisation, whose gain the music moves a little
     assert [(c.name, c.start_s) for c in got[0].cues] == [(c.name, c.start_s) for c in got[1].cues] and got[0].cues
     assert all(abs(a.z - b.z) < 0.05 for a, b in zip(got[0].cues, got[1].cues))
+
+
+def _melody(n: int, seed: int = 0) -> np.ndarray:
+    """A tune of harmonic notes changing four times a second (film music under dialogue)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / 16000
+    hz = (220 * 2 ** (rng.integers(0, 12, n // 4000 + 2) / 12))[(t * 4).astype(int)]
+    phase = 2 * np.pi * np.cumsum(hz) / 16000
+    return (np.sin(phase) + 0.5 * np.sin(2 * phase) + 0.3 * np.sin(3 * phase)).astype(np.float32)
+
+
+@pytest.mark.parametrize("snr_db,mode", [(5.0, "drop"), (12.0, "flag"), (None, None)])
+def test_music_under_the_speech_is_measured_and_its_cues_dropped_or_flagged(data_dir, snr_db, mode):
+    from affectgpt.analyzers.acoustic import AcousticAnalyzer, speech_to_background_db
+    from affectgpt.media.vad import detect_speech
+
+    audio = Clip.open(data_dir / "demo" / "sample_00000000.mp4").audio
+    sp = detect_speech(audio)
+    speech_power = float(np.mean(audio[int(sp.segments[0][0] * 16000):int(sp.segments[-1][1] * 16000)] ** 2))
+    if snr_db is not None:
+        music = _melody(len(audio))
+        audio = audio + music * np.sqrt(speech_power / np.mean(music ** 2) / 10 ** (snr_db / 10)).astype(np.float32)
+    measured = speech_to_background_db(audio, detect_speech(audio))
+    r = AcousticAnalyzer().analyze(audio, language="zh")
+    a = r.extra["audio"]
+    assert a.get("background") == mode and a["snr_db"] == pytest.approx(measured, abs=0.06)
+    if snr_db is not None:
+        assert abs(measured - snr_db) < 3.0  # the estimate follows the mix
+    if mode == "drop":
+        assert r.cues == [] and "background sound" in r.extra["cues_dropped_reason"]
+        assert r.present and r.probs  # the vocal tone is still read; only the cues are withheld
+    elif mode == "flag":
+        assert r.cues and all("background sound (speech 1" in c.flag for c in r.cues)
+    else:
+        assert measured > 15 and all(not c.flag for c in r.cues)
