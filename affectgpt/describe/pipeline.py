@@ -665,6 +665,8 @@ class Describer:
                     parts.append(ModalityResult("audio", True, probs=merge_to_basic(self.acoustic.head.classes, p)))
                     if voice[i]:  # only where the window's audio passed the gate
                         entry["voice_cues"] = [f"{c.text} ({c.z:+.1f} SD vs the clip)" for c in voice[i][:3]]
+                    else:
+                        entry["voice_cues_note"] = self._no_window_cue(voice, i, band)
             # video: the frames inside the window
             vspan = clip.video_span_s
             if faces is not None and vspan is not None and (b <= vspan[0] or a >= vspan[1]):
@@ -683,7 +685,7 @@ class Describer:
                 parts.append(ModalityResult("text", True, probs=merge_to_basic(self.lexical.head.classes, text_probs[i])))
                 entry["text"] = texts[i]
             else:
-                missing["text"] = text_missing or "no subtitle text in this window"
+                missing["text"] = text_missing or self._no_window_text(transcript, a, b)
             fused = fuse(parts, self.weights)
             entry["modalities"] = [p.modality for p in parts]
             entry["basic"] = {c: round(v, 4) for c, v in fused.items()}
@@ -694,6 +696,35 @@ class Describer:
                 entry["missing"] = missing
             windows.append(entry)
         return windows
+
+    @staticmethod
+    def _no_window_cue(voice: list, i: int, band: dict | None) -> str:
+        """Why a timeline window whose audio was analysed has no voice cue."""
+        from affectgpt.analyzers.acoustic import MIN_BASELINE_WINDOWS
+
+        band = band or {}
+        n = sum(v is not None for v in voice)
+        if band.get("damage") == "drop":
+            return "voice cues not measured: the audio is damaged"
+        if band.get("background") == "drop":
+            return "voice cues not measured: background sound as loud as the speech"
+        if voice[i] is None:
+            return "too little speech in this window for voice cues"
+        if n < MIN_BASELINE_WINDOWS:
+            return (f"too few windows with speech to compare the voice with the speaker's own ({n} of "
+                    f"{MIN_BASELINE_WINDOWS} needed)")
+        return "the voice stays close to its level over the clip"
+
+    @staticmethod
+    def _no_window_text(transcript, a: float, b: float) -> str:
+        """Why a timeline window has no text, by where the clip's text came from."""
+        if transcript.source != "asr":
+            return "no subtitle text in this window"
+        dropped = transcript.extra.get("windows_dropped")
+        if dropped:
+            return ("no transcribed speech in this window (stretches of the speech were not recognised with "
+                    f"confidence: {transcript.extra.get('windows_dropped_reason')})")
+        return "no transcribed speech in this window"
 
 
 def cues_within(transcript, span: tuple[float, float]):
@@ -771,6 +802,10 @@ def _notes(out: dict) -> list[str]:
         notes.append(f"Note: the audio is clipped ({share:.1f}% of samples at full scale); voice quality and "
                      + ("loudness cues were not measured." if out["audio"]["clipping"] == "drop" else
                         "loudness cues are flagged as affected."))
+    tr = out.get("transcript") or {}
+    if tr.get("windows_dropped") and out["modalities"].get("text"):
+        notes.append(f"Note: only part of the speech was transcribed: {tr['windows_dropped']} of {tr.get('windows')} "
+                     f"30 s stretches were not recognised with confidence ({tr.get('windows_dropped_reason')}).")
     background = out.get("audio", {}).get("background")
     if background and out["modalities"].get("audio"):
         level = out["audio"]["snr_db"]

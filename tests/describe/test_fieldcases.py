@@ -317,7 +317,7 @@ def test_english_control_clip(crema, describer):
 def test_a_clip_in_two_languages_is_transcribed_in_each(crema, demo):
     """English then Mandarin speech: identified once, the Mandarin half was written as invented
     English; each stretch of speech now has its own language when the clip's is unsure."""
-    from affectgpt.media.asr import MIN_LANGUAGE_P, Transcriber
+    from affectgpt.media.asr import Transcriber
 
     english = Clip.open(crema / "1001_DFA_HAP_XX.mp4").audio
     audio = np.concatenate([english, np.zeros(11000, np.float32), Clip.open(demo).audio]).astype(np.float32)
@@ -989,10 +989,22 @@ def test_clipping_is_measured_on_either_rail_for_any_sample_format(tmp_path, cre
         assert clip.clipped_share > 0.01
 
 
+def test_every_timeline_window_with_audio_says_why_it_has_no_voice_cue(demo, describer):
+    """The 3.5 s demo has two 2 s windows: too few to compare the voice with itself. The windows
+    said nothing; each now gives the reason, and never a cue it did not measure."""
+    r = describer.describe(demo)
+    assert len(r["timeline"]) == 2
+    for w in r["timeline"]:
+        if "audio" in w["modalities"]:
+            assert "voice_cues" not in w and "too few windows with speech" in w["voice_cues_note"]
+            assert "(2 of 3 needed)" in w["voice_cues_note"]
+
+
 def test_long_speech_keeps_the_windows_recognised_with_confidence(data_dir, demo):
     """The confidence floor applies per 30 s decoding window: the stretches Whisper loops on are
     dropped (with their text kept for inspection), the rest of a long file's transcript stays."""
-    from affectgpt.media.asr import MIN_LANGUAGE_P, Transcriber
+    from affectgpt.describe.pipeline import _notes
+    from affectgpt.media.asr import Transcriber
 
     ravdess = sorted((data_dir / "ravdess").rglob("Actor_21/*.flac"))[:40:4]  # 2 sentences, read over and over
     looped = np.concatenate([Clip.open(f).audio for f in ravdess])[: int(29.5 * 16000)]
@@ -1011,6 +1023,11 @@ def test_long_speech_keeps_the_windows_recognised_with_confidence(data_dir, demo
     assert all(0 <= s.start_s < s.end_s <= len(audio) / 16000 + 0.01 for s in t.segments)
     d = t.to_dict()
     assert d["windows_dropped"] == t.extra["windows_dropped"] and d["rejected_text"] == t.rejected_text
+    # the description and the empty timeline windows say that part of the speech was not transcribed
+    note = _notes({"transcript": d, "modalities": {"text": True, "audio": True, "video": False}, "timing": {},
+                   "audio": {}, "media": {}, "faces": {}})
+    assert any(f"{d['windows_dropped']} of {d['windows']} 30 s stretches were not recognised" in n for n in note)
+    assert "not recognised with confidence" in Describer._no_window_text(t, 0.0, 2.0)
 
 
 def test_a_still_image_and_a_face_seen_in_part_of_the_clip_are_said(tmp_path, crema, describer):
