@@ -379,6 +379,23 @@ def shot_starts(frames: list[np.ndarray], threshold: float = SHOT_CUT) -> list[i
 _SHOTS_MEMO: dict = {}
 
 
+def _speech_shots_without(track: FaceTrack, cuts: list[int], times_s: list[float], speech, end_s: float,
+                          min_speech_s: float = 0.5) -> list[tuple[float, float]]:
+    """Shots (``(start, end)`` s, from the frame positions ``cuts`` where shots start; the last
+    ends at ``end_s``) with at least ``min_speech_s`` of speech in which ``track`` has no
+    observation."""
+    bounds = [0] + list(cuts) + [len(times_s)]
+    seen = {o.frame for o in track.observations}
+    out = []
+    for k in range(len(bounds) - 1):
+        lo, hi = bounds[k], bounds[k + 1]
+        a = times_s[lo] if k else 0.0
+        b = times_s[hi] if hi < len(times_s) else end_s
+        if speech.speech_in(a, b) >= min_speech_s and not any(lo <= i < hi for i in seen):
+            out.append((a, b))
+    return out
+
+
 def mouth_motion(track: FaceTrack, speech_mask: dict[int, bool] | None = None) -> float:
     """Standard deviation of a track's mouth opening over its frames during speech (all its
     frames when ``speech_mask`` — frame index -> speech — is None); 0 with under 3 frames."""
@@ -663,6 +680,16 @@ class FaceFrontEnd:
         info.update(info_extra)
         cuts = shot_starts(sample.frames)
         info["shots"] = len(cuts) + 1
+        if speaker is not None and cuts and speech is not None:
+            # the most direct reason first: a shot with speech where the chosen face is not seen
+            unseen = _speech_shots_without(speaker, cuts, sample.times_s, speech,
+                                           vspan[1] if vspan is not None else sample.times_s[-1])
+            if unseen:
+                info["uncertain"] = True
+                info["uncertain_reason"] = (
+                    "the clip cuts between shots and the face described is not seen in the shot at "
+                    + ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in unseen)
+                    + ", where speech is heard: the voice there may be another person's")
         if len(sample.frames) >= 3 and not info.get("speaker_speaks") and _unchanging(sample.frames):
             info["still_picture"] = True
         if cuts:

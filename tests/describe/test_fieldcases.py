@@ -989,6 +989,25 @@ def test_clipping_is_measured_on_either_rail_for_any_sample_format(tmp_path, cre
         assert clip.clipped_share > 0.01
 
 
+def test_a_cut_to_a_shot_without_the_face_while_speech_goes_on_makes_the_speaker_uncertain(tmp_path, demo, describer):
+    """A cutaway (scenery, another angle) while the voice goes on: the voice there may be another
+    person's, so the face described is not said to be the speaker without doubt."""
+    frames, fps, audio, rate = fm.decode(demo)
+    n = len(frames) // 2
+    h, w = frames[0].shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    scenery = np.stack([xx * 255 // w, yy * 200 // h, np.full((h, w), 90)], -1).astype(np.uint8)
+    r = describer.describe(fm.encode(tmp_path / "cutaway.mp4", frames[:n] + [scenery] * (len(frames) - n), fps,
+                                     audio, rate))
+    f = r["faces"]
+    assert f["shots"] == 2 and f["uncertain"]
+    assert "not seen in the shot at" in f["uncertain_reason"] and "speaker uncertain" in r["description"]
+    a, b = map(float, re.search(r"shot at ([\d.]+)-([\d.]+) s", f["uncertain_reason"]).groups())
+    assert n / fps - 0.1 <= a <= n / fps + 0.5 and b == pytest.approx(r["duration_s"], abs=0.1)
+    # one continuous shot of the speaker: no such doubt
+    assert not describer.describe(demo)["faces"]["uncertain"]
+
+
 def test_every_timeline_window_with_audio_says_why_it_has_no_voice_cue(demo, describer):
     """The 3.5 s demo has two 2 s windows: too few to compare the voice with itself. The windows
     said nothing; each now gives the reason, and never a cue it did not measure."""
