@@ -196,11 +196,14 @@ TARGET_DBFS = -26.0
 def speech_to_background_db(audio: np.ndarray, speech: SpeechActivity | None, guard_s: float = 0.2) -> float | None:
     """Speech-to-background ratio (dB) of 16 kHz audio: the mean power of the 50 ms frames
     inside the speech segments over the background power, the 25th percentile of the frames at
-    least ``guard_s`` from any segment (the sound between and around the speech: music, noise,
-    room tone; the low percentile keeps speech the voice detector missed out of it), with the
-    background subtracted from the speech power first. None when fewer than
-    :data:`MIN_BACKGROUND_S` of such frames exist (speech throughout: not measurable), 99.0
-    over digital silence."""
+    least ``guard_s`` from any segment (the low percentile keeps speech the voice detector missed
+    out of it): those in the pauses between the first and the last segment when they last
+    :data:`MIN_BACKGROUND_S` or more (music under the dialogue sounds there, an intro before it
+    does not), else all of them (the sound around the speech). The background is subtracted from
+    the speech power first. Digitally silent frames are left out of
+    the background. None when fewer than :data:`MIN_BACKGROUND_S` of such frames exist (speech
+    throughout: not measurable) or the audio holds non-finite samples; 99.0 when the frames away
+    from the speech are digital silence."""
     if speech is None or not speech.segments:
         return None
     n = SR // 20
@@ -214,11 +217,17 @@ def speech_to_background_db(audio: np.ndarray, speech: SpeechActivity | None, gu
     for a, b in speech.segments:
         inside |= (t >= a) & (t < b)
         near |= (t >= a - guard_s) & (t < b + guard_s)
-    if (~near).sum() * n / SR < MIN_BACKGROUND_S or not inside.any():
+    if (~near).sum() * n / SR < MIN_BACKGROUND_S or not inside.any() or not np.isfinite(power).all():
         return None
-    background = float(np.percentile(power[~near], 25))
-    if background <= 1e-12:
+    # the pauses between the lines first: music under the dialogue sounds there, music before or
+    # after it (an intro, a sting) does not; the clip's surroundings only when the pauses are too short
+    first, last = speech.segments[0][0], speech.segments[-1][1]
+    pauses = ~near & (t > first) & (t < last)
+    away = power[pauses] if pauses.sum() * n / SR >= MIN_BACKGROUND_S else power[~near]
+    sounding = away[away > 1e-10]  # digital silence (a silent lead-in, a filled gap) is no background level
+    if len(sounding) * n / SR < MIN_BACKGROUND_S:
         return 99.0
+    background = float(np.percentile(sounding, 25))
     return float(10 * np.log10(max(float(np.mean(power[inside])) / background - 1.0, 1e-3)))
 
 
@@ -232,7 +241,7 @@ def _db_above(snr_db: float) -> str:
 def background_mode(snr_db: float | None) -> str | None:
     """``"drop"`` (speech less than :data:`BACKGROUND_DROP_DB` above the background), ``"flag"``
     (less than :data:`BACKGROUND_FLAG_DB`) or None: what becomes of the voice cues."""
-    if snr_db is None or snr_db >= BACKGROUND_FLAG_DB:
+    if snr_db is None or not np.isfinite(snr_db) or snr_db >= BACKGROUND_FLAG_DB:
         return None
     return "drop" if snr_db < BACKGROUND_DROP_DB else "flag"
 
@@ -475,8 +484,8 @@ class AcousticAnalyzer:
             info.update(audio_band(audio[_speech_index(speech, len(audio))], native_rate))
             snr = speech_to_background_db(audio, speech)
             info["snr_db"] = None if snr is None else round(snr, 1)
-            if background_mode(snr):
-                info["background"] = background_mode(snr)
+            if background_mode(info["snr_db"]):  # judged on the value reported
+                info["background"] = background_mode(info["snr_db"])
         if why:
             return ModalityResult("audio", False, why, extra={"audio": info}, seconds=time.perf_counter() - t0)
         # measure the speech, not the music, noise or silence around it
@@ -489,6 +498,13 @@ class AcousticAnalyzer:
         cue_audio = mask_non_speech(audio, on_clock)
         if language in NORM_LANGUAGES:
             names, feats = egemaps(cue_audio)
+            if cue_audio is not audio:
+                # loudness as the population norms measured it: over the whole recording, pauses
+                # included (silenced frames would read as a strongly varying loudness)
+                full_names, full = egemaps(audio)
+                feats = feats.copy()
+                for f in ("loudness_sma3_amean", "loudness_sma3_stddevNorm"):
+                    feats[names.index(f)] = full[full_names.index(f)]
             info["fundamental_cut"] = fundamental_cut(info.get("band_low_hz"),
                                                       float(feats[names.index(_F0_LOW)]))
             gender = self._gender(names, feats)

@@ -502,7 +502,8 @@ class Describer:
                         "subtitle_stream": clip.info.subtitle_stream if transcript.source == "embedded" else None}
         frame_damage = clip.frame_damage() if clip.info.has_video else None
         if frame_damage:
-            out["media"]["corrupt_frames"] = frame_damage
+            out["media"]["corrupt_frames"] = frame_damage["corrupt_frames"]
+            out["media"]["frames_checked"] = frame_damage["frames"]
         if clip.subtitle_problem and cfg.embedded_subtitles:
             out["media"]["subtitle_note"] = clip.subtitle_problem
         notes = _notes(out)
@@ -707,13 +708,18 @@ class Describer:
         if band.get("damage") == "drop":
             return "voice cues not measured: the audio is damaged"
         if band.get("background") == "drop":
-            return "voice cues not measured: background sound as loud as the speech"
+            from affectgpt.analyzers.acoustic import _db_above
+
+            return f"voice cues not measured: background sound (the speech {_db_above(band['snr_db'])} it)"
         if voice[i] is None:
             return "too little speech in this window for voice cues"
         if n < MIN_BASELINE_WINDOWS:
             return (f"too few windows with speech to compare the voice with the speaker's own ({n} of "
                     f"{MIN_BASELINE_WINDOWS} needed)")
-        return "the voice stays close to its level over the clip"
+        from affectgpt.analyzers.acoustic import band_drops
+
+        some = bool(band_drops(band)[0]) or band.get("clipping") == "drop"
+        return "the voice stays close to its level over the clip" + (" on the cues measured" if some else "")
 
     @staticmethod
     def _no_window_text(transcript, a: float, b: float) -> str:
@@ -722,8 +728,8 @@ class Describer:
             return "no subtitle text in this window"
         dropped = transcript.extra.get("windows_dropped")
         if dropped:
-            return ("no transcribed speech in this window (stretches of the speech were not recognised with "
-                    f"confidence: {transcript.extra.get('windows_dropped_reason')})")
+            return ("no transcribed speech in this window (some stretches of the speech were not recognised "
+                    f"with confidence: {transcript.extra.get('windows_dropped_reason')})")
         return "no transcribed speech in this window"
 
 
@@ -797,11 +803,15 @@ def _notes(out: dict) -> list[str]:
                      "the one speaking.")
     if out.get("audio", {}).get("downmix") and out["modalities"].get("audio"):
         notes.append(f"Note: {out['audio']['downmix']}.")
+    # when every voice cue was dropped (damage, background) no note may say that some are flagged
+    all_dropped = "drop" in (out.get("audio", {}).get("damage"), out.get("audio", {}).get("background"))
+    none_measured = "the voice cues were not measured."
     if out.get("audio", {}).get("clipping") and out["modalities"].get("audio"):
         share = 100 * out["audio"].get("clipped_share", 0)
-        notes.append(f"Note: the audio is clipped ({share:.1f}% of samples at full scale); voice quality and "
-                     + ("loudness cues were not measured." if out["audio"]["clipping"] == "drop" else
-                        "loudness cues are flagged as affected."))
+        notes.append(f"Note: the audio is clipped ({share:.1f}% of samples at full scale); "
+                     + (none_measured if all_dropped else
+                        "voice quality and loudness cues were not measured." if out["audio"]["clipping"] == "drop" else
+                        "voice quality and loudness cues are flagged as affected."))
     tr = out.get("transcript") or {}
     if tr.get("windows_dropped") and out["modalities"].get("text"):
         notes.append(f"Note: only part of the speech was transcribed: {tr['windows_dropped']} of {tr.get('windows')} "
@@ -811,20 +821,19 @@ def _notes(out: dict) -> list[str]:
         level = out["audio"]["snr_db"]
         where = (f"only about {level:.0f} dB below the speech" if level >= 0.5 else
                  f"as loud as the speech or louder ({level:+.0f} dB)")
-        notes.append(f"Note: background sound (music or noise) {where}; " + ("the voice cues were not measured." if background == "drop" else
-                                   "the voice cues are flagged as affected."))
+        notes.append(f"Note: background sound (music or noise) {where}; "
+                     + (none_measured if all_dropped else "the voice cues are flagged as affected."))
     damaged = out.get("audio", {}).get("damaged_packets")
-    if damaged:
+    if damaged and out["modalities"].get("audio"):
         share = 100 * out["audio"].get("damaged_share", 0)
         notes.append(f"Note: {damaged} damaged audio packet{'s' if damaged > 1 else ''} ({share:.1f}%) could not be decoded "
                      "and were skipped; "
-                     + ("the voice cues were not measured." if out["audio"].get("damage") == "drop" else
-                        "the voice cues are flagged as affected."))
+                     + (none_measured if all_dropped else "the voice cues are flagged as affected."))
     corrupt = out.get("media", {}).get("corrupt_frames")
     if corrupt:
-        notes.append(f"Note: {corrupt['corrupt_frames']} of the {corrupt['frames']} video frames read were damaged "
+        notes.append(f"Note: {corrupt} of the {out['media'].get('frames_checked')} video frames read were damaged "
                      "(the decoder concealed missing data); facial cues from them may be affected.")
-    if out.get("audio", {}).get("band_dropped_cues") and out["modalities"].get("audio"):
+    if out.get("audio", {}).get("band_dropped_cues") and out["modalities"].get("audio") and not all_dropped:
         from affectgpt.analyzers.acoustic import band_note
 
         notes.append("Note: " + band_note(out["audio"]))

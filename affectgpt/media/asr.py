@@ -46,7 +46,7 @@ MAX_NO_SPEECH_PROB = 0.6
 MAX_COMPRESSION_RATIO = 2.4
 #: below this language probability (identified, not forced) the transcript is dropped: noise or
 #: music Whisper cannot place in a language (pink noise over the Mandarin demo clip: English at
-#: 0.29, "Look, you're all right."). Genuine speech stays above it: the lowest of 40 RAVDESS
+#: 0.14, "I can't touch my head if it's in the air."). Genuine speech stays above it: the lowest of 40 RAVDESS
 #: clips recognised above the floor is 0.60, the demo clip 0.98, CREMA-D 0.93-0.98.
 MIN_LANGUAGE_P = 0.5
 LOW_CONFIDENCE = "speech not recognised with confidence; pass --subtitle"

@@ -520,6 +520,9 @@ class Clip:
         if decode_audio and a is not None and audio_problem is None:
             if chunks:
                 audio = np.concatenate(chunks).astype(np.float32, copy=False)
+                if not np.isfinite(audio).all():  # NaN/inf samples (a float file written wrong) are no sound
+                    audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
+                    sides = [np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x in sides]
                 if sides:
                     mix_rms = float(np.sqrt(np.mean(audio ** 2)))
                     channel_rms = float(np.sqrt(max(channel_energy) / max(len(audio), 1)))

@@ -379,13 +379,14 @@ def shot_starts(frames: list[np.ndarray], threshold: float = SHOT_CUT) -> list[i
 _SHOTS_MEMO: dict = {}
 
 
-def _speech_shots_without(track: FaceTrack, cuts: list[int], times_s: list[float], speech, end_s: float,
+def _speech_shots_without(tracks: list[FaceTrack], cuts: list[int], times_s: list[float], speech, end_s: float,
                           min_speech_s: float = 0.5) -> list[tuple[float, float]]:
     """Shots (``(start, end)`` s, from the frame positions ``cuts`` where shots start; the last
-    ends at ``end_s``) with at least ``min_speech_s`` of speech in which ``track`` has no
-    observation."""
+    ends at ``end_s``) with at least ``min_speech_s`` of speech in which no face of ``tracks`` is
+    seen (a cutaway). A shot showing another face is left to the speaker choice: a cut to a
+    close-up of the same person starts a new track."""
     bounds = [0] + list(cuts) + [len(times_s)]
-    seen = {o.frame for o in track.observations}
+    seen = {o.frame for t in tracks for o in t.observations}
     out = []
     for k in range(len(bounds) - 1):
         lo, hi = bounds[k], bounds[k + 1]
@@ -681,13 +682,13 @@ class FaceFrontEnd:
         cuts = shot_starts(sample.frames)
         info["shots"] = len(cuts) + 1
         if speaker is not None and cuts and speech is not None:
-            # the most direct reason first: a shot with speech where the chosen face is not seen
-            unseen = _speech_shots_without(speaker, cuts, sample.times_s, speech,
+            # the most direct reason first: a shot with speech where no face is seen
+            unseen = _speech_shots_without(tracks, cuts, sample.times_s, speech,
                                            vspan[1] if vspan is not None else sample.times_s[-1])
             if unseen:
                 info["uncertain"] = True
                 info["uncertain_reason"] = (
-                    "the clip cuts between shots and the face described is not seen in the shot at "
+                    "the clip cuts between shots and no face is seen in the shot at "
                     + ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in unseen)
                     + ", where speech is heard: the voice there may be another person's")
         if len(sample.frames) >= 3 and not info.get("speaker_speaks") and _unchanging(sample.frames):

@@ -204,7 +204,7 @@ def test_telephone_band_is_recorded_and_distorted_cues_dropped(tmp_path, crema, 
     assert set(a["band_dropped_cues"]) == (UPPER_CUT_DISTORTS | FUNDAMENTAL_CUT_DISTORTS)
     names = {c["name"] for c in r["cues"]["audio"]}
     assert not names & set(a["band_dropped_cues"])
-    assert all(c.get("flag") == "narrow-band audio; fundamental cut" for c in r["cues"]["audio"])
+    assert r["cues"]["audio"] and all(c.get("flag") == "narrow-band audio; fundamental cut" for c in r["cues"]["audio"])
     assert "narrow-band" in r["description"].lower() and "fundamental is cut" in r["description"]
     # the same speech at full band is not flagged
     wide = describer.describe(fm.encode(tmp_path / "wide.wav", None, 0, _resample16k(audio, rate), 16000),
@@ -248,7 +248,7 @@ def test_each_band_limit_drops_only_the_cues_it_distorts(tmp_path, data_dir, cli
     a = res["hp300"].extra["audio"]
     assert not a["narrowband"] and a["fundamental_cut"] and set(a["band_dropped_cues"]) == FUNDAMENTAL_CUT_DISTORTS
     assert not {c.name for c in res["hp300"].cues} & FUNDAMENTAL_CUT_DISTORTS
-    assert all(c.flag == "fundamental cut" for c in res["hp300"].cues)
+    assert res["hp300"].cues and all(c.flag == "fundamental cut" for c in res["hp300"].cues)
     assert "fundamental is cut" in res["hp300"].extra["band_note"]
 
 
@@ -265,8 +265,9 @@ def test_damaged_media_data_is_reported_and_its_voice_cues_dropped(tmp_path, dem
     a = r["audio"]
     assert a["damaged_packets"] == dmg["damaged_packets"] and a["damage"] == "drop"
     assert r["cues"]["audio"] == [] and "no voice cue was measured (the audio is damaged" in r["description"]
-    assert all(not w.get("voice_cues") for w in r["timeline"])
-    assert r["media"]["corrupt_frames"]["corrupt_frames"] >= 1
+    assert all("voice_cues" not in w and "damaged" in w["voice_cues_note"]
+               for w in r["timeline"] if "audio" in w["modalities"])
+    assert 1 <= r["media"]["corrupt_frames"] <= r["media"]["frames_checked"]
     assert "damaged audio packet" in r["description"] and "video frames read were damaged" in r["description"]
     # the undamaged clip reports nothing of the kind
     clean = describer.describe(demo)
@@ -1001,7 +1002,7 @@ def test_a_cut_to_a_shot_without_the_face_while_speech_goes_on_makes_the_speaker
                                      audio, rate))
     f = r["faces"]
     assert f["shots"] == 2 and f["uncertain"]
-    assert "not seen in the shot at" in f["uncertain_reason"] and "speaker uncertain" in r["description"]
+    assert "no face is seen in the shot at" in f["uncertain_reason"] and "speaker uncertain" in r["description"]
     a, b = map(float, re.search(r"shot at ([\d.]+)-([\d.]+) s", f["uncertain_reason"]).groups())
     assert n / fps - 0.1 <= a <= n / fps + 0.5 and b == pytest.approx(r["duration_s"], abs=0.1)
     # one continuous shot of the speaker: no such doubt
