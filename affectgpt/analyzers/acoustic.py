@@ -103,7 +103,7 @@ DAMAGED_DROP_SHARE = 0.01
 #: (108 RAVDESS/CREMA-D clips): a tune of harmonic notes 10 dB below the speech moves the cues by
 #: 6.4 population SD (90th percentile; pitch level by 3.5, pitch range by 8.8, jitter by 7.5); it is
 #: flagged on 100% of such clips, all cues dropped on 99% at 5 dB, unmixed clips flagged on 3.7%.
-#: Music 15 dB down still moves pitch range by several SD (flagged on 83%); pink noise 15 dB down
+#: Music 15 dB down still moves pitch range by several SD (flagged on 76%); pink noise 15 dB down
 #: reads about 1.5 dB higher and is flagged on 6%. The demo film clip reads 19.7 dB.
 BACKGROUND_DROP_DB = 10.0
 BACKGROUND_FLAG_DB = 15.0
