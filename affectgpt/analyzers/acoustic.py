@@ -49,7 +49,7 @@ from affectgpt.media.vad import SpeechActivity, detect_speech
 __all__ = ["AcousticAnalyzer", "egemaps", "CUE_FEATURES", "WINDOW_ONLY", "is_silent", "normalize_level",
            "clipping_mode", "CLIPPED_FLAG_SHARE", "CLIPPED_DROP_SHARE", "CLIPPING_DISTORTS",
            "DAMAGED_DROP_SHARE", "BACKGROUND_DROP_DB", "BACKGROUND_FLAG_DB", "speech_to_background_db",
-           "background_mode", "MIN_SPEECH_S", "MIN_BASELINE_WINDOWS", "UPPER_EDGE_HZ", "audio_band", "UPPER_CUT_DISTORTS",
+           "background_mode", "cue_limits", "db_above", "MIN_SPEECH_S", "MIN_BASELINE_WINDOWS", "UPPER_EDGE_HZ", "audio_band", "UPPER_CUT_DISTORTS",
            "FUNDAMENTAL_CUT_SHARE", "FUNDAMENTAL_CUT_DISTORTS", "band_drops", "fundamental_cut", "egemaps_lld",
            "mask_non_speech", "CUE_SPEECH_PAD_S",
            "window_functionals"]
@@ -173,8 +173,9 @@ def band_drops(info: dict) -> tuple[frozenset[str], str | None]:
     return frozenset(drop), "; ".join(flags) or None
 
 
-def band_note(info: dict) -> str | None:
-    """A sentence on the band limits recorded in ``info`` and the cues they cost (None: none)."""
+def band_note(info: dict, others_flagged: bool = True) -> str | None:
+    """A sentence on the band limits recorded in ``info`` and the cues they cost (None: none);
+    ``others_flagged=False`` when no other cue is left to flag."""
     dropped, _ = band_drops(info)
     if not dropped:
         return None
@@ -187,7 +188,32 @@ def band_note(info: dict) -> str | None:
                     "as on a telephone line)")
     names = ", ".join(CUE_NAMES.get(c, c) for c in sorted(dropped))
     what = " and ".join(what)
-    return f"{what[0].upper()}{what[1:]}: {names} cues were not measured; the other voice cues are flagged."
+    tail = "; the other voice cues are flagged." if others_flagged else "."
+    return f"{what[0].upper()}{what[1:]}: {names} cues were not measured{tail}"
+
+
+def cue_limits(info: dict | None) -> tuple[frozenset[str], dict[str, list[str]]]:
+    """``(cues not measured, flags of each cue kept)`` from the measurement limits recorded in an
+    ``audio`` section: band limits (:func:`band_drops`), ``clipping``, ``damage`` and
+    ``background`` (each ``"flag"`` or ``"drop"``). A damage or background ``"drop"`` leaves no
+    cue. The one place the analyzer, the timeline and the notes read these limits from."""
+    info = info or {}
+    if "drop" in (info.get("damage"), info.get("background")):
+        return frozenset(CUE_FEATURES), {}
+    band_drop, band_flag = band_drops(info)
+    clipping = info.get("clipping")
+    dropped = set(band_drop) | (CLIPPING_DISTORTS if clipping == "drop" else set())
+    flags: dict[str, list[str]] = {}
+    for cue in CUE_FEATURES:
+        if cue in dropped:
+            continue
+        f = ([band_flag] if band_flag else []) + (
+            ["clipped audio"] if clipping == "flag" and cue in CLIPPING_DISTORTS else []) + (
+            ["damaged audio"] if info.get("damage") == "flag" else []) + (
+            [f"background sound (speech {db_above(info['snr_db'])} it)"] if info.get("background") == "flag" else [])
+        if f:
+            flags[cue] = f
+    return frozenset(dropped), flags
 
 
 TARGET_DBFS = -26.0
@@ -231,7 +257,7 @@ def speech_to_background_db(audio: np.ndarray, speech: SpeechActivity | None, gu
     return float(10 * np.log10(max(float(np.mean(power[inside])) / background - 1.0, 1e-3)))
 
 
-def _db_above(snr_db: float) -> str:
+def db_above(snr_db: float) -> str:
     """``"12 dB above"`` / ``"no louder than"`` / ``"4 dB below"`` for a speech-to-background ratio."""
     if round(snr_db) > 0:
         return f"{snr_db:.0f} dB above"
@@ -386,23 +412,20 @@ class AcousticAnalyzer:
     def _cues(self, names, feats, ref: dict, start=None, end=None, band: dict | None = None,
               clipping: str | None = None) -> list[Cue]:
         """Cues of one feature vector against ``ref``. ``band`` (the ``audio`` section with the
-        measured band limits) drops the cues those limits distort and flags the rest
-        (:func:`band_drops`); ``clipping`` (``"flag"`` or ``"drop"``) flags or drops the cues
-        clipping distorts (:data:`CLIPPING_DISTORTS`)."""
+        measurement limits: band, clipping, damage, background) drops the cues those limits
+        distort and flags the rest (:func:`cue_limits`); ``clipping`` (``"flag"`` or ``"drop"``)
+        stands for ``band["clipping"]`` when ``band`` lacks it."""
+        info = dict(band or {})
+        if clipping and not info.get("clipping"):
+            info["clipping"] = clipping
+        dropped, flags = cue_limits(info)
         cues = []
-        band_drop, band_flag = band_drops(band or {})
-        damage = (band or {}).get("damage")
-        background = (band or {}).get("background")
-        if damage == "drop" or background == "drop":
-            return []
         f0_defined = float(feats[names.index(_F0_MEAN)]) > 0 if _F0_MEAN in names else False
         rate_defined = float(feats[names.index(_RATE)]) > 0 if _RATE in names else False
         for cue, (feat, hi, lo, unit) in CUE_FEATURES.items():
             if feat not in ref or (start is None and cue in WINDOW_ONLY and not ref.get("_speaker")):
                 continue
-            if cue in band_drop:
-                continue
-            if clipping == "drop" and cue in CLIPPING_DISTORTS:
+            if cue in dropped:
                 continue
             if (cue in _NEEDS_VOICING and not f0_defined) or (cue == "speaking_rate" and not rate_defined):
                 continue  # undefined without voiced frames: never a cue
@@ -414,12 +437,8 @@ class AcousticAnalyzer:
             strength = strength_of(z)
             if strength:
                 c = Cue("audio", cue, hi if z > 0 else lo, value, unit, float(z), strength, start, end)
-                flags = ([band_flag] if band_flag else []) + (
-                    ["clipped audio"] if clipping == "flag" and cue in CLIPPING_DISTORTS else []) + (
-                    ["damaged audio"] if damage == "flag" else []) + (
-                    [f"background sound (speech {_db_above(band['snr_db'])} it)"] if background == "flag" else [])
-                if flags:
-                    c.flag = "; ".join(flags)
+                if flags.get(cue):
+                    c.flag = "; ".join(flags[cue])
                 cues.append(c)
         return cues
 
@@ -535,19 +554,16 @@ class AcousticAnalyzer:
             extra["reference_kind"] = "speaker"
             extra["reference_note"] = (f"no population norms for language {language!r}" if language
                                        else "language unknown") + "; cues compare 1 s windows with the speaker's median"
-        dropped, _ = band_drops(info)
-        if dropped:
-            info["band_dropped_cues"] = sorted(dropped)
+        band_dropped, _ = band_drops(info)
+        if band_dropped:
+            info["band_dropped_cues"] = sorted(band_dropped)
             extra["band_note"] = band_note(info)
-        if clipping == "drop":
-            dropped |= CLIPPING_DISTORTS
+        dropped, _ = cue_limits(info)
         if info.get("damage") == "drop":
-            dropped = frozenset(CUE_FEATURES)
             extra["cues_dropped_reason"] = (f"the audio is damaged: {info['damaged_packets']} packets could not be "
                                             "decoded")
         elif info.get("background") == "drop":
-            dropped = frozenset(CUE_FEATURES)
-            extra["cues_dropped_reason"] = (f"background sound: the speech is {_db_above(info['snr_db'])} the music "
+            extra["cues_dropped_reason"] = (f"background sound: the speech is {db_above(info['snr_db'])} the music "
                                             "or noise around it")
         extra["dropped_cues"] = sorted(dropped)
         probs = self.probs(audio)

@@ -708,17 +708,17 @@ class Describer:
         if band.get("damage") == "drop":
             return "voice cues not measured: the audio is damaged"
         if band.get("background") == "drop":
-            from affectgpt.analyzers.acoustic import _db_above
+            from affectgpt.analyzers.acoustic import db_above
 
-            return f"voice cues not measured: background sound (the speech {_db_above(band['snr_db'])} it)"
+            return f"voice cues not measured: background sound (the speech {db_above(band['snr_db'])} it)"
         if voice[i] is None:
             return "too little speech in this window for voice cues"
         if n < MIN_BASELINE_WINDOWS:
             return (f"too few windows with speech to compare the voice with the speaker's own ({n} of "
                     f"{MIN_BASELINE_WINDOWS} needed)")
-        from affectgpt.analyzers.acoustic import band_drops
+        from affectgpt.analyzers.acoustic import cue_limits
 
-        some = bool(band_drops(band)[0]) or band.get("clipping") == "drop"
+        some = bool(cue_limits(band)[0])
         return "the voice stays close to its level over the clip" + (" on the cues measured" if some else "")
 
     @staticmethod
@@ -803,8 +803,11 @@ def _notes(out: dict) -> list[str]:
                      "the one speaking.")
     if out.get("audio", {}).get("downmix") and out["modalities"].get("audio"):
         notes.append(f"Note: {out['audio']['downmix']}.")
-    # when every voice cue was dropped (damage, background) no note may say that some are flagged
-    all_dropped = "drop" in (out.get("audio", {}).get("damage"), out.get("audio", {}).get("background"))
+    # when every voice cue was dropped (damage, background, or band limits and clipping together)
+    # no note may say that some are flagged
+    from affectgpt.analyzers.acoustic import CUE_FEATURES, band_note, cue_limits
+
+    all_dropped = len(cue_limits(out.get("audio"))[0]) == len(CUE_FEATURES)
     none_measured = "the voice cues were not measured."
     if out.get("audio", {}).get("clipping") and out["modalities"].get("audio"):
         share = 100 * out["audio"].get("clipped_share", 0)
@@ -833,8 +836,6 @@ def _notes(out: dict) -> list[str]:
     if corrupt:
         notes.append(f"Note: {corrupt} of the {out['media'].get('frames_checked')} video frames read were damaged "
                      "(the decoder concealed missing data); facial cues from them may be affected.")
-    if out.get("audio", {}).get("band_dropped_cues") and out["modalities"].get("audio") and not all_dropped:
-        from affectgpt.analyzers.acoustic import band_note
-
-        notes.append("Note: " + band_note(out["audio"]))
+    if out.get("audio", {}).get("band_dropped_cues") and out["modalities"].get("audio"):
+        notes.append("Note: " + band_note(out["audio"], others_flagged=not all_dropped))
     return notes
