@@ -437,9 +437,10 @@ def _cmd_heads_train(a: argparse.Namespace) -> int:
 
     from affectgpt.analyzers import training
 
-    out = a.out or str(Path(__file__).parent / "analyzers" / "weights" / f"{a.head}.npz")
+    suffix = ".json" if a.head == "window_cues" else ".npz"
+    out = a.out or str(Path(__file__).parent / "analyzers" / "weights" / f"{a.head}{suffix}")
     fn = {"audio": training.train_audio_head, "text": training.train_text_head,
-          "text_zh": training.train_text_zh_heads}[a.head]
+          "text_zh": training.train_text_zh_heads, "window_cues": training.calibrate_window_cues}[a.head]
     extra = {"lora_seeds": tuple(a.lora_seeds)} if a.head == "text_zh" and a.lora_seeds else {}
     if a.lora_seeds and a.head != "text_zh":
         raise AffectGPTError("--lora-seeds applies to text_zh only")
@@ -686,10 +687,12 @@ exit codes: 0 answered, 1 some inputs failed (recorded in the CSV), 2 usage or u
                           epilog="""examples:
   affectgpt heads train audio --data-dir ../shared/data --out audio_head.npz
   affectgpt heads train text_zh --data-dir ../shared/data
-  affectgpt heads train text_zh --data-dir ../shared/data --lora-seeds 0 1 --out /tmp/zh/text_zh.npz""")
-    ht.add_argument("head", choices=["audio", "text", "text_zh"],
-                    help="audio (RAVDESS), text (MELD + IEMOCAP sessions 1-4), text_zh (MER2023 + CH-SIMS v2 train)")
-    ht.add_argument("--out", help="output .npz (default: the packaged weights)")
+  affectgpt heads train text_zh --data-dir ../shared/data --lora-seeds 0 1 --out /tmp/zh/text_zh.npz
+  affectgpt heads train window_cues --data-dir ../shared/data   # voice-cue thresholds, about 10 min""")
+    ht.add_argument("head", choices=["audio", "text", "text_zh", "window_cues"],
+                    help="audio (RAVDESS), text (MELD + IEMOCAP sessions 1-4), text_zh (MER2023 + CH-SIMS v2 train), "
+                         "window_cues (thresholds of speaker-relative voice cues, from neutral RAVDESS training speech)")
+    ht.add_argument("--out", help="output .npz, or .json for window_cues (default: the packaged weights)")
     ht.add_argument("--seed", type=int, default=0)
     ht.add_argument("--cache", help="feature cache folder")
     ht.add_argument("--lora-seeds", type=int, nargs="+", default=[], metavar="SEED",

@@ -14,6 +14,11 @@ Cues are measured against a **reference that fits the speaker**:
   call them extreme): 1 s windows of the clip are compared with the speaker's own median over
   the clip (robust SD from the median absolute deviation); a cue names the window where the
   voice departs from itself. Needs 3 windows with speech; otherwise no vocal cue is given.
+  The most departing of many windows departs a lot even in calm speech (the largest of 40
+  windows is routinely 2-9 SD), so a departure is reported only beyond what neutral speech of
+  one speaker reaches in as many windows (:class:`WindowCalibration`, measured on RAVDESS
+  training actors; ``benchmarks/window_cues.py``). Timeline windows use the single-window
+  threshold of the same calibration, on either path.
 
 A cue whose feature is undefined (no voiced frame: pitch, jitter, shimmer, HNR; no voiced
 segment: speaking rate) is never reported. **Band limits** are measured on the speech and
@@ -37,7 +42,9 @@ rate by 2.4.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -52,7 +59,7 @@ __all__ = ["AcousticAnalyzer", "egemaps", "CUE_FEATURES", "WINDOW_ONLY", "is_sil
            "background_mode", "cue_limits", "db_above", "MIN_SPEECH_S", "MIN_BASELINE_WINDOWS", "UPPER_EDGE_HZ", "audio_band", "UPPER_CUT_DISTORTS",
            "FUNDAMENTAL_CUT_SHARE", "FUNDAMENTAL_CUT_DISTORTS", "band_drops", "fundamental_cut", "egemaps_lld",
            "mask_non_speech", "CUE_SPEECH_PAD_S",
-           "window_functionals"]
+           "window_functionals", "WindowCalibration", "load_window_calibration", "packaged_window_calibration"]
 
 SR = 16_000
 
@@ -73,8 +80,12 @@ CUE_FEATURES = {
 WINDOW_ONLY = {"loudness"}
 #: less voiced speech than this (s) is too little for vocal analysis
 MIN_SPEECH_S = 0.5
-#: windows with speech needed for the speaker's own baseline (fewer: no speaker-relative cue)
+#: windows with speech needed for the speaker's own baseline (fewer: no speaker-relative cue),
+#: counted at :data:`REFERENCE_HOP_S` spacing
 MIN_BASELINE_WINDOWS = 3
+REFERENCE_HOP_S = 0.5
+#: the speaker path's 1 s windows slide by this much (s)
+SPEAKER_HOP_S = 0.1
 #: an upper band edge (-40 dB) below this (Hz) means narrow-band audio: the upper band is cut
 #: (8 kHz telephone and old recordings reach 4 kHz at most; an 11.025 kHz rate reaches 4.6-5.5 kHz
 #: on RAVDESS and CREMA-D speech and is not narrow-band)
@@ -121,6 +132,70 @@ _RATE = "VoicedSegmentsPerSec"
 _WINDOW_NAMES = tuple(f for f, *_ in CUE_FEATURES.values()) + (_F0_MEAN,)
 #: languages whose speakers the packaged population norms (RAVDESS, North-American English) fit
 NORM_LANGUAGES = {"en"}
+
+
+@dataclass(frozen=True)
+class WindowCalibration:
+    """How far a window's voice departs from the speaker's own median in neutral speech, so that
+    a speaker-relative cue is reported only beyond it (``weights/window_cues.json``, written by
+    :func:`affectgpt.analyzers.training.calibrate_window_cues`).
+
+    Why: a clip of 20 s has about 40 one-second windows; the largest of 40 departures of neutral
+    speech is routinely 2-9 "SD" (jitter and shimmer are heavy-tailed in 1 s), so without this
+    every clip on the speaker path read as several strong cues.
+
+    Attributes:
+        clip: cue -> ``(a, b)``: the clip summary (the most departing 1 s window, 0.1 s hop) of a
+            clip with ``n`` speech windows (at 0.5 s spacing) reports a cue only when ``|z| >= a + b * ln(n)``, the
+            fitted upper quantile ``clip_quantile`` of that largest departure over neutral clips.
+        window: cue -> threshold on ``|z|`` for one timeline window (the quantile ``window_quantile``
+            of single 2 s windows of neutral speech).
+        card: how the numbers were measured (data, counts, quantiles, seed).
+    """
+
+    clip: dict[str, tuple[float, float]]
+    window: dict[str, float]
+    card: dict = field(default_factory=dict)
+
+    def clip_threshold(self, cue: str, n_windows: int) -> float:
+        """Smallest ``|z|`` the clip summary reports for ``cue`` with ``n_windows`` speech windows
+        (0 for a cue not calibrated)."""
+        if cue not in self.clip:
+            return 0.0
+        a, b = self.clip[cue]
+        lo, hi = self.card.get("n_range") or (1, 10**6)
+        return float(a + b * np.log(min(max(n_windows, lo, 1), hi)))  # the fit holds over the counts measured
+
+    def window_threshold(self, cue: str) -> float:
+        """Smallest ``|z|`` a single timeline window reports for ``cue`` (0 when not calibrated)."""
+        return float(self.window.get(cue, 0.0))
+
+
+def load_window_calibration(path) -> WindowCalibration:
+    """Read a ``window_cues.json`` written by :func:`~affectgpt.analyzers.training.calibrate_window_cues`.
+
+    Raises:
+        InputError: the file is not such a calibration (names the path and the missing key).
+    """
+    import json
+
+    from affectgpt.errors import InputError
+
+    try:
+        d = json.loads(Path(path).read_text(encoding="utf-8"))
+        return WindowCalibration({k: (float(v[0]), float(v[1])) for k, v in d["clip"].items()},
+                                 {k: float(v) for k, v in d["window"].items()}, d.get("card", {}))
+    except (KeyError, TypeError, IndexError, ValueError) as exc:
+        raise InputError(path, f"not a window-cue calibration ({type(exc).__name__}: {exc})") from exc
+
+
+@lru_cache(maxsize=1)
+def packaged_window_calibration() -> WindowCalibration | None:
+    """The packaged calibration (``affectgpt/analyzers/weights/window_cues.json``), None when absent."""
+    from importlib import resources
+
+    p = Path(str(resources.files("affectgpt.analyzers").joinpath("weights/window_cues.json")))
+    return load_window_calibration(p) if p.is_file() else None
 
 
 def audio_band(audio: np.ndarray, native_rate: int = 0) -> dict:
@@ -393,11 +468,13 @@ class AcousticAnalyzer:
 
     modality = "audio"
 
-    def __init__(self, head: Head | None = None, encoder=None):
+    def __init__(self, head: Head | None = None, encoder=None, calibration: WindowCalibration | None | bool = True):
         from affectgpt.analyzers.speech_encoder import WhisperEncoder
 
         self.head = head or load_head(packaged_head_path("audio"))
         self.norms = self.head.card.get("norms", {})
+        #: thresholds for speaker-relative window cues (None: every departure of 0.5 SD or more is a cue)
+        self.calibration = packaged_window_calibration() if calibration is True else (calibration or None)
         self.encoder = encoder or WhisperEncoder(threads=1)
 
     def probs(self, audio: np.ndarray) -> np.ndarray:
@@ -544,6 +621,8 @@ class AcousticAnalyzer:
                                                  info, floor=self.norms.get(gender, {}), lld=(lld_names, lld),
                                                  clipping=clipping)
             extra["reference_windows"] = n_windows
+            if self.calibration is not None and n_windows >= MIN_BASELINE_WINDOWS:
+                extra["departure_thresholds"] = info["departure_thresholds"] = self.clip_thresholds(n_windows)
             if n_windows < MIN_BASELINE_WINDOWS:
                 extra["cues_not_measured"] = info["cues_not_measured"] = (
                     f"too little speech to compare the voice with the speaker's own: {n_windows} speech window(s) "
@@ -553,7 +632,10 @@ class AcousticAnalyzer:
             extra["reference"] = "the speaker's own voice over the clip"
             extra["reference_kind"] = "speaker"
             extra["reference_note"] = (f"no population norms for language {language!r}" if language
-                                       else "language unknown") + "; cues compare 1 s windows with the speaker's median"
+                                       else "language unknown") + ("; cues compare 1 s windows with the speaker's median"
+                                                                     + ("; a cue is reported beyond what neutral speech "
+                                                                        "reaches in as many windows (departure_thresholds)"
+                                                                        if self.calibration is not None else ""))
         band_dropped, _ = band_drops(info)
         if band_dropped:
             info["band_dropped_cues"] = sorted(band_dropped)
@@ -574,17 +656,30 @@ class AcousticAnalyzer:
         return result
 
     def _speaker_cues(self, audio: np.ndarray, speech: SpeechActivity | None, band: dict | None,
-                      window_s: float = 1.0, hop_s: float = 0.5, floor: dict | None = None,
+                      window_s: float = 1.0, hop_s: float = SPEAKER_HOP_S, floor: dict | None = None,
                       lld: tuple | None = None, clipping: str | None = None) -> tuple[list[Cue], int]:
-        """Cues of the 1 s windows (0.5 s hop) that depart most from the speaker's median (one per
-        cue kind), and the number of windows with speech (below :data:`MIN_BASELINE_WINDOWS`
-        nothing is compared: no cue)."""
-        n = max(0, int((len(audio) / SR - window_s) // hop_s) + 1)
-        bounds = [(i * hop_s, i * hop_s + window_s) for i in range(n)]
+        """Cues of the 1 s windows that depart most from the speaker's median (one per cue kind),
+        and the number of speech windows at 0.5 s spacing (below :data:`MIN_BASELINE_WINDOWS`
+        nothing is compared: no cue). With a calibration, a cue is kept only when its departure
+        exceeds what neutral speech reaches in as many windows
+        (:meth:`WindowCalibration.clip_threshold`).
+
+        The windows slide by ``hop_s`` (0.1 s) from the first speech onset: the most departing
+        window then barely depends on where the grid falls (with a 0.5 s hop, the voice detector
+        placing the onset 0.2 s later after a different lead-in moved a pitch-level cue from +5
+        to +8 SD). Each window needs 0.4 s of speech.
+        """
+        t0 = speech.segments[0][0] if speech is not None and speech.segments else 0.0
+        n = max(0, int((len(audio) / SR - t0 - window_s) // hop_s + 1e-9) + 1)
+        every = max(1, int(round(REFERENCE_HOP_S / hop_s)))
+        grid = [(i, (t0 + i * hop_s, t0 + i * hop_s + window_s)) for i in range(n)]
         if speech is not None:
-            bounds = [(a, b) for a, b in bounds if speech.speech_in(a, b) >= 0.4 * window_s]
-        per = self.window_cues(audio, bounds, normalise=False, band=band, floor=floor, lld=lld,
-                               clipping=clipping)
+            grid = [(i, (a, b)) for i, (a, b) in grid if speech.speech_in(a, b) >= 0.4 * window_s]
+        per = self.window_cues(audio, [ab for _, ab in grid], normalise=False, band=band, floor=floor, lld=lld,
+                               clipping=clipping, calibrated=False)
+        n_speech = sum(p is not None for (i, _), p in zip(grid, per) if i % every == 0)
+        if n_speech < MIN_BASELINE_WINDOWS:
+            return [], n_speech
         best: dict[str, Cue] = {}
         for cues in per:
             for c in cues or []:
@@ -592,18 +687,28 @@ class AcousticAnalyzer:
                     continue  # voiced segments per second are not measurable in 1 s
                 if c.name not in best or abs(c.z) > abs(best[c.name].z):
                     best[c.name] = c
-        return sorted(best.values(), key=lambda c: -abs(c.z)), sum(p is not None for p in per)
+        cal = self.calibration
+        kept = [c for c in best.values() if cal is None or abs(c.z) >= cal.clip_threshold(c.name, n_speech)]
+        return sorted(kept, key=lambda c: -abs(c.z)), n_speech
+
+    def clip_thresholds(self, n_windows: int) -> dict[str, float]:
+        """``{cue: smallest |z| reported}`` by the speaker path's clip summary for ``n_windows``
+        speech windows (empty without a calibration)."""
+        cal = self.calibration
+        return {} if cal is None else {c: round(cal.clip_threshold(c, n_windows), 2) for c in cal.clip}
 
     def window_cues(self, audio: np.ndarray, bounds: list[tuple[float, float]], normalise: bool = True,
                     band: dict | None = None, speech: SpeechActivity | None = None,
                     floor: dict | None = None, lld: tuple | None = None,
-                    clipping: str | None = None) -> list[list[Cue] | None]:
+                    clipping: str | None = None, calibrated: bool = True) -> list[list[Cue] | None]:
         """Voice cues per time window, relative to the clip's own median over its windows.
 
         The spread is the robust SD (1.4826 x median absolute deviation) of the windows, at
         least 5% of the median and, when ``floor`` gives population norms ``{feature: (mean,
         sd)}``, at least the population SD: a handful of windows cannot make an ordinary
-        change look extreme.
+        change look extreme. With ``calibrated`` and a calibration, a window's cue is kept only
+        beyond what single windows of neutral speech reach
+        (:meth:`WindowCalibration.window_threshold`).
 
         Returns one list per window (None for a window without enough speech); empty lists
         everywhere when fewer than 3 windows have speech (no baseline to compare with).
@@ -645,7 +750,10 @@ class AcousticAnalyzer:
                 spread = max(spread, 1.0 * float(floor[f][1]))
             ref[f] = (float(med[k]), spread)
         ref["_speaker"] = True
-        return [None if p is None else self._cues(names, p, ref, a, b, band=band, clipping=clipping)
+        cal = self.calibration if calibrated else None
+        return [None if p is None else
+                [c for c in self._cues(names, p, ref, a, b, band=band, clipping=clipping)
+                 if cal is None or abs(c.z) >= cal.window_threshold(c.name)]
                 for p, (a, b) in zip(per, bounds)]
 
 

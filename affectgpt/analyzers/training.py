@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import time
 from pathlib import Path
@@ -27,7 +28,7 @@ from affectgpt.analyzers.heads import Head, load_head
 from affectgpt.errors import AffectGPTError
 from affectgpt.pipeline import FunctionStep, run_map
 
-__all__ = ["train_audio_head", "train_text_head", "train_text_iemocap_head", "train_text_sentiment_head",
+__all__ = ["calibrate_window_cues", "train_audio_head", "train_text_head", "train_text_iemocap_head", "train_text_sentiment_head",
            "train_text_zh_heads", "mosi_text_features", "ravdess_features", "meld_text_features", "fit_temperature"]
 
 DATA_LICENCES = {
@@ -111,6 +112,128 @@ def ravdess_features(data_dir: str | Path, cache: str | None = None) -> dict:
             "actor": np.array([r["actor"] for r in rows]), "clip": np.array([r["file"] for r in rows])}
     np.savez(out, **data)
     return data
+
+
+def _neutral_concatenations(rows: list[dict], actors: list[str], clips_per_actor: int, seed: int) -> list[dict]:
+    """Neutral-speech clips of one speaker each: ``k`` (2-12) of an actor's neutral and calm RAVDESS
+    clips in a random order with 0.1-0.6 s of silence between them (seeded per actor)."""
+    by: dict[str, list[str]] = {}
+    for r in rows:
+        if r["emotion"] in ("neutral", "calm") and r["actor"] in actors:
+            by.setdefault(r["actor"], []).append(r["file"])
+    plans = []
+    for actor in actors:
+        files = sorted(by.get(actor, []))
+        if len(files) < 2:
+            raise AffectGPTError(f"RAVDESS actor {actor}: fewer than 2 neutral/calm clips in the manifest")
+        rng = np.random.default_rng([seed, int(actor)])
+        for j in range(clips_per_actor):
+            k = min((2, 3, 4, 6, 8, 12)[j % 6], len(files))
+            pick = rng.choice(len(files), k, replace=False)
+            plans.append({"id": f"{actor}-{j:03d}", "actor": actor, "files": [files[i] for i in pick],
+                          "gaps_s": [round(float(g), 3) for g in rng.uniform(0.1, 0.6, k)]})
+    return plans
+
+
+def calibrate_window_cues(data_dir: str | Path, out: str | Path, seed: int = 0, cache: str | None = None,
+                          actors: tuple[str, ...] = tuple(f"{i:02d}" for i in range(1, 17)),
+                          clips_per_actor: int = 30, clip_quantile: float = 0.975,
+                          window_quantile: float = 0.995, timeline_window_s: float = 2.0) -> dict:
+    """Measure how far the voice of neutral speech departs from the speaker's own median, and
+    write the thresholds of speaker-relative cues (``window_cues.json``); returns the card.
+
+    Method: ``clips_per_actor`` clips per RAVDESS training actor, each 2-12 of that actor's
+    neutral/calm utterances joined (:func:`_neutral_concatenations`; 3-30 s, 6-56 speech
+    windows). Each is analysed as a clip of unknown language (the speaker path of
+    :class:`~affectgpt.analyzers.acoustic.AcousticAnalyzer`, uncalibrated), giving per cue the
+    largest ``|z|`` over its sliding 1 s windows and the window count ``n`` (at 0.5 s spacing); the upper quantile
+    ``clip_quantile`` of that maximum is fitted as ``a + b ln n`` by linear quantile regression
+    (scikit-learn ``QuantileRegressor``). The same clips cut into ``timeline_window_s`` windows
+    (the describe timeline) give the per-window quantile ``window_quantile`` of ``|z|``.
+    Neutral speech is the null: a cue beyond these is rarer than ``1 - quantile`` in it.
+
+    Raises:
+        AffectGPTError: the RAVDESS manifest lacks an actor's neutral clips.
+    """
+    from sklearn.linear_model import QuantileRegressor
+
+    from affectgpt.analyzers.acoustic import CUE_FEATURES, SR, AcousticAnalyzer
+    from affectgpt.media.audio import load_audio
+    from affectgpt.media.vad import detect_speech
+
+    t0 = time.time()
+    root = Path(data_dir) / "ravdess"
+    manifest = root / "manifest.csv"
+    with open(manifest, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    plans = _neutral_concatenations(rows, list(actors), clips_per_actor, seed)
+    analyzer = AcousticAnalyzer(calibration=False)
+
+    def measure(plan: dict) -> dict:
+        parts = []
+        for f, g in zip(plan["files"], plan["gaps_s"]):
+            parts += [load_audio(root / f), np.zeros(int(g * SR), np.float32)]
+        audio = np.concatenate(parts).astype(np.float32)
+        res = analyzer.analyze(audio, language=None, native_rate=SR, channels=1)
+        if not res.present:
+            return {"id": plan["id"], "n": 0, "clip": {}, "windows": 0, "window_z": {}}
+        n = int(res.extra.get("reference_windows", 0))
+        length = len(audio) / SR
+        bounds = [(i * timeline_window_s, (i + 1) * timeline_window_s) for i in range(int(length // timeline_window_s))]
+        per = analyzer.window_cues(audio, bounds, speech=detect_speech(audio),
+                                   floor=analyzer.norms.get(res.extra.get("gender", ""), {}), calibrated=False)
+        wz: dict[str, list[float]] = {}
+        for cues in per:
+            for c in cues or []:
+                wz.setdefault(c.name, []).append(round(abs(float(c.z)), 4))
+        return {"id": plan["id"], "n": n, "clip": {c.name: round(abs(float(c.z)), 4) for c in res.cues},
+                "windows": sum(p is not None for p in per), "window_z": wz}
+
+    res = run_map(FunctionStep(measure, name="window-cue-null"), plans, progress=True,
+                  desc="neutral clips (window-cue calibration)")
+    if res.failures:
+        raise AffectGPTError(f"{manifest}: {len(res.failures)} calibration clips failed; first: "
+                             f"{res.failures[0]['error']}")
+    recs = [r for r in res.records if r["n"] > 0]
+    ns = np.array([r["n"] for r in recs], np.float64)
+    clip_coef = {}
+    for cue in CUE_FEATURES:
+        if cue == "speaking_rate":
+            continue  # not measured in 1 s windows
+        y = np.array([r["clip"].get(cue, 0.0) for r in recs])  # under 0.5 SD: no cue, counted as 0
+        q = QuantileRegressor(quantile=clip_quantile, alpha=0.0, solver="highs").fit(np.log(ns)[:, None], y)
+        clip_coef[cue] = [round(float(q.intercept_), 4), round(float(q.coef_[0]), 4)]
+    n_windows = sum(r["windows"] for r in recs)
+    window = {}
+    for cue in CUE_FEATURES:
+        z = np.concatenate([r["window_z"].get(cue, []) for r in recs] + [[]])
+        z = np.concatenate([z, np.zeros(n_windows - len(z))])  # windows without this cue: under 0.5 SD
+        window[cue] = round(float(np.quantile(z, window_quantile)), 4)
+    import importlib.metadata as md
+
+    card = {
+        "name": "window_cues",
+        "task": "thresholds of speaker-relative voice cues (a departure beyond what neutral speech reaches)",
+        "method": (f"{len(recs)} neutral clips of one speaker each ({clips_per_actor} per actor: 2-12 neutral/calm "
+                   "RAVDESS utterances joined with 0.1-0.6 s of silence), analysed on the speaker path without "
+                   f"thresholds; clip summary: quantile {clip_quantile} of the largest |z| over the 1 s windows, "
+                   f"fitted as a + b ln(n windows) (linear quantile regression); timeline: quantile {window_quantile} "
+                   f"of |z| over {n_windows} single {timeline_window_s:g} s windows"),
+        "data": DATA_LICENCES["ravdess"],
+        "split": f"RAVDESS actors {', '.join(actors)}" + (
+            " (training split only; validation and test actors held out)"
+            if all(r["split"] == "train" for r in rows if r["actor"] in actors) else ""),
+        "clip_quantile": clip_quantile, "window_quantile": window_quantile,
+        "n_range": [int(ns.min()), int(ns.max())] if len(ns) else [0, 0],
+        "clips": len(recs), "windows": n_windows, "timeline_window_s": timeline_window_s, "seed": seed,
+        "manifest_sha256_16": _file_hash(manifest),
+        "versions": {k: md.version(k) for k in ("opensmile", "numpy", "scikit-learn")},
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"clip": clip_coef, "window": window, "card": card}, indent=1, sort_keys=True) + "\n",
+                   encoding="utf-8")  # byte for byte the same on a rerun: no timing inside
+    return {**card, "train_seconds": round(time.time() - t0, 1)}
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
@@ -645,7 +768,7 @@ def write_model_card(weights_dir: str | Path) -> Path:
     weights_dir = Path(weights_dir)
     lines = ["# Model card: the packaged heads", "",
              "Small classifiers trained by this project on public research data (NumPy `.npz`, no pickle).",
-             "Retrain with `affectgpt heads train audio|text|text_zh --data-dir DIR` (seed 0) under single-threaded "
+             "Retrain with `affectgpt heads train audio|text|text_zh|window_cues --data-dir DIR` (seed 0) under single-threaded "
              "BLAS (`OMP_NUM_THREADS=1`): for `text_zh` that gives these files' arrays exactly (checked); with 2 "
              "threads its logistic-regression weights move by up to 2% of the largest weight.",
              "The weights derive from the datasets named below; use them for research under those licences.", ""]
@@ -671,6 +794,16 @@ def write_model_card(weights_dir: str | Path) -> Path:
                          f"{', '.join(f'{k}={v}' for k, v in lo['settings'].items())}; seeds {lo['seeds']}, chosen epochs {lo['epochs']}, "
                          f"mixing weight {lo['weight']}, temperature {lo['temperature']}, polarity shift {lo['polarity_shift']:+.1f}")
         lines += [f"- Seed {c.get('seed')}", ""]
+    calibration = weights_dir / "window_cues.json"
+    if calibration.is_file():
+        d = json.loads(calibration.read_text(encoding="utf-8"))
+        c = d["card"]
+        lines += [f"## `{calibration.name}` ({calibration.stat().st_size / 1024:.0f} KB)", "", f"- Task: {c['task']}",
+                  f"- Method: {c['method']}", f"- Data and licence: {c['data']}", f"- Split: {c['split']}",
+                  "- Clip summary thresholds |z| >= a + b ln(n), n held within " + "-".join(map(str, c["n_range"]))
+                  + ": " + ", ".join(f"{k} {a:.2f} + {b:.2f} ln n" for k, (a, b) in sorted(d["clip"].items())),
+                  "- Timeline window thresholds |z| >=: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(d["window"].items())),
+                  f"- Seed {c['seed']}; {', '.join(f'{k} {v}' for k, v in c['versions'].items())}", ""]
     lines.append(_THIRD_PARTY)
     out = weights_dir / "README.md"
     out.write_text("\n".join(lines), encoding="utf-8")

@@ -719,7 +719,8 @@ class Describer:
         from affectgpt.analyzers.acoustic import cue_limits
 
         some = bool(cue_limits(band)[0])
-        return "the voice stays close to its level over the clip" + (" on the cues measured" if some else "")
+        return ("the voice stays within its usual range over the clip (no departure beyond what single windows of "
+                "neutral speech reach)" + (" on the cues measured" if some else ""))
 
     @staticmethod
     def _no_window_text(transcript, a: float, b: float) -> str:

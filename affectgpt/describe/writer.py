@@ -131,7 +131,7 @@ def _audio_sentence(r: ModalityResult | None) -> str:
         body = "the clip has too little speech to compare the voice with the speaker's own usual level"
     elif speaker_ref:
         body = (f"relative to the speaker's own voice over the clip, the voice shows {_join(cues)}" if cues else
-                f"the voice stays close to the speaker's own usual level over the clip{measured}")
+                f"the voice stays within the speaker's own usual range over the clip{measured}")
     else:
         body = (f"the voice has {_join(cues)} compared with typical neutral speech" if cues else
                 f"the voice stays close to typical neutral speech{measured}")

@@ -796,9 +796,13 @@ def test_audio_that_runs_on_after_the_video_gets_no_repeated_frame(tmp_path, dem
 @pytest.mark.parametrize("lead_s", [6.0, 11.5])
 def test_vocal_cue_times_are_on_the_clip_clock(tmp_path, crema, describer, lead_s):
     """Speech placed late in a long quiet track: the vocal measures read the speech alone, but
-    every cue's window is reported where it is in the file, and each window holds speech."""
-    _, _, audio, rate = fm.decode(crema / "1001_DFA_ANG_XX.mp4")
-    speech = _resample16k(audio, rate)
+    every cue's window is reported where it is in the file, and each window holds speech. Four
+    lines of one speaker, the last angry: a departure from the speaker's own voice to report."""
+    lines = []
+    for emotion in ("NEU", "SAD", "NEU", "ANG"):
+        _, _, audio, rate = fm.decode(crema / f"1001_DFA_{emotion}_XX.mp4")
+        lines += [_resample16k(audio, rate), np.zeros(4800, np.float32)]
+    speech = np.concatenate(lines)
     track = np.concatenate([fm.noise("pink", lead_s, 16000, -50), speech, fm.noise("pink", 12.0, 16000, -50)])
     p = fm.encode(tmp_path / "late_speech.wav", None, 0, track.astype(np.float32), 16000)
     r = _describe_once(DescribeConfig(language="fr"), p, subtitle="I'm on my way to the meeting.")  # speaker reference
