@@ -59,7 +59,7 @@ __all__ = ["AcousticAnalyzer", "egemaps", "CUE_FEATURES", "WINDOW_ONLY", "is_sil
            "background_mode", "cue_limits", "db_above", "MIN_SPEECH_S", "MIN_BASELINE_WINDOWS", "UPPER_EDGE_HZ", "audio_band", "UPPER_CUT_DISTORTS",
            "FUNDAMENTAL_CUT_SHARE", "FUNDAMENTAL_CUT_DISTORTS", "band_drops", "fundamental_cut", "egemaps_lld",
            "mask_non_speech", "CUE_SPEECH_PAD_S",
-           "window_functionals", "WindowCalibration", "load_window_calibration", "packaged_window_calibration"]
+           "window_functionals", "timeline_lld", "WindowCalibration", "load_window_calibration", "packaged_window_calibration"]
 
 SR = 16_000
 
@@ -146,15 +146,21 @@ class WindowCalibration:
 
     Attributes:
         clip: cue -> ``(a, b)``: the clip summary (the most departing 1 s window, 0.1 s hop) of a
-            clip with ``n`` speech windows (at 0.5 s spacing) reports a cue only when ``|z| >= a + b * ln(n)``, the
-            fitted upper quantile ``clip_quantile`` of that largest departure over neutral clips.
-        window: cue -> threshold on ``|z|`` for one timeline window (the quantile ``window_quantile``
-            of single 2 s windows of neutral speech).
+            clip with ``n`` speech windows (at 0.5 s spacing) reports a cue only when
+            ``|z| >= a + b * ln(n)``, the fitted upper quantile ``clip_quantile`` of that largest
+            departure over neutral clips. Below the smallest ``n`` measured (``card["n_range"]``)
+            ``n`` is held there; above the largest a rising fit is extrapolated (the largest of ``n``
+            departures grows more slowly than ``ln n``, so that errs towards fewer cues) and a
+            falling one is held at the largest.
+        window: window length (s, as a string key) -> cue -> threshold on ``|z|`` for one
+            timeline window (the quantile ``window_quantile`` of single windows of neutral speech
+            of that length). A window uses the longest length measured that does not exceed its own
+            (a shorter window is noisier; under the shortest, the shortest).
         card: how the numbers were measured (data, counts, quantiles, seed).
     """
 
     clip: dict[str, tuple[float, float]]
-    window: dict[str, float]
+    window: dict[str, dict[str, float]]
     card: dict = field(default_factory=dict)
 
     def clip_threshold(self, cue: str, n_windows: int) -> float:
@@ -163,30 +169,50 @@ class WindowCalibration:
         if cue not in self.clip:
             return 0.0
         a, b = self.clip[cue]
-        lo, hi = self.card.get("n_range") or (1, 10**6)
-        return float(a + b * np.log(min(max(n_windows, lo, 1), hi)))  # the fit holds over the counts measured
+        lo, hi = self.card.get("n_range", (1, 1))
+        n = max(n_windows, lo, 1)
+        if b < 0:
+            n = min(n, hi)  # a falling fit is not extrapolated downwards: held at the most windows measured
+        return float(a + b * np.log(n))
 
-    def window_threshold(self, cue: str) -> float:
-        """Smallest ``|z|`` a single timeline window reports for ``cue`` (0 when not calibrated)."""
-        return float(self.window.get(cue, 0.0))
+    def window_threshold(self, cue: str, length_s: float = 2.0) -> float:
+        """Smallest ``|z|`` a single timeline window of ``length_s`` seconds reports for ``cue``
+        (0 when not calibrated)."""
+        if not self.window:
+            return 0.0
+        lengths = sorted(self.window, key=float)
+        fits = [k for k in lengths if float(k) <= length_s + 1e-6]
+        return float(self.window[fits[-1] if fits else lengths[0]].get(cue, 0.0))
 
 
 def load_window_calibration(path) -> WindowCalibration:
     """Read a ``window_cues.json`` written by :func:`~affectgpt.analyzers.training.calibrate_window_cues`.
 
     Raises:
-        InputError: the file is not such a calibration (names the path and the missing key).
+        InputError: the file is not such a calibration: a key missing, a number not finite or
+            negative where a threshold is, ``n_range`` not two counts (names the path and the problem).
     """
     import json
+    import math
 
     from affectgpt.errors import InputError
 
     try:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
-        return WindowCalibration({k: (float(v[0]), float(v[1])) for k, v in d["clip"].items()},
-                                 {k: float(v) for k, v in d["window"].items()}, d.get("card", {}))
-    except (KeyError, TypeError, IndexError, ValueError) as exc:
+        clip = {str(k): (float(v[0]), float(v[1])) for k, v in d["clip"].items()}
+        window = {str(float(length)): {str(c): float(t) for c, t in v.items()} for length, v in d["window"].items()}
+        card = d.get("card", {})
+        if not isinstance(card, dict):
+            raise TypeError("'card' is not an object")
+        lo, hi = (int(x) for x in card.get("n_range", (1, 1)))
+        numbers = [x for ab in clip.values() for x in ab] + [t for v in window.values() for t in v.values()]
+        if not all(math.isfinite(x) for x in numbers) or any(t < 0 for v in window.values() for t in v.values()):
+            raise ValueError("a threshold is not a finite, non-negative number")
+        if not 1 <= lo <= hi:
+            raise ValueError(f"n_range {lo}-{hi} is not a range of window counts from 1")
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
         raise InputError(path, f"not a window-cue calibration ({type(exc).__name__}: {exc})") from exc
+    return WindowCalibration(clip, window, {**card, "n_range": [lo, hi]})
 
 
 @lru_cache(maxsize=1)
@@ -195,7 +221,16 @@ def packaged_window_calibration() -> WindowCalibration | None:
     from importlib import resources
 
     p = Path(str(resources.files("affectgpt.analyzers").joinpath("weights/window_cues.json")))
-    return load_window_calibration(p) if p.is_file() else None
+    if not p.is_file():
+        return None
+    try:
+        return load_window_calibration(p)
+    except AffectGPTError as exc:  # a damaged installation: warn, and report every departure (no threshold)
+        import logging
+
+        logging.getLogger(__name__).warning("%s; voice cues are reported without thresholds "
+                                            "(reinstall affectgpt, or run `affectgpt heads train window_cues`)", exc)
+        return None
 
 
 def audio_band(audio: np.ndarray, native_rate: int = 0) -> dict:
@@ -635,7 +670,7 @@ class AcousticAnalyzer:
                                        else "language unknown") + ("; cues compare 1 s windows with the speaker's median"
                                                                      + ("; a cue is reported beyond what neutral speech "
                                                                         "reaches in as many windows (departure_thresholds)"
-                                                                        if self.calibration is not None else ""))
+                                                                        if "departure_thresholds" in info else ""))
         band_dropped, _ = band_drops(info)
         if band_dropped:
             info["band_dropped_cues"] = sorted(band_dropped)
@@ -670,7 +705,7 @@ class AcousticAnalyzer:
         to +8 SD). Each window needs 0.4 s of speech.
         """
         t0 = speech.segments[0][0] if speech is not None and speech.segments else 0.0
-        n = max(0, int((len(audio) / SR - t0 - window_s) // hop_s + 1e-9) + 1)
+        n = max(0, int((len(audio) / SR - t0 - window_s) / hop_s + 1e-6) + 1)
         every = max(1, int(round(REFERENCE_HOP_S / hop_s)))
         grid = [(i, (t0 + i * hop_s, t0 + i * hop_s + window_s)) for i in range(n)]
         if speech is not None:
@@ -715,10 +750,7 @@ class AcousticAnalyzer:
         """
         per: list[np.ndarray | None] = []
         names = None
-        if normalise and not is_silent(audio, SILENT_DBFS):
-            audio = normalize_level(audio)  # one gain for the whole clip keeps windows comparable
-        if lld is None and not is_silent(audio):
-            lld = egemaps_lld(mask_non_speech(audio, speech))  # once for the clip; every window reads its frames
+        audio, lld = timeline_lld(audio, speech, normalise, lld)
         for a, b in bounds:
             seg = audio[int(a * SR):int(b * SR)]
             enough = speech.speech_in(a, b) >= 0.25 if speech is not None else True
@@ -753,8 +785,20 @@ class AcousticAnalyzer:
         cal = self.calibration if calibrated else None
         return [None if p is None else
                 [c for c in self._cues(names, p, ref, a, b, band=band, clipping=clipping)
-                 if cal is None or abs(c.z) >= cal.window_threshold(c.name)]
+                 if cal is None or abs(c.z) >= cal.window_threshold(c.name, b - a)]
                 for p, (a, b) in zip(per, bounds)]
+
+
+def timeline_lld(audio: np.ndarray, speech: SpeechActivity | None, normalise: bool = True,
+                 lld: tuple | None = None) -> tuple[np.ndarray, tuple | None]:
+    """The audio as :meth:`AcousticAnalyzer.window_cues` reads it (level-normalised with one gain
+    for the whole clip, which keeps windows comparable) and its eGeMAPS low-level descriptors over
+    the speech (computed once for the clip, unless ``lld`` is given; None for silence)."""
+    if normalise and not is_silent(audio, SILENT_DBFS):
+        audio = normalize_level(audio)
+    if lld is None and not is_silent(audio):
+        lld = egemaps_lld(mask_non_speech(audio, speech))
+    return audio, lld
 
 
 def speech_only(audio: np.ndarray, speech: SpeechActivity | None, pad_s: float = 1.0,

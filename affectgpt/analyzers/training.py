@@ -138,34 +138,37 @@ def _neutral_concatenations(rows: list[dict], actors: list[str], clips_per_actor
 def calibrate_window_cues(data_dir: str | Path, out: str | Path, seed: int = 0, cache: str | None = None,
                           actors: tuple[str, ...] = tuple(f"{i:02d}" for i in range(1, 17)),
                           clips_per_actor: int = 30, clip_quantile: float = 0.975,
-                          window_quantile: float = 0.995, timeline_window_s: float = 2.0) -> dict:
+                          window_quantile: float = 0.995, timeline_windows_s: tuple[float, ...] = (1.0, 2.0, 4.0)) -> dict:
     """Measure how far the voice of neutral speech departs from the speaker's own median, and
     write the thresholds of speaker-relative cues (``window_cues.json``); returns the card.
 
     Method: ``clips_per_actor`` clips per RAVDESS training actor, each 2-12 of that actor's
-    neutral/calm utterances joined (:func:`_neutral_concatenations`; 3-30 s, 6-56 speech
-    windows). Each is analysed as a clip of unknown language (the speaker path of
+    neutral/calm utterances joined (:func:`_neutral_concatenations`; 3-30 s). Each is analysed
+    as a clip of unknown language (the speaker path of
     :class:`~affectgpt.analyzers.acoustic.AcousticAnalyzer`, uncalibrated), giving per cue the
-    largest ``|z|`` over its sliding 1 s windows and the window count ``n`` (at 0.5 s spacing); the upper quantile
-    ``clip_quantile`` of that maximum is fitted as ``a + b ln n`` by linear quantile regression
-    (scikit-learn ``QuantileRegressor``). The same clips cut into ``timeline_window_s`` windows
-    (the describe timeline) give the per-window quantile ``window_quantile`` of ``|z|``.
+    largest ``|z|`` over its sliding 1 s windows and the window count ``n`` (at 0.5 s spacing,
+    the range measured is recorded as ``n_range``); the upper quantile ``clip_quantile`` of
+    that maximum is fitted as ``a + b ln n`` by linear quantile regression (scikit-learn
+    ``QuantileRegressor``). The same clips cut into timeline windows of each length in
+    ``timeline_windows_s`` (from 0, the tail dropped; clips with fewer than 3 such windows have
+    no baseline and are left out) give the per-window quantile ``window_quantile`` of ``|z|``.
     Neutral speech is the null: a cue beyond these is rarer than ``1 - quantile`` in it.
+    ``cache`` is not used (each clip is measured afresh, about 1.5 s each on one core).
 
     Raises:
         AffectGPTError: the RAVDESS manifest lacks an actor's neutral clips.
     """
     from sklearn.linear_model import QuantileRegressor
 
-    from affectgpt.analyzers.acoustic import CUE_FEATURES, SR, AcousticAnalyzer
+    from affectgpt.analyzers.acoustic import CUE_FEATURES, MIN_BASELINE_WINDOWS, SR, AcousticAnalyzer, timeline_lld
     from affectgpt.media.audio import load_audio
     from affectgpt.media.vad import detect_speech
 
-    t0 = time.time()
     root = Path(data_dir) / "ravdess"
     manifest = root / "manifest.csv"
     with open(manifest, encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
+    t0 = time.time()
     plans = _neutral_concatenations(rows, list(actors), clips_per_actor, seed)
     analyzer = AcousticAnalyzer(calibration=False)
 
@@ -175,26 +178,34 @@ def calibrate_window_cues(data_dir: str | Path, out: str | Path, seed: int = 0, 
             parts += [load_audio(root / f), np.zeros(int(g * SR), np.float32)]
         audio = np.concatenate(parts).astype(np.float32)
         res = analyzer.analyze(audio, language=None, native_rate=SR, channels=1)
+        rec = {"id": plan["id"], "n": 0, "clip": {}, "timeline": {}}
         if not res.present:
-            return {"id": plan["id"], "n": 0, "clip": {}, "windows": 0, "window_z": {}}
-        n = int(res.extra.get("reference_windows", 0))
+            return rec
+        rec["n"] = int(res.extra.get("reference_windows", 0))
+        rec["clip"] = {c.name: round(abs(float(c.z)), 4) for c in res.cues}
+        speech = detect_speech(audio)
+        audio, lld = timeline_lld(audio, speech)  # as the timeline reads it, once for every window length
         length = len(audio) / SR
-        bounds = [(i * timeline_window_s, (i + 1) * timeline_window_s) for i in range(int(length // timeline_window_s))]
-        per = analyzer.window_cues(audio, bounds, speech=detect_speech(audio),
-                                   floor=analyzer.norms.get(res.extra.get("gender", ""), {}), calibrated=False)
-        wz: dict[str, list[float]] = {}
-        for cues in per:
-            for c in cues or []:
-                wz.setdefault(c.name, []).append(round(abs(float(c.z)), 4))
-        return {"id": plan["id"], "n": n, "clip": {c.name: round(abs(float(c.z)), 4) for c in res.cues},
-                "windows": sum(p is not None for p in per), "window_z": wz}
+        for w in timeline_windows_s:
+            bounds = [(i * w, (i + 1) * w) for i in range(int(length // w))]
+            per = analyzer.window_cues(audio, bounds, normalise=False, speech=speech, lld=lld,
+                                       floor=analyzer.norms.get(res.extra.get("gender", ""), {}), calibrated=False)
+            valid = [p for p in per if p is not None]
+            if len(valid) < MIN_BASELINE_WINDOWS:
+                continue  # no baseline: the timeline gives no cue there either
+            wz: dict[str, list[float]] = {}
+            for cues in valid:
+                for c in cues:
+                    wz.setdefault(c.name, []).append(round(abs(float(c.z)), 4))
+            rec["timeline"][str(float(w))] = {"windows": len(valid), "z": wz}
+        return rec
 
     res = run_map(FunctionStep(measure, name="window-cue-null"), plans, progress=True,
                   desc="neutral clips (window-cue calibration)")
     if res.failures:
         raise AffectGPTError(f"{manifest}: {len(res.failures)} calibration clips failed; first: "
                              f"{res.failures[0]['error']}")
-    recs = [r for r in res.records if r["n"] > 0]
+    recs = [r for r in res.records if r["n"] >= MIN_BASELINE_WINDOWS]
     ns = np.array([r["n"] for r in recs], np.float64)
     clip_coef = {}
     for cue in CUE_FEATURES:
@@ -203,29 +214,39 @@ def calibrate_window_cues(data_dir: str | Path, out: str | Path, seed: int = 0, 
         y = np.array([r["clip"].get(cue, 0.0) for r in recs])  # under 0.5 SD: no cue, counted as 0
         q = QuantileRegressor(quantile=clip_quantile, alpha=0.0, solver="highs").fit(np.log(ns)[:, None], y)
         clip_coef[cue] = [round(float(q.intercept_), 4), round(float(q.coef_[0]), 4)]
-    n_windows = sum(r["windows"] for r in recs)
-    window = {}
-    for cue in CUE_FEATURES:
-        z = np.concatenate([r["window_z"].get(cue, []) for r in recs] + [[]])
-        z = np.concatenate([z, np.zeros(n_windows - len(z))])  # windows without this cue: under 0.5 SD
-        window[cue] = round(float(np.quantile(z, window_quantile)), 4)
+    window: dict[str, dict[str, float]] = {}
+    counts = {}
+    for w in timeline_windows_s:
+        key = str(float(w))
+        parts = [r["timeline"][key] for r in recs if key in r["timeline"]]
+        n_windows = sum(p["windows"] for p in parts)
+        if not n_windows:
+            continue  # no clip long enough for three windows of this length
+        counts[key] = n_windows
+        window[key] = {}
+        for cue in CUE_FEATURES:
+            z = np.array([v for p in parts for v in p["z"].get(cue, [])], np.float64)
+            z = np.concatenate([z, np.zeros(n_windows - len(z))])  # windows without this cue: under 0.5 SD
+            window[key][cue] = round(float(np.quantile(z, window_quantile)), 4)
     import importlib.metadata as md
 
+    lengths = ", ".join(f"{w:g}" for w in timeline_windows_s)
     card = {
         "name": "window_cues",
         "task": "thresholds of speaker-relative voice cues (a departure beyond what neutral speech reaches)",
         "method": (f"{len(recs)} neutral clips of one speaker each ({clips_per_actor} per actor: 2-12 neutral/calm "
                    "RAVDESS utterances joined with 0.1-0.6 s of silence), analysed on the speaker path without "
-                   f"thresholds; clip summary: quantile {clip_quantile} of the largest |z| over the 1 s windows, "
-                   f"fitted as a + b ln(n windows) (linear quantile regression); timeline: quantile {window_quantile} "
-                   f"of |z| over {n_windows} single {timeline_window_s:g} s windows"),
+                   f"thresholds; clip summary: quantile {clip_quantile} of the largest |z| over the sliding 1 s "
+                   "windows, fitted as a + b ln(n windows at 0.5 s spacing) (linear quantile regression); timeline: "
+                   f"quantile {window_quantile} of |z| over single windows of {lengths} s "
+                   f"({', '.join(str(counts.get(str(float(w)), 0)) for w in timeline_windows_s)} windows)"),
         "data": DATA_LICENCES["ravdess"],
         "split": f"RAVDESS actors {', '.join(actors)}" + (
             " (training split only; validation and test actors held out)"
             if all(r["split"] == "train" for r in rows if r["actor"] in actors) else ""),
         "clip_quantile": clip_quantile, "window_quantile": window_quantile,
-        "n_range": [int(ns.min()), int(ns.max())] if len(ns) else [0, 0],
-        "clips": len(recs), "windows": n_windows, "timeline_window_s": timeline_window_s, "seed": seed,
+        "n_range": [int(ns.min()), int(ns.max())] if len(ns) else [1, 1],
+        "clips": len(recs), "timeline_windows": counts, "seed": seed,
         "manifest_sha256_16": _file_hash(manifest),
         "versions": {k: md.version(k) for k in ("opensmile", "numpy", "scikit-learn")},
     }
@@ -800,9 +821,13 @@ def write_model_card(weights_dir: str | Path) -> Path:
         c = d["card"]
         lines += [f"## `{calibration.name}` ({calibration.stat().st_size / 1024:.0f} KB)", "", f"- Task: {c['task']}",
                   f"- Method: {c['method']}", f"- Data and licence: {c['data']}", f"- Split: {c['split']}",
-                  "- Clip summary thresholds |z| >= a + b ln(n), n held within " + "-".join(map(str, c["n_range"]))
-                  + ": " + ", ".join(f"{k} {a:.2f} + {b:.2f} ln n" for k, (a, b) in sorted(d["clip"].items())),
-                  "- Timeline window thresholds |z| >=: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(d["window"].items())),
+                  "- Clip summary thresholds |z| >= a + b ln(n), n measured " + "-".join(map(str, c["n_range"]))
+                  + " (held at the lower end below it): " + ", ".join(f"{k} {a:.2f} + {b:.2f} ln n" for k, (a, b) in sorted(d["clip"].items())),
+                  "- Clip summary above n = " + str(c["n_range"][1]) + " (about 30 s of speech): a rising fit extrapolated, "
+                  "a falling one held",
+                  *(f"- Timeline window thresholds, {float(w):g} s windows, |z| >=: "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in sorted(t.items()))
+                    for w, t in sorted(d["window"].items(), key=lambda kv: float(kv[0]))),
                   f"- Seed {c['seed']}; {', '.join(f'{k} {v}' for k, v in c['versions'].items())}", ""]
     lines.append(_THIRD_PARTY)
     out = weights_dir / "README.md"

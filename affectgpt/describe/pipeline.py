@@ -698,8 +698,7 @@ class Describer:
             windows.append(entry)
         return windows
 
-    @staticmethod
-    def _no_window_cue(voice: list, i: int, band: dict | None) -> str:
+    def _no_window_cue(self, voice: list, i: int, band: dict | None) -> str:
         """Why a timeline window whose audio was analysed has no voice cue."""
         from affectgpt.analyzers.acoustic import MIN_BASELINE_WINDOWS
 
@@ -719,8 +718,9 @@ class Describer:
         from affectgpt.analyzers.acoustic import cue_limits
 
         some = bool(cue_limits(band)[0])
-        return ("the voice stays within its usual range over the clip (no departure beyond what single windows of "
-                "neutral speech reach)" + (" on the cues measured" if some else ""))
+        beyond = (" (no departure beyond what single windows of neutral speech reach)"
+                  if self.acoustic.calibration is not None else "")
+        return "the voice stays within its usual range over the clip" + beyond + (" on the cues measured" if some else "")
 
     @staticmethod
     def _no_window_text(transcript, a: float, b: float) -> str:

@@ -300,7 +300,10 @@ def test_speaker_reference_for_a_language_without_norms(demo, describer):
     r = describer.describe(demo, subtitle="我哪知道啊")  # no --language: the voice is compared with itself
     assert r["reference"]["audio"] == "the speaker's own voice over the clip"
     assert "typical neutral speech" not in r["description"]
+    assert r["cues"]["audio"]  # the demo's first phrase departs beyond the threshold (pitch range)
     assert all(c["start_s"] is not None for c in r["cues"]["audio"])  # each cue names its window
+    thresholds = r["audio"]["departure_thresholds"]
+    assert all(abs(c["z"]) >= thresholds[c["name"]] for c in r["cues"]["audio"])
 
 
 # -- language -------------------------------------------------------------------------------------
@@ -1142,7 +1145,7 @@ def test_too_little_speech_for_a_speaker_baseline_is_said_not_called_usual(tmp_p
     r = describer.describe(p)  # Mandarin speech: cues against the speaker's own voice, which needs 3 windows
     assert r["modalities"]["audio"] and r["cues"]["audio"] == []
     assert "too little speech" in r["audio"]["cues_not_measured"]
-    assert "usual level over the clip" not in r["description"] and "too little speech to compare" in r["description"]
+    assert "usual range over the clip" not in r["description"] and "too little speech to compare" in r["description"]
 
 
 @pytest.mark.parametrize("offset", [0.1, 0.5])

@@ -97,10 +97,10 @@ def test_timeline_windows_of_neutral_speech_carry_few_cues(data_dir, analyzers):
     raw = plain.window_cues(audio, bounds, speech=speech)
     n_cal = sum(len(w) for w in cal if w)
     n_raw = sum(len(w) for w in raw if w)
-    assert n_raw >= 2 * len(bounds)  # every window has "a cue" of 0.5 SD or more uncalibrated
+    assert n_raw >= 2 * len(bounds)  # at least 2 cues of 0.5 SD or more per window on average, uncalibrated
     assert n_cal <= 2
     thr = calibrated.calibration
-    assert all(abs(c.z) >= thr.window_threshold(c.name) for w in cal if w for c in w)
+    assert all(abs(c.z) >= thr.window_threshold(c.name, 2.0) for w in cal if w for c in w)
 
 
 def test_calibration_is_written_reproducibly_and_read_back(data_dir, tmp_path):
@@ -112,23 +112,39 @@ def test_calibration_is_written_reproducibly_and_read_back(data_dir, tmp_path):
     assert out1.read_bytes() == out2.read_bytes()  # same data and seed, same file
     cal = load_window_calibration(out1)
     assert card["clips"] == 4 and "training split only" in card["split"]
-    assert set(cal.window) >= {"pitch_level", "pitch_range", "loudness", "jitter", "shimmer", "hnr"}
-    assert all(v > 0 for v in cal.window.values())
+    assert {"1.0", "2.0"} <= set(cal.window) <= {"1.0", "2.0", "4.0"}
+    assert set(cal.window["2.0"]) >= {"pitch_level", "pitch_range", "loudness", "jitter", "shimmer", "hnr"}
+    assert all(v > 0 for v in cal.window["1.0"].values())
     lo, hi = card["n_range"]
     assert lo >= 3 and hi >= lo
 
 
-def test_clip_threshold_grows_with_windows_within_the_measured_range():
-    cal = WindowCalibration({"jitter": (1.0, 1.0)}, {"jitter": 3.0}, {"n_range": [6, 50]})
+def test_thresholds_follow_the_window_count_and_the_window_length():
+    cal = WindowCalibration({"jitter": (1.0, 1.0), "loudness": (5.0, -0.5)},
+                            {"1.0": {"jitter": 5.0}, "2.0": {"jitter": 3.0}}, {"n_range": [6, 50]})
     assert cal.clip_threshold("jitter", 6) == pytest.approx(1 + np.log(6))
-    assert cal.clip_threshold("jitter", 2) == cal.clip_threshold("jitter", 6)  # held at the range measured
-    assert cal.clip_threshold("jitter", 500) == cal.clip_threshold("jitter", 50)
+    assert cal.clip_threshold("jitter", 20) > cal.clip_threshold("jitter", 6)  # more windows, a larger null maximum
+    assert cal.clip_threshold("jitter", 2) == cal.clip_threshold("jitter", 6)  # held at the fewest measured
+    assert cal.clip_threshold("jitter", 500) == pytest.approx(1 + np.log(500))  # a rising fit extrapolated
+    assert cal.clip_threshold("loudness", 500) == cal.clip_threshold("loudness", 50)  # a falling one held
+    # a window uses the longest length measured that does not exceed its own (shorter = noisier)
+    assert cal.window_threshold("jitter", 2.0) == 3.0 and cal.window_threshold("jitter", 30.0) == 3.0
+    assert cal.window_threshold("jitter", 1.5) == 5.0 and cal.window_threshold("jitter", 0.5) == 5.0
     assert cal.clip_threshold("hnr", 20) == 0.0 and cal.window_threshold("hnr") == 0.0
 
 
-def test_a_broken_calibration_file_is_named(tmp_path):
+@pytest.mark.parametrize("broken", [
+    {"clip": {"jitter": [1.0]}, "window": {}},  # one coefficient
+    {"clip": {}, "window": {"2.0": {"jitter": 3.0}}, "card": []},  # card not an object
+    {"clip": {}, "window": {"2.0": {"jitter": 3.0}}, "card": {"n_range": "5-59"}},
+    {"clip": {}, "window": {"2.0": {"jitter": 3.0}}, "card": {"n_range": [0, 0]}},
+    {"clip": {"jitter": [1.0, float("nan")]}, "window": {}},
+    {"clip": {}, "window": {"2.0": {"jitter": -1.0}}},
+    {"clip": {}},  # no window thresholds
+])
+def test_a_broken_calibration_file_is_named(tmp_path, broken):
     bad = tmp_path / "window_cues.json"
-    bad.write_text(json.dumps({"clip": {"jitter": [1.0]}}), encoding="utf-8")
+    bad.write_text(json.dumps(broken), encoding="utf-8")
     with pytest.raises(InputError, match="window_cues.json.*not a window-cue calibration"):
         load_window_calibration(bad)
 
