@@ -73,7 +73,7 @@ def main() -> int:
     a = ap.parse_args()
     d = data_dir(a.data_dir)
     from affectgpt.analyzers.acoustic import SR, AcousticAnalyzer
-    from affectgpt.analyzers.training import _neutral_concatenations
+    from affectgpt.analyzers.training import neutral_concatenations
     from affectgpt.media.vad import detect_speech
 
     root = d / "ravdess"
@@ -83,7 +83,7 @@ def main() -> int:
     if calibrated.calibration is None:
         raise SystemExit("no packaged calibration: run `affectgpt heads train window_cues --data-dir DIR`")
     t0 = time.perf_counter()
-    null = _neutral_concatenations(rows, list(HELD_OUT), a.per_actor, seed=1)
+    null = neutral_concatenations(rows, list(HELD_OUT), a.per_actor, seed=1)
     any_cal = any_plain = strong_plain = windows = window_cues = 0
     for plan in null:
         audio, _ = _join(root, plan)

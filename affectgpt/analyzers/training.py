@@ -28,7 +28,7 @@ from affectgpt.analyzers.heads import Head, load_head
 from affectgpt.errors import AffectGPTError
 from affectgpt.pipeline import FunctionStep, run_map
 
-__all__ = ["calibrate_window_cues", "train_audio_head", "train_text_head", "train_text_iemocap_head", "train_text_sentiment_head",
+__all__ = ["calibrate_window_cues", "neutral_concatenations", "train_audio_head", "train_text_head", "train_text_iemocap_head", "train_text_sentiment_head",
            "train_text_zh_heads", "mosi_text_features", "ravdess_features", "meld_text_features", "fit_temperature"]
 
 DATA_LICENCES = {
@@ -114,9 +114,16 @@ def ravdess_features(data_dir: str | Path, cache: str | None = None) -> dict:
     return data
 
 
-def _neutral_concatenations(rows: list[dict], actors: list[str], clips_per_actor: int, seed: int) -> list[dict]:
-    """Neutral-speech clips of one speaker each: ``k`` (2-12) of an actor's neutral and calm RAVDESS
-    clips in a random order with 0.1-0.6 s of silence between them (seeded per actor)."""
+def neutral_concatenations(rows: list[dict], actors: list[str], clips_per_actor: int, seed: int) -> list[dict]:
+    """Plans of neutral-speech clips of one speaker each: ``k`` (2-12, cycling) of an actor's
+    neutral and calm RAVDESS clips in a random order with 0.1-0.6 s of silence after each
+    (seeded per actor). ``rows`` are the RAVDESS manifest's rows.
+
+    Returns ``[{"id", "actor", "files" (manifest paths), "gaps_s"}]``, ``clips_per_actor`` per actor.
+
+    Raises:
+        AffectGPTError: an actor has fewer than 2 neutral/calm clips in ``rows``.
+    """
     by: dict[str, list[str]] = {}
     for r in rows:
         if r["emotion"] in ("neutral", "calm") and r["actor"] in actors:
@@ -143,7 +150,7 @@ def calibrate_window_cues(data_dir: str | Path, out: str | Path, seed: int = 0, 
     write the thresholds of speaker-relative cues (``window_cues.json``); returns the card.
 
     Method: ``clips_per_actor`` clips per RAVDESS training actor, each 2-12 of that actor's
-    neutral/calm utterances joined (:func:`_neutral_concatenations`; 3-30 s). Each is analysed
+    neutral/calm utterances joined (:func:`neutral_concatenations`; 3-30 s). Each is analysed
     as a clip of unknown language (the speaker path of
     :class:`~affectgpt.analyzers.acoustic.AcousticAnalyzer`, uncalibrated), giving per cue the
     largest ``|z|`` over its sliding 1 s windows and the window count ``n`` (at 0.5 s spacing,
@@ -169,7 +176,7 @@ def calibrate_window_cues(data_dir: str | Path, out: str | Path, seed: int = 0, 
     with open(manifest, encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     t0 = time.time()
-    plans = _neutral_concatenations(rows, list(actors), clips_per_actor, seed)
+    plans = neutral_concatenations(rows, list(actors), clips_per_actor, seed)
     analyzer = AcousticAnalyzer(calibration=False)
 
     def measure(plan: dict) -> dict:
