@@ -51,21 +51,6 @@ def _inserts(rows: list[dict], actor: str, seed: int) -> list[dict]:
     return plans
 
 
-def _join(root, plan):
-    import numpy as np
-
-    from affectgpt.analyzers.acoustic import SR
-    from affectgpt.media.audio import load_audio
-
-    parts, spans, t = [], [], 0.0
-    for f, g in zip(plan["files"], plan["gaps_s"]):
-        a = load_audio(root / f)
-        spans.append((t, t + len(a) / SR))
-        parts += [a, np.zeros(int(g * SR), np.float32)]
-        t += len(a) / SR + int(g * SR) / SR
-    return np.concatenate(parts).astype(np.float32), spans
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir")
@@ -73,7 +58,7 @@ def main() -> int:
     a = ap.parse_args()
     d = data_dir(a.data_dir)
     from affectgpt.analyzers.acoustic import SR, AcousticAnalyzer
-    from affectgpt.analyzers.training import neutral_concatenations
+    from affectgpt.analyzers.training import join_clips, neutral_concatenations
     from affectgpt.media.vad import detect_speech
 
     root = d / "ravdess"
@@ -86,7 +71,7 @@ def main() -> int:
     null = neutral_concatenations(rows, list(HELD_OUT), a.per_actor, seed=1)
     any_cal = any_plain = strong_plain = windows = window_cues = 0
     for plan in null:
-        audio, _ = _join(root, plan)
+        audio, _ = join_clips(root, plan)
         res = calibrated.analyze(audio, language=None, native_rate=SR, channels=1)
         any_cal += bool(res.cues)
         before = plain.analyze(audio, language=None, native_rate=SR, channels=1).cues
@@ -103,7 +88,7 @@ def main() -> int:
     n = {"strong": 0, "normal": 0}
     outside = outside_plain = 0
     for plan in inserts:
-        audio, spans = _join(root, plan)
+        audio, spans = join_clips(root, plan)
         res = calibrated.analyze(audio, language=None, native_rate=SR, channels=1)
         ea, eb = spans[plan["target"]]
         inside = [c for c in res.cues if c.end_s > ea and c.start_s < eb]

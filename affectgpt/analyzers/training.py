@@ -28,7 +28,7 @@ from affectgpt.analyzers.heads import Head, load_head
 from affectgpt.errors import AffectGPTError
 from affectgpt.pipeline import FunctionStep, run_map
 
-__all__ = ["calibrate_window_cues", "neutral_concatenations", "train_audio_head", "train_text_head", "train_text_iemocap_head", "train_text_sentiment_head",
+__all__ = ["calibrate_window_cues", "neutral_concatenations", "join_clips", "train_audio_head", "train_text_head", "train_text_iemocap_head", "train_text_sentiment_head",
            "train_text_zh_heads", "mosi_text_features", "ravdess_features", "meld_text_features", "fit_temperature"]
 
 DATA_LICENCES = {
@@ -142,6 +142,27 @@ def neutral_concatenations(rows: list[dict], actors: list[str], clips_per_actor:
     return plans
 
 
+def join_clips(root: str | Path, plan: dict) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """The clips of a plan (:func:`neutral_concatenations`: ``files`` under ``root``, each followed
+    by ``gaps_s`` seconds of silence) joined as 16 kHz mono float32 audio, and each clip's span
+    (start, end, seconds) in it.
+
+    Raises:
+        InputError: a clip cannot be read (from :func:`~affectgpt.media.audio.load_audio`).
+    """
+    from affectgpt.analyzers.acoustic import SR
+    from affectgpt.media.audio import load_audio
+
+    parts, spans, n = [], [], 0
+    for f, g in zip(plan["files"], plan["gaps_s"]):
+        a = load_audio(Path(root) / f)
+        spans.append((n / SR, (n + len(a)) / SR))
+        gap = np.zeros(int(g * SR), np.float32)
+        parts += [a, gap]
+        n += len(a) + len(gap)
+    return np.concatenate(parts).astype(np.float32), spans
+
+
 def calibrate_window_cues(data_dir: str | Path, out: str | Path, seed: int = 0, cache: str | None = None,
                           actors: tuple[str, ...] = tuple(f"{i:02d}" for i in range(1, 17)),
                           clips_per_actor: int = 30, clip_quantile: float = 0.975,
@@ -168,7 +189,6 @@ def calibrate_window_cues(data_dir: str | Path, out: str | Path, seed: int = 0, 
     from sklearn.linear_model import QuantileRegressor
 
     from affectgpt.analyzers.acoustic import CUE_FEATURES, MIN_BASELINE_WINDOWS, SR, AcousticAnalyzer, timeline_lld
-    from affectgpt.media.audio import load_audio
     from affectgpt.media.vad import detect_speech
 
     root = Path(data_dir) / "ravdess"
@@ -180,10 +200,7 @@ def calibrate_window_cues(data_dir: str | Path, out: str | Path, seed: int = 0, 
     analyzer = AcousticAnalyzer(calibration=False)
 
     def measure(plan: dict) -> dict:
-        parts = []
-        for f, g in zip(plan["files"], plan["gaps_s"]):
-            parts += [load_audio(root / f), np.zeros(int(g * SR), np.float32)]
-        audio = np.concatenate(parts).astype(np.float32)
+        audio, _ = join_clips(root, plan)
         res = analyzer.analyze(audio, language=None, native_rate=SR, channels=1)
         rec = {"id": plan["id"], "n": 0, "clip": {}, "timeline": {}}
         if not res.present:
