@@ -688,7 +688,7 @@ exit codes: 0 answered, 1 some inputs failed (recorded in the CSV), 2 usage or u
   affectgpt heads train audio --data-dir ../shared/data --out audio_head.npz
   affectgpt heads train text_zh --data-dir ../shared/data
   affectgpt heads train text_zh --data-dir ../shared/data --lora-seeds 0 1 --out /tmp/zh/text_zh.npz
-  affectgpt heads train window_cues --data-dir ../shared/data   # voice-cue thresholds, about 10 min""")
+  affectgpt heads train window_cues --data-dir ../shared/data   # voice-cue thresholds, about 12 min on one core""")
     ht.add_argument("head", choices=["audio", "text", "text_zh", "window_cues"],
                     help="audio (RAVDESS), text (MELD + IEMOCAP sessions 1-4), text_zh (MER2023 + CH-SIMS v2 train), "
                          "window_cues (thresholds of speaker-relative voice cues, from neutral RAVDESS training speech)")

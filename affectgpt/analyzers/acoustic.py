@@ -56,7 +56,7 @@ from affectgpt.media.vad import SpeechActivity, detect_speech
 __all__ = ["AcousticAnalyzer", "egemaps", "CUE_FEATURES", "WINDOW_ONLY", "is_silent", "normalize_level",
            "clipping_mode", "CLIPPED_FLAG_SHARE", "CLIPPED_DROP_SHARE", "CLIPPING_DISTORTS",
            "DAMAGED_DROP_SHARE", "BACKGROUND_DROP_DB", "BACKGROUND_FLAG_DB", "speech_to_background_db",
-           "background_mode", "cue_limits", "db_above", "MIN_SPEECH_S", "MIN_BASELINE_WINDOWS", "UPPER_EDGE_HZ", "audio_band", "UPPER_CUT_DISTORTS",
+           "background_mode", "window_background_db", "window_limits", "background_spans", "WINDOW_BACKGROUND_CONTEXT_S", "cue_limits", "db_above", "MIN_SPEECH_S", "MIN_BASELINE_WINDOWS", "UPPER_EDGE_HZ", "audio_band", "UPPER_CUT_DISTORTS",
            "FUNDAMENTAL_CUT_SHARE", "FUNDAMENTAL_CUT_DISTORTS", "band_drops", "fundamental_cut", "egemaps_lld",
            "mask_non_speech", "CUE_SPEECH_PAD_S",
            "window_functionals", "timeline_lld", "WindowCalibration", "load_window_calibration", "packaged_window_calibration"]
@@ -120,6 +120,10 @@ BACKGROUND_DROP_DB = 10.0
 BACKGROUND_FLAG_DB = 15.0
 #: the background level needs this much time (s) away from the speech (0.2 s from any segment)
 MIN_BACKGROUND_S = 0.3
+#: a timeline window's background is judged from the sound within this many seconds of it
+#: (:func:`window_background_db`): music that plays under part of a clip flags the windows it
+#: plays in, not the whole clip's
+WINDOW_BACKGROUND_CONTEXT_S = 0.5
 #: plain names of the cues, for notes
 CUE_NAMES = {"pitch_level": "pitch level", "pitch_range": "pitch range", "loudness": "loudness",
              "loudness_variation": "loudness variation", "speaking_rate": "speaking rate", "jitter": "jitter",
@@ -312,6 +316,9 @@ def cue_limits(info: dict | None) -> tuple[frozenset[str], dict[str, list[str]]]
         return frozenset(CUE_FEATURES), {}
     band_drop, band_flag = band_drops(info)
     clipping = info.get("clipping")
+    background = (f"background sound under part of the speech ({spans_text(info['background_spans'])})"
+                  if info.get("background_spans") else
+                  f"background sound (speech {db_above(info['snr_db'])} it)" if info.get("background") else "")
     dropped = set(band_drop) | (CLIPPING_DISTORTS if clipping == "drop" else set())
     flags: dict[str, list[str]] = {}
     for cue in CUE_FEATURES:
@@ -320,7 +327,7 @@ def cue_limits(info: dict | None) -> tuple[frozenset[str], dict[str, list[str]]]
         f = ([band_flag] if band_flag else []) + (
             ["clipped audio"] if clipping == "flag" and cue in CLIPPING_DISTORTS else []) + (
             ["damaged audio"] if info.get("damage") == "flag" else []) + (
-            [f"background sound (speech {db_above(info['snr_db'])} it)"] if info.get("background") == "flag" else [])
+            [background] if info.get("background") == "flag" else [])
         if f:
             flags[cue] = f
     return frozenset(dropped), flags
@@ -365,6 +372,91 @@ def speech_to_background_db(audio: np.ndarray, speech: SpeechActivity | None, gu
         return 99.0
     background = float(np.percentile(sounding, 25))
     return float(10 * np.log10(max(float(np.mean(power[inside])) / background - 1.0, 1e-3)))
+
+
+def window_background_db(audio: np.ndarray, speech: SpeechActivity | None, start_s: float, end_s: float,
+                         context_s: float = WINDOW_BACKGROUND_CONTEXT_S) -> float | None:
+    """Speech-to-background ratio (dB) of one stretch of 16 kHz ``audio``:
+    :func:`speech_to_background_db` over ``[start_s - context_s, end_s + context_s)`` with the
+    speech inside it. None when that stretch has no speech, or too little sound away from the
+    speech to measure (:data:`MIN_BACKGROUND_S`): the clip's value then stands for it."""
+    if speech is None or not speech.segments:
+        return None
+    lo = max(0.0, start_s - context_s)
+    hi = min(len(audio) / SR, end_s + context_s)
+    if hi - lo <= 0:
+        return None
+    inside = tuple((max(a, lo) - lo, min(b, hi) - lo) for a, b in speech.segments if min(b, hi) > max(a, lo))
+    if not inside:
+        return None
+    return speech_to_background_db(audio[int(round(lo * SR)):int(round(hi * SR))], SpeechActivity(inside, hi - lo))
+
+
+def background_spans(audio: np.ndarray, speech: SpeechActivity | None, window_s: float = 2.0) -> list[dict]:
+    """Stretches of a clip's speech with background sound loud enough to flag or drop the voice
+    cues, judged window by window (``window_s`` windows from the first speech onset to the last
+    offset, :func:`window_background_db`); neighbouring windows with the same verdict are merged.
+    This finds music under part of a clip, which the clip's single ratio
+    (:func:`speech_to_background_db`, from the quietest quarter of all its pauses) misses.
+
+    Returns ``[{"start_s", "end_s", "snr_db" (the lowest in the stretch), "cues" ("flag" or
+    "drop")}]`` in seconds of the clip (empty without speech)."""
+    if speech is None or not speech.segments:
+        return []
+    first, last = speech.segments[0][0], speech.segments[-1][1]
+    n = max(1, int(np.ceil((last - first) / window_s - 1e-6)))
+    spans: list[dict] = []
+    for i in range(n):
+        a, b = first + i * window_s, min(last, first + (i + 1) * window_s)
+        snr = window_background_db(audio, speech, a, b)
+        mode = background_mode(None if snr is None else round(snr, 1))
+        if not mode:
+            continue
+        if spans and spans[-1]["cues"] == mode and abs(spans[-1]["end_s"] - round(a, 3)) < 1e-6:
+            spans[-1]["end_s"] = round(b, 3)
+            spans[-1]["snr_db"] = min(spans[-1]["snr_db"], round(snr, 1))
+        else:
+            spans.append({"start_s": round(a, 3), "end_s": round(b, 3), "snr_db": round(snr, 1), "cues": mode})
+    return spans
+
+
+def spans_text(spans: list[dict]) -> str:
+    """``"20.0-38.0 s"`` / ``"2.0-4.0 s, 9.5-12.0 s"`` for :func:`background_spans`."""
+    return ", ".join(f"{s['start_s']:.1f}-{s['end_s']:.1f} s" for s in spans)
+
+
+def window_limits(band: dict | None, audio: np.ndarray, speech: SpeechActivity | None,
+                  bounds: list[tuple[float, float]]) -> list[dict]:
+    """The ``audio`` section (measurement limits, see :func:`cue_limits`) as each window in
+    ``bounds`` is judged: a copy of ``band`` whose background (``snr_db``, ``background``) is the
+    window's own (:func:`window_background_db`, ``snr_scope`` ``"window"``) where it can be
+    measured; else, when the clip has background only in part (``background_spans``), that of the
+    stretches the window overlaps (``"part"``; none: no background); else the clip's (``"clip"``).
+    Band limits, clipping and damage stay the clip's (the decoder does not say where a damaged
+    packet was)."""
+    band = dict(band or {})
+    spans = band.pop("background_spans", None)
+    out = []
+    for a, b in bounds:
+        w = dict(band)
+        snr = window_background_db(audio, speech, a, b)
+        if snr is None and spans is not None:
+            near = [s["snr_db"] for s in spans if s["start_s"] < b and s["end_s"] > a]
+            w.pop("background", None)
+            if near:
+                w["snr_db"] = min(near)
+                w["background"] = background_mode(w["snr_db"])
+            w["snr_scope"] = "part"
+        elif snr is not None:
+            w["snr_db"] = round(snr, 1)
+            w.pop("background", None)
+            if background_mode(w["snr_db"]):
+                w["background"] = background_mode(w["snr_db"])
+            w["snr_scope"] = "window"
+        elif w.get("snr_db") is not None:
+            w["snr_scope"] = "clip"
+        out.append(w)
+    return out
 
 
 def db_above(snr_db: float) -> str:
@@ -617,6 +709,11 @@ class AcousticAnalyzer:
             info["snr_db"] = None if snr is None else round(snr, 1)
             if background_mode(info["snr_db"]):  # judged on the value reported
                 info["background"] = background_mode(info["snr_db"])
+            else:  # music under part of the clip: its quiet pauses outvote the rest in the clip's ratio
+                spans = background_spans(audio, speech)
+                if spans:
+                    info["background"] = "flag"
+                    info["background_spans"] = spans
         if why:
             return ModalityResult("audio", False, why, extra={"audio": info}, seconds=time.perf_counter() - t0)
         # measure the speech, not the music, noise or silence around it
@@ -735,7 +832,8 @@ class AcousticAnalyzer:
     def window_cues(self, audio: np.ndarray, bounds: list[tuple[float, float]], normalise: bool = True,
                     band: dict | None = None, speech: SpeechActivity | None = None,
                     floor: dict | None = None, lld: tuple | None = None,
-                    clipping: str | None = None, calibrated: bool = True) -> list[list[Cue] | None]:
+                    clipping: str | None = None, calibrated: bool = True,
+                    bands: list[dict] | None = None) -> list[list[Cue] | None]:
         """Voice cues per time window, relative to the clip's own median over its windows.
 
         The spread is the robust SD (1.4826 x median absolute deviation) of the windows, at
@@ -745,9 +843,14 @@ class AcousticAnalyzer:
         beyond what single windows of neutral speech reach
         (:meth:`WindowCalibration.window_threshold`).
 
+        ``band`` holds the clip's measurement limits (:func:`cue_limits`); ``bands``, one such
+        section per window (:func:`window_limits`), replaces it window by window.
+
         Returns one list per window (None for a window without enough speech); empty lists
         everywhere when fewer than 3 windows have speech (no baseline to compare with).
         """
+        if bands is not None and len(bands) != len(bounds):
+            raise ValueError(f"{len(bands)} measurement-limit sections for {len(bounds)} windows")
         per: list[np.ndarray | None] = []
         names = None
         audio, lld = timeline_lld(audio, speech, normalise, lld)
@@ -784,9 +887,9 @@ class AcousticAnalyzer:
         ref["_speaker"] = True
         cal = self.calibration if calibrated else None
         return [None if p is None else
-                [c for c in self._cues(names, p, ref, a, b, band=band, clipping=clipping)
+                [c for c in self._cues(names, p, ref, a, b, band=band if bands is None else bands[i], clipping=clipping)
                  if cal is None or abs(c.z) >= cal.window_threshold(c.name, b - a)]
-                for p, (a, b) in zip(per, bounds)]
+                for i, (p, (a, b)) in enumerate(zip(per, bounds))]
 
 
 def timeline_lld(audio: np.ndarray, speech: SpeechActivity | None, normalise: bool = True,

@@ -632,7 +632,7 @@ class Describer:
                   band: dict | None = None, gender: str | None = None, clipping: str | None = None) -> list[dict]:
         """Per-window labels and cues. Each window analyses its own audio, the frames inside it
         and the subtitle cues overlapping it; an empty window says why."""
-        from affectgpt.analyzers.acoustic import MIN_SPEECH_S, normalize_level
+        from affectgpt.analyzers.acoustic import MIN_SPEECH_S, normalize_level, window_limits
 
         if not bounds:
             return []
@@ -641,9 +641,12 @@ class Describer:
         texts = [t if has_words(t) else "" for t in texts]
         with _one_torch_thread():
             text_probs = self.lexical.probs(texts) if any(texts) else None
-        voice = (self.acoustic.window_cues(audio, bounds, speech=speech, band=band,
+        analysed = audio is not None and not audio_missing
+        # background sound judged window by window: music under part of the clip flags the windows it plays in
+        bands = window_limits(band, audio, speech, bounds) if analysed else [dict(band or {}) for _ in bounds]
+        voice = (self.acoustic.window_cues(audio, bounds, speech=speech, bands=bands,
                                            floor=self.acoustic.norms.get(gender or "", {}), clipping=clipping)
-                 if audio is not None and not audio_missing else [None] * len(bounds))
+                 if analysed else [None] * len(bounds))
         windows = []
         for i, (a, b) in enumerate(bounds):
             parts = []
@@ -664,10 +667,14 @@ class Describer:
                     seg = clip.audio_between(a, b)
                     p = self.acoustic.probs(normalize_level(seg))
                     parts.append(ModalityResult("audio", True, probs=merge_to_basic(self.acoustic.head.classes, p)))
+                    if bands[i].get("snr_db") is not None:
+                        entry["background"] = {"snr_db": bands[i]["snr_db"], "judged_on": bands[i]["snr_scope"],
+                                               "cues": bands[i].get("background")}
                     if voice[i]:  # only where the window's audio passed the gate
-                        entry["voice_cues"] = [f"{c.text} ({c.z:+.1f} SD vs the clip)" for c in voice[i][:3]]
+                        entry["voice_cues"] = [f"{c.text} ({c.z:+.1f} SD vs the clip{'; ' + c.flag if c.flag else ''})"
+                                               for c in voice[i][:3]]
                     else:
-                        entry["voice_cues_note"] = self._no_window_cue(voice, i, band)
+                        entry["voice_cues_note"] = self._no_window_cue(voice, i, bands[i])
             # video: the frames inside the window
             vspan = clip.video_span_s
             if faces is not None and vspan is not None and (b <= vspan[0] or a >= vspan[1]):
@@ -821,7 +828,16 @@ def _notes(out: dict) -> list[str]:
         notes.append(f"Note: only part of the speech was transcribed: {tr['windows_dropped']} of {tr.get('windows')} "
                      f"30 s stretches were not recognised with confidence ({tr.get('windows_dropped_reason')}).")
     background = out.get("audio", {}).get("background")
-    if background and out["modalities"].get("audio"):
+    if background and out["audio"].get("background_spans") and out["modalities"].get("audio"):
+        from affectgpt.analyzers.acoustic import spans_text
+
+        spans = out["audio"]["background_spans"]
+        level = min(s["snr_db"] for s in spans)
+        loud = (f"at worst only about {level:.0f} dB below the speech" if level >= 0.5 else
+                f"at worst as loud as the speech or louder ({level:+.0f} dB)")
+        notes.append(f"Note: background sound (music or noise) under part of the speech ({spans_text(spans)}), {loud}; "
+                     "the voice cues are flagged as affected.")
+    elif background and out["modalities"].get("audio"):
         level = out["audio"]["snr_db"]
         where = (f"only about {level:.0f} dB below the speech" if level >= 0.5 else
                  f"as loud as the speech or louder ({level:+.0f} dB)")

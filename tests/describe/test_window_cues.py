@@ -165,3 +165,142 @@ def test_the_most_departing_window_does_not_depend_on_where_the_grid_falls(data_
     z = [g[0] for g in got]
     assert min(z) >= 3.0 and max(z) - min(z) <= 1.5, got  # with a 0.5 s hop: 3.5, 3.8, 2.1, 2.2, 2.8
     assert max(g[1] for g in got) - min(g[1] for g in got) <= 0.35, got  # the same phrase
+
+
+def _tune(n: int, seed: int = 0) -> np.ndarray:
+    """Harmonic notes changing four times a second (film music under dialogue)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / SR
+    hz = (220 * 2 ** (rng.integers(0, 12, n // 4000 + 2) / 12))[(t * 4).astype(int)]
+    phase = 2 * np.pi * np.cumsum(hz) / SR
+    return (np.sin(phase) + 0.5 * np.sin(2 * phase) + 0.3 * np.sin(3 * phase)).astype(np.float32)
+
+
+def _music_in_half(data_dir, half: str, snr_db: float = 5.0):
+    """Ten neutral lines of one speaker; music ``snr_db`` below the speech in one half only."""
+    from affectgpt.media.vad import detect_speech
+
+    audio, _ = _joined(data_dir, _neutral(_rows(data_dir), "22")[:10])
+    sp = detect_speech(audio)
+    power = float(np.mean(np.concatenate([audio[int(a * SR):int(b * SR)] for a, b in sp.segments]) ** 2))
+    music = _tune(len(audio))
+    music *= np.float32(np.sqrt(power / np.mean(music ** 2) / 10 ** (snr_db / 10)))
+    mid = len(audio) // 2
+    where = np.arange(len(audio)) >= mid if half == "second" else np.arange(len(audio)) < mid
+    mixed = (audio + np.where(where, music, 0)).astype(np.float32)
+    return mixed, mid / SR, detect_speech(mixed)
+
+
+@pytest.mark.parametrize("half", ["first", "second"])
+def test_music_under_part_of_a_clip_is_judged_in_the_windows_it_plays_in(data_dir, analyzers, half):
+    """Background sound used to be judged once per clip and applied to every timeline window:
+    music under half of a clip either flagged the clean half too, or (its pauses outvoted by the
+    quiet half) left the windows it plays in unflagged. Each window is now judged on its own."""
+    from affectgpt.analyzers.acoustic import (WINDOW_BACKGROUND_CONTEXT_S, background_mode,
+                                              speech_to_background_db, window_limits)
+
+    calibrated, _ = analyzers
+    audio, mid, speech = _music_in_half(data_dir, half)
+    clip_snr = speech_to_background_db(audio, speech)
+    clip_band = {"snr_db": round(clip_snr, 1)}
+    if background_mode(clip_snr):
+        clip_band["background"] = background_mode(clip_snr)
+    bounds = [(i * 2.0, (i + 1) * 2.0) for i in range(int(len(audio) / SR // 2))]
+    bands = window_limits(clip_band, audio, speech, bounds)
+    ctx = WINDOW_BACKGROUND_CONTEXT_S
+    with_music = [i for i, (a, b) in enumerate(bounds)
+                  if (a - ctx >= mid if half == "second" else b + ctx <= mid)]
+    clean = [i for i, (a, b) in enumerate(bounds) if (b + ctx <= mid if half == "second" else a - ctx >= mid)]
+    assert len(with_music) >= 3 and len(clean) >= 3
+    judged = [i for i in with_music + clean if bands[i].get("snr_scope") == "window"]
+    assert len(judged) >= 0.8 * (len(with_music) + len(clean))  # the pauses between lines are enough to judge
+    for i in judged:
+        if i in with_music:
+            assert bands[i]["background"] == "drop" and bands[i]["snr_db"] < 10, (i, bands[i])
+        else:
+            assert "background" not in bands[i] and bands[i]["snr_db"] > 25, (i, bands[i])
+    per_window = calibrated.window_cues(audio, bounds, speech=speech, bands=bands)
+    assert all(not per_window[i] for i in judged if i in with_music)  # nothing measured under the music
+    assert any(per_window[i] is not None for i in judged if i in with_music)  # though the windows had speech
+    # the clip's single verdict cannot be right for both halves
+    assert {bands[i].get("background") for i in judged} == {"drop", None}
+
+
+def test_window_limits_fall_back_to_the_clip_and_keep_its_other_limits():
+    """A window of unbroken speech has no pause to measure: the clip's value stands, marked as
+    the clip's; band limits, clipping and damage are the clip's in every window."""
+    from affectgpt.analyzers.acoustic import window_limits
+    from affectgpt.media.vad import SpeechActivity
+
+    rng = np.random.default_rng(0)
+    audio = (rng.standard_normal(6 * SR) * 0.1).astype(np.float32)
+    audio[4 * SR:] *= 0.01  # quiet sound after the speech, 20 dB down per sample... ~40 dB in power
+    speech = SpeechActivity(((0.0, 4.0),), 6.0)
+    band = {"snr_db": 12.0, "background": "flag", "damage": "flag", "clipping": "flag", "narrowband": True}
+    out = window_limits(band, audio, speech, [(0.0, 2.0), (3.0, 5.0)])
+    assert out[0]["snr_scope"] == "clip" and out[0]["background"] == "flag" and out[0]["snr_db"] == 12.0
+    assert out[1]["snr_scope"] == "window" and out[1]["snr_db"] == pytest.approx(40.0, abs=1.0)
+    assert "background" not in out[1]
+    assert all(w["damage"] == "flag" and w["clipping"] == "flag" and w["narrowband"] for w in out)
+    assert band == {"snr_db": 12.0, "background": "flag", "damage": "flag", "clipping": "flag", "narrowband": True}
+    # a clip with background under part of its speech: an unmeasurable window takes the verdict of
+    # the stretch it overlaps, and no background elsewhere
+    part = {"snr_db": 40.0, "background": "flag",
+            "background_spans": [{"start_s": 0.0, "end_s": 2.5, "snr_db": 6.0, "cues": "drop"}]}
+    long_speech = SpeechActivity(((0.0, 6.0),), 6.0)
+    got = window_limits(part, audio, long_speech, [(0.0, 2.0), (3.0, 5.0)])
+    assert got[0]["snr_scope"] == "part" and got[0]["background"] == "drop" and got[0]["snr_db"] == 6.0
+    assert got[1]["snr_scope"] == "part" and "background" not in got[1] and "background_spans" not in got[1]
+    with pytest.raises(ValueError, match="2 measurement-limit sections for 3 windows"):
+        AcousticAnalyzer(calibration=False).window_cues(audio, [(0, 2), (2, 4), (4, 6)], speech=speech, bands=out)
+
+
+@pytest.mark.parametrize("half", ["first", "second"])
+def test_music_under_part_of_a_clip_flags_the_clip_and_names_where(data_dir, half):
+    """The clip's single speech-to-background ratio comes from the quietest quarter of all its
+    pauses, so music under half of the clip read as no background at all (about 49 dB) and the
+    clip's cues were reported unflagged. The stretches with music are now found and named."""
+    from affectgpt.analyzers.acoustic import background_mode, background_spans, speech_to_background_db
+
+    audio, mid, speech = _music_in_half(data_dir, half)
+    assert background_mode(speech_to_background_db(audio, speech)) is None  # the fault: the clip ratio misses it
+    spans = background_spans(audio, speech)
+    assert spans and all(s["cues"] in ("flag", "drop") and s["snr_db"] < 15 for s in spans)
+    covered = sum(s["end_s"] - s["start_s"] for s in spans)
+    inside = sum(max(0.0, min(s["end_s"], mid + 1.0 if half == "first" else 1e9) -
+                      max(s["start_s"], -1e9 if half == "first" else mid - 1.0)) for s in spans)
+    assert inside == pytest.approx(covered)  # only where the music plays (to a window's width)
+    assert covered >= 0.6 * (mid - speech.segments[0][0] if half == "first" else speech.segments[-1][1] - mid)
+    r = AcousticAnalyzer(calibration=False).analyze(audio, language="zh", speech=speech)
+    info = r.extra["audio"]
+    assert info["background"] == "flag" and info["background_spans"] == spans
+    assert r.cues and all("background sound under part of the speech (" in c.flag for c in r.cues)
+    # a clean clip gets no such stretch
+    clean, _ = _joined(data_dir, _neutral(_rows(data_dir), "22")[:10])
+    from affectgpt.media.vad import detect_speech
+
+    assert background_spans(clean, detect_speech(clean)) == []
+
+
+def test_the_timeline_and_description_say_where_the_music_is(data_dir, tmp_path):
+    """End to end on an audio file: the description names the stretch with music, and each
+    timeline window is judged on its own sound."""
+    import soundfile as sf
+
+    from affectgpt.describe.pipeline import DescribeConfig, Describer
+
+    audio, mid, _ = _music_in_half(data_dir, "second")
+    path = tmp_path / "music_second_half.wav"
+    sf.write(path, audio, SR)
+    with Describer(DescribeConfig(timeline=True)) as d:
+        r = d.describe(path)
+    assert r["audio"]["background"] == "flag" and r["audio"]["background_spans"]
+    assert any("under part of the speech (" in n for n in r["notes"])
+    judged = [w for w in r["timeline"] if w.get("background", {}).get("judged_on") == "window"]
+    music = [w for w in judged if w["start_s"] >= mid + 0.5]
+    clean = [w for w in judged if w["end_s"] <= mid - 0.5]
+    assert len(music) >= 3 and len(clean) >= 3
+    assert all(w["background"]["cues"] == "drop" and "voice_cues" not in w
+               and "background sound" in w["voice_cues_note"] for w in music)
+    assert all(w["background"]["cues"] is None and "background sound" not in w.get("voice_cues_note", "")
+               and not any("background" in c for c in w.get("voice_cues", [])) for w in clean)
