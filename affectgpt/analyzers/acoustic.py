@@ -384,12 +384,16 @@ def window_background_db(audio: np.ndarray, speech: SpeechActivity | None, start
         return None
     lo = max(0.0, start_s - context_s)
     hi = min(len(audio) / SR, end_s + context_s)
-    if hi - lo <= 0:
+    if hi - lo <= 0 or not any(b > lo and a < hi for a, b in speech.segments):
         return None
-    inside = tuple((max(a, lo) - lo, min(b, hi) - lo) for a, b in speech.segments if min(b, hi) > max(a, lo))
-    if not inside:
-        return None
-    return speech_to_background_db(audio[int(round(lo * SR)):int(round(hi * SR))], SpeechActivity(inside, hi - lo))
+    # speech just outside the stretch still keeps its guard band out of the background
+    guard = 0.2
+    near = tuple((a - lo, b - lo) for a, b in speech.segments if b > lo - guard and a < hi + guard)
+    snr = speech_to_background_db(audio[int(round(lo * SR)):int(round(hi * SR))],
+                                  SpeechActivity(near, hi - lo), guard_s=guard)
+    # 99.0: only digital silence around this speech (a late audio start, a zero-filled gap), no
+    # level to judge by: the clip's value stands
+    return None if snr == 99.0 else snr
 
 
 def background_spans(audio: np.ndarray, speech: SpeechActivity | None, window_s: float = 2.0) -> list[dict]:
@@ -443,10 +447,12 @@ def window_limits(band: dict | None, audio: np.ndarray, speech: SpeechActivity |
         if snr is None and spans is not None:
             near = [s["snr_db"] for s in spans if s["start_s"] < b and s["end_s"] > a]
             w.pop("background", None)
-            if near:
+            if near:  # a stretch of the clip with background overlaps it
                 w["snr_db"] = min(near)
                 w["background"] = background_mode(w["snr_db"])
-            w["snr_scope"] = "part"
+                w["snr_scope"] = "part"
+            elif w.get("snr_db") is not None:  # none: the clip's ratio, which flags nothing
+                w["snr_scope"] = "clip"
         elif snr is not None:
             w["snr_db"] = round(snr, 1)
             w.pop("background", None)
@@ -761,6 +767,10 @@ class AcousticAnalyzer:
                     f"of 1 s, {MIN_BASELINE_WINDOWS} needed")
             if kept is not None:  # windows of the joined speech -> the clip's own clock
                 cues = [_on_clip_clock(c, kept) for c in cues]
+            drop_spans = [s for s in info.get("background_spans", []) if s["cues"] == "drop"]
+            if drop_spans:  # a window under loud background sound measures nothing
+                cues = [c for c in cues if c.start_s is None or not any(
+                    s["start_s"] < c.end_s and s["end_s"] > c.start_s for s in drop_spans)]
             extra["reference"] = "the speaker's own voice over the clip"
             extra["reference_kind"] = "speaker"
             extra["reference_note"] = (f"no population norms for language {language!r}" if language
@@ -862,7 +872,10 @@ class AcousticAnalyzer:
                 continue
             names, f = window_functionals(lld[0], lld[1], a, b)
             per.append(f)
-        valid = [p for p in per if p is not None]
+        # the baseline leaves out windows whose sound is not measurable (background sound
+        # dropping their cues): music under part of a clip must not shift the rest's median
+        valid = [p for i, p in enumerate(per)
+                 if p is not None and (bands is None or bands[i].get("background") != "drop")]
         if len(valid) < MIN_BASELINE_WINDOWS:
             return [None if p is None else [] for p in per]
         arr = np.array(valid, dtype=np.float64)

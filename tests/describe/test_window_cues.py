@@ -234,7 +234,7 @@ def test_window_limits_fall_back_to_the_clip_and_keep_its_other_limits():
 
     rng = np.random.default_rng(0)
     audio = (rng.standard_normal(6 * SR) * 0.1).astype(np.float32)
-    audio[4 * SR:] *= 0.01  # quiet sound after the speech, 20 dB down per sample... ~40 dB in power
+    audio[4 * SR:] *= 0.01  # quiet sound after the speech, 40 dB down
     speech = SpeechActivity(((0.0, 4.0),), 6.0)
     band = {"snr_db": 12.0, "background": "flag", "damage": "flag", "clipping": "flag", "narrowband": True}
     out = window_limits(band, audio, speech, [(0.0, 2.0), (3.0, 5.0)])
@@ -250,7 +250,8 @@ def test_window_limits_fall_back_to_the_clip_and_keep_its_other_limits():
     long_speech = SpeechActivity(((0.0, 6.0),), 6.0)
     got = window_limits(part, audio, long_speech, [(0.0, 2.0), (3.0, 5.0)])
     assert got[0]["snr_scope"] == "part" and got[0]["background"] == "drop" and got[0]["snr_db"] == 6.0
-    assert got[1]["snr_scope"] == "part" and "background" not in got[1] and "background_spans" not in got[1]
+    assert got[1]["snr_scope"] == "clip" and got[1]["snr_db"] == 40.0 and "background" not in got[1]
+    assert "background_spans" not in got[1]
     with pytest.raises(ValueError, match="2 measurement-limit sections for 3 windows"):
         AcousticAnalyzer(calibration=False).window_cues(audio, [(0, 2), (2, 4), (4, 6)], speech=speech, bands=out)
 
@@ -304,3 +305,35 @@ def test_the_timeline_and_description_say_where_the_music_is(data_dir, tmp_path)
                and "background sound" in w["voice_cues_note"] for w in music)
     assert all(w["background"]["cues"] is None and "background sound" not in w.get("voice_cues_note", "")
                and not any("background" in c for c in w.get("voice_cues", [])) for w in clean)
+
+
+def test_background_stretches_on_a_constructed_clip():
+    """Without any data: bursts of noise stand for speech, with pauses between them; a tune plays
+    under the second half only. The stretches found are those with the tune; digital silence
+    (a late audio start) gives no level and leaves the clip's verdict standing."""
+    from affectgpt.analyzers.acoustic import background_spans, speech_to_background_db, window_background_db
+    from affectgpt.media.vad import SpeechActivity
+
+    rng = np.random.default_rng(0)
+    n = 20 * SR
+    segs = tuple((float(a), a + 1.2) for a in range(1, 19, 2))  # 1.2 s "lines", 0.8 s pauses
+    audio = np.zeros(n, np.float32)
+    for a, b in segs:
+        i, j = int(round(a * SR)), int(round(b * SR))
+        audio[i:j] = rng.standard_normal(j - i) * 0.1
+    audio += (rng.standard_normal(n) * 0.0003).astype(np.float32)  # room tone, about 50 dB down
+    speech = SpeechActivity(segs, 20.0)
+    music = _tune(n)
+    music *= np.float32(np.sqrt(0.01 / np.mean(music ** 2) / 10 ** 0.5))  # 5 dB below the "speech"
+    mixed = audio + np.where(np.arange(n) >= 10 * SR, music, 0).astype(np.float32)
+    assert speech_to_background_db(mixed, speech) > 40  # the clip's ratio: the quiet half outvotes
+    spans = background_spans(mixed, speech)
+    assert spans and all(s["cues"] == "drop" and s["start_s"] >= 9.0 for s in spans)
+    assert spans[-1]["end_s"] == pytest.approx(segs[-1][1]) and spans[0]["start_s"] <= 11.0
+    assert background_spans(audio, speech) == []
+    # the quiet half's windows are judged clean, the music's dropped
+    assert window_background_db(mixed, speech, 2.0, 4.0) > 40
+    assert window_background_db(mixed, speech, 14.0, 16.0) == pytest.approx(5.0, abs=1.5)
+    # speech after a digitally silent lead-in: no level around it, so no verdict of its own
+    late = np.concatenate([np.zeros(3 * SR, np.float32), rng.standard_normal(2 * SR).astype(np.float32) * 0.1])
+    assert window_background_db(late, SpeechActivity(((3.0, 5.0),), 5.0), 3.0, 5.0) is None
