@@ -276,6 +276,10 @@ def test_music_under_part_of_a_clip_flags_the_clip_and_names_where(data_dir, hal
     info = r.extra["audio"]
     assert info["background"] == "flag" and info["background_spans"] == spans
     assert r.cues and all("background sound under part of the speech (" in c.flag for c in r.cues)
+    # no cue comes from a window under the music ("drop" stretches measure nothing)
+    drops = [s for s in spans if s["cues"] == "drop"]
+    assert drops and all(not any(s["start_s"] < c.end_s and s["end_s"] > c.start_s for s in drops)
+                         for c in r.cues if c.start_s is not None)
     # a clean clip gets no such stretch
     clean, _ = _joined(data_dir, _neutral(_rows(data_dir), "22")[:10])
     from affectgpt.media.vad import detect_speech
