@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 __all__ = ["guess_language", "has_words", "speech_language_code", "unsupported_text", "identify_latin",
-           "TEXT_LANGUAGES", "OTHER_LATIN_P", "OTHER_LATIN_LIKELY_P", "OTHER_LATIN_ODDS", "OTHER_LATIN_WEAK_P",
-           "OTHER_LATIN_WEAK_ODDS", "MIN_IDENTIFY_WORDS", "other_latin"]
+           "TEXT_LANGUAGES", "OTHER_LATIN_P", "OTHER_LATIN_LIKELY_P", "MAX_ENGLISH_P", "MIN_IDENTIFY_WORDS"]
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
@@ -18,23 +17,18 @@ _ABBREVIATION = re.compile(r"(?<![^\W\d_])(?:[^\W\d_]\.){2,}[^\W\d_]?")
 TEXT_LANGUAGES = ("zh", "en")
 
 
-#: a Latin-script line is another language than English when py3langid gives it at least this
+#: a Latin-script line is another language than English only when py3langid gives it at least this
 #: probability. Measured: none of the 25,993 English subtitles of MELD, IEMOCAP and CMU-MOSI
 #: reaches it for another language (the highest non-English readings stay below 0.9); whole
 #: sentences in Vietnamese (1.00), German (1.00), French (0.97) and Italian (0.96) do.
 OTHER_LATIN_P = 0.9
-#: ... or at least this probability with odds against English (its probability over that of
-#: English) of at least :data:`OTHER_LATIN_ODDS`: among the 20,166 of those English subtitles with
-#: three distinct words or more, the highest odds for another language are 9.5 where it gets
-#: 0.5 or more ("Thanks for the coffee, or bedankt voor de koffie, Gunter.") and 18.4 where it
-#: gets 0.3 or more ("Um, the matador. Ole, ha ha ha."), while short Spanish, Italian and
-#: Portuguese sentences get 38 to 10^5 ("Estoy muy feliz hoy": Spanish 0.64, English 0.017)
+#: ... or, short of that, at least this probability while English gets at most
+#: :data:`MAX_ENGLISH_P`: the lowest English probability among the 20,166 of those subtitles with
+#: three distinct words or more is 0.0075 ("Nestlé Toll House?"), while short Spanish, Italian
+#: and Indonesian sentences that do not reach 0.9 get 0.001 or less ("Tengo miedo de perderte":
+#: Spanish 0.70, English 0.0002)
 OTHER_LATIN_LIKELY_P = 0.5
-OTHER_LATIN_ODDS = 25.0
-#: ... or at least this probability with odds of at least :data:`OTHER_LATIN_WEAK_ODDS`
-#: ("Je ne sais pas": French 0.47, odds 80; "Te echo de menos": Spanish 0.44, odds 173)
-OTHER_LATIN_WEAK_P = 0.3
-OTHER_LATIN_WEAK_ODDS = 50.0
+MAX_ENGLISH_P = 0.002
 #: Latin lines with fewer distinct words of three letters or more ("Oui", "Hola amigo",
 #: "Go go go go go go") are not identified: too little to tell
 MIN_IDENTIFY_WORDS = 3
@@ -70,18 +64,6 @@ def identify_latin(text: str) -> tuple[str, float, float] | None:
 HANZI_PER_WORD = 1.5
 
 
-def other_latin(code: str, p: float, p_english: float) -> bool:
-    """Whether a py3langid reading (:func:`identify_latin`) makes a Latin-script line another
-    language than English: ``p`` >= :data:`OTHER_LATIN_P`, or odds against English ``p /
-    p_english`` >= :data:`OTHER_LATIN_ODDS` with ``p`` >= :data:`OTHER_LATIN_LIKELY_P`, or >=
-    :data:`OTHER_LATIN_WEAK_ODDS` with ``p`` >= :data:`OTHER_LATIN_WEAK_P`."""
-    if code == "en":
-        return False
-    odds = p / max(p_english, 1e-12)
-    return p >= OTHER_LATIN_P or (p >= OTHER_LATIN_LIKELY_P and odds >= OTHER_LATIN_ODDS) or (
-        p >= OTHER_LATIN_WEAK_P and odds >= OTHER_LATIN_WEAK_ODDS)
-
-
 def guess_language(text: str) -> str | None:
     """The language of a subtitle, by its script (None for text without letters). The text is
     read in NFKC form first (full-width Latin letters are Latin: ``Ｉ ａｍ`` is English).
@@ -94,9 +76,9 @@ def guess_language(text: str) -> str | None:
       code-switched line such as ``这个 project 的 deadline 太 tight 了`` is Chinese, an English
       line naming ``北京`` is not; Cantonese included);
     * for Latin-script text of at least :data:`MIN_IDENTIFY_WORDS` words, the language py3langid
-      identifies (:func:`identify_latin`) when it is not English and sure enough of it, by its
-      probability and its odds against English (:func:`other_latin`; ``fr``, ``de``, ``vi``,
-      ``es`` ...);
+      identifies (:func:`identify_latin`) when it is not English with probability at least
+      :data:`OTHER_LATIN_P`, or at least :data:`OTHER_LATIN_LIKELY_P` while English gets at most
+      :data:`MAX_ENGLISH_P` (``fr``, ``de``, ``vi``, ``es`` ...);
     * ``en`` when the letters outside CJK ideographs are mostly (90%) ASCII Latin: other languages
       written in plain ASCII that py3langid is not sure of (pinyin, short lines) stay English;
     * else ``und``."""
@@ -124,7 +106,8 @@ def guess_language(text: str) -> str | None:
     distinct = {w.lower() for w in _OTHER_WORD.findall(rest_text) if len(w) > 2}
     if latin >= 0.5 * len(rest) and len(distinct) >= MIN_IDENTIFY_WORDS:
         found = identify_latin(text)
-        if found is not None and other_latin(*found):
+        if found is not None and found[0] != "en" and (
+                found[1] >= OTHER_LATIN_P or (found[1] >= OTHER_LATIN_LIKELY_P and found[2] <= MAX_ENGLISH_P)):
             return found[0]
     return "en" if ascii_latin >= 0.9 * len(rest) else "und"
 
