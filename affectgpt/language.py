@@ -38,7 +38,11 @@ LANGUAGE_NAMES = {"fr": "French", "de": "German", "es": "Spanish", "it": "Italia
                   "vi": "Vietnamese", "nl": "Dutch", "id": "Indonesian", "ms": "Malay", "tr": "Turkish",
                   "pl": "Polish", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish",
                   "cs": "Czech", "ro": "Romanian", "hu": "Hungarian", "tl": "Tagalog", "ja": "Japanese",
-                  "ko": "Korean", "ru": "Russian", "ar": "Arabic"}
+                  "ko": "Korean", "ru": "Russian", "ar": "Arabic", "gl": "Galician", "ca": "Catalan",
+                  "oc": "Occitan", "eu": "Basque", "la": "Latin", "af": "Afrikaans", "an": "Aragonese",
+                  "lb": "Luxembourgish", "mt": "Maltese", "sk": "Slovak", "sl": "Slovenian", "hr": "Croatian",
+                  "et": "Estonian", "lv": "Latvian", "lt": "Lithuanian", "is": "Icelandic", "ga": "Irish",
+                  "cy": "Welsh", "sq": "Albanian", "sw": "Swahili", "eo": "Esperanto"}
 
 _IDENTIFIER: list = []
 
@@ -129,7 +133,7 @@ def unsupported_text(language: str | None, text: str = "") -> str | None:
         if letters and latin >= 0.5 * len(letters):
             return None
     name = {"und": "a script the text models do not read"}.get(language) or LANGUAGE_NAMES.get(
-        language, f"language {language!r}")
+        language, f"another language (code {language!r})")
     return f"the text is in {name}; the text models read Chinese and English only"
 
 

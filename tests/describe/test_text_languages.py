@@ -58,7 +58,7 @@ def test_languages_the_text_heads_cannot_read():
     assert unsupported_text("ja", "私は幸せです") == "the text is in Japanese; the text models read Chinese and English only"
     assert "Korean" in unsupported_text("ko", "정말 슬퍼요")
     assert "in French" in unsupported_text("fr", "je suis content")  # identified in speech by Whisper
-    assert "language 'xh'" in unsupported_text("xh", "ndiyavuya")  # a code without a name here
+    assert "another language (code 'xh')" in unsupported_text("xh", "ndiyavuya")  # a code without a name here
     assert unsupported_text("und", "Привет, я очень рад") is not None
     assert unsupported_text("und", "José is naïve and happy") is None  # accented Latin: read as English
     assert unsupported_text("zh", "我") is None and unsupported_text("en", "hi") is None and unsupported_text(None) is None
