@@ -429,17 +429,23 @@ def spans_text(spans: list[dict]) -> str:
     return ", ".join(f"{s['start_s']:.1f}-{s['end_s']:.1f} s" for s in spans)
 
 
+_SEVERITY = {None: 0, "flag": 1, "drop": 2}
+
+
 def window_limits(band: dict | None, audio: np.ndarray, speech: SpeechActivity | None,
                   bounds: list[tuple[float, float]]) -> list[dict]:
     """The ``audio`` section (measurement limits, see :func:`cue_limits`) as each window in
     ``bounds`` is judged: a copy of ``band`` whose background (``snr_db``, ``background``) is the
     window's own (:func:`window_background_db`, ``snr_scope`` ``"window"``) where it can be
-    measured; else, when the clip has background only in part (``background_spans``), that of the
-    stretches the window overlaps (``"part"``; none: no background); else the clip's (``"clip"``).
+    measured and is not milder than the clip's verdict; else, when the clip has background only in
+    part (``background_spans``), that of the stretches the window overlaps (``"part"``; none: no
+    background); else the clip's (``"clip"``).
     Band limits, clipping and damage stay the clip's (the decoder does not say where a damaged
     packet was)."""
     band = dict(band or {})
     spans = band.pop("background_spans", None)
+    # the clip's verdict as a floor, when it judged the clip as a whole (not from its stretches)
+    clip_mode = None if spans is not None else band.get("background")
     out = []
     for a, b in bounds:
         w = dict(band)
@@ -453,7 +459,10 @@ def window_limits(band: dict | None, audio: np.ndarray, speech: SpeechActivity |
                 w["snr_scope"] = "part"
             elif w.get("snr_db") is not None:  # none: the clip's ratio, which flags nothing
                 w["snr_scope"] = "clip"
-        elif snr is not None:
+        elif snr is not None and _SEVERITY[background_mode(round(snr, 1))] >= _SEVERITY[clip_mode]:
+            # the window's own ratio, unless milder than the clip's verdict: a clip flagged as a
+            # whole has the background in most of its pauses, and a window's few pause frames
+            # read a few dB higher
             w["snr_db"] = round(snr, 1)
             w.pop("background", None)
             if background_mode(w["snr_db"]):

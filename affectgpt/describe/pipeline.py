@@ -835,10 +835,11 @@ def _notes(out: dict) -> list[str]:
         level = min(s["snr_db"] for s in spans)
         loud = (f"at worst only about {level:.0f} dB below the speech" if level >= 0.5 else
                 f"at worst as loud as the speech or louder ({level:+.0f} dB)")
+        drops = [s for s in spans if s["cues"] == "drop"]
         notes.append(f"Note: background sound (music or noise) under part of the speech ({spans_text(spans)}), {loud}; "
                      + (none_measured if all_dropped else
-                        "the voice cues there are not measured and the others are flagged as affected."
-                        if any(s["cues"] == "drop" for s in spans) else "the voice cues are flagged as affected."))
+                        f"no voice cue is measured at {spans_text(drops)} and the others are flagged as affected."
+                        if drops else "the voice cues are flagged as affected."))
     elif background and out["modalities"].get("audio"):
         level = out["audio"]["snr_db"]
         where = (f"only about {level:.0f} dB below the speech" if level >= 0.5 else

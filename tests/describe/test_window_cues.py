@@ -236,13 +236,15 @@ def test_window_limits_fall_back_to_the_clip_and_keep_its_other_limits():
     audio = (rng.standard_normal(6 * SR) * 0.1).astype(np.float32)
     audio[4 * SR:] *= 0.01  # quiet sound after the speech, 40 dB down
     speech = SpeechActivity(((0.0, 4.0),), 6.0)
-    band = {"snr_db": 12.0, "background": "flag", "damage": "flag", "clipping": "flag", "narrowband": True}
+    band = {"snr_db": 22.0, "damage": "flag", "clipping": "flag", "narrowband": True}
     out = window_limits(band, audio, speech, [(0.0, 2.0), (3.0, 5.0)])
-    assert out[0]["snr_scope"] == "clip" and out[0]["background"] == "flag" and out[0]["snr_db"] == 12.0
+    assert out[0]["snr_scope"] == "clip" and "background" not in out[0] and out[0]["snr_db"] == 22.0
     assert out[1]["snr_scope"] == "window" and out[1]["snr_db"] == pytest.approx(40.0, abs=1.0)
     assert "background" not in out[1]
     assert all(w["damage"] == "flag" and w["clipping"] == "flag" and w["narrowband"] for w in out)
-    assert band == {"snr_db": 12.0, "background": "flag", "damage": "flag", "clipping": "flag", "narrowband": True}
+    assert band == {"snr_db": 22.0, "damage": "flag", "clipping": "flag", "narrowband": True}
+    flagged = window_limits({"snr_db": 12.0, "background": "flag"}, audio, speech, [(0.0, 2.0)])[0]
+    assert flagged["snr_scope"] == "clip" and flagged["background"] == "flag" and flagged["snr_db"] == 12.0
     # a clip with background under part of its speech: an unmeasurable window takes the verdict of
     # the stretch it overlaps, and no background elsewhere
     part = {"snr_db": 40.0, "background": "flag",
@@ -341,3 +343,23 @@ def test_background_stretches_on_a_constructed_clip():
     # speech after a digitally silent lead-in: no level around it, so no verdict of its own
     late = np.concatenate([np.zeros(3 * SR, np.float32), rng.standard_normal(2 * SR).astype(np.float32) * 0.1])
     assert window_background_db(late, SpeechActivity(((3.0, 5.0),), 5.0), 3.0, 5.0) is None
+
+
+def test_a_window_is_never_judged_milder_than_a_clip_flagged_as_a_whole():
+    """Music under the whole clip flags the clip; a window's few pause frames may read a few dB
+    higher, but it must not then report unflagged cues (the clip's verdict is a floor)."""
+    from affectgpt.analyzers.acoustic import window_limits
+    from affectgpt.media.vad import SpeechActivity
+
+    rng = np.random.default_rng(1)
+    audio = (rng.standard_normal(8 * SR) * 0.1).astype(np.float32)
+    audio[3 * SR:5 * SR] *= 0.01  # a pause 40 dB down: the window around it reads clean
+    speech = SpeechActivity(((0.0, 3.0), (5.0, 8.0)), 8.0)
+    whole = {"snr_db": 12.0, "background": "flag"}
+    got = window_limits(whole, audio, speech, [(2.0, 6.0)])[0]
+    assert got["background"] == "flag" and got["snr_scope"] == "clip" and got["snr_db"] == 12.0
+    # a window louder in background than the clip's verdict takes its own, harsher one
+    loud = audio.copy()
+    loud[3 * SR:5 * SR] = rng.standard_normal(2 * SR).astype(np.float32) * 0.05  # 6 dB down
+    got = window_limits(whole, loud, speech, [(2.0, 6.0)])[0]
+    assert got["background"] == "drop" and got["snr_scope"] == "window" and got["snr_db"] < 10
