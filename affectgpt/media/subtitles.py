@@ -125,8 +125,10 @@ _VOCAL_TAG = re.compile(r"laugh|giggl|chuckl|\bcr(?:y|ies|ying)\b|\bsob|\bsigh|s
 def _sound_tag(m: re.Match) -> str:
     inner = m.group(0)[1:-1].strip()
     return f" {inner.lower()} " if _VOCAL_TAG.search(inner) else " "
-#: a dialogue dash or a short speaker label opening a subtitle line: "- ", "A：", "JOHN: ", "MAN 1:", "男："
-_LINE_LEAD = re.compile(r"^\s*(?:[-\u2010-\u2015]+\s*)?(?:(?:[A-Z][A-Z0-9 .'-]{0,14}|[A-Za-z]|[\u4e00-\u9fff]{1,4}\d?)"
+#: a dialogue dash or a short speaker label opening a subtitle line: "- ", "A：", "JOHN: ", "MAN 1:", "男：",
+#: "JOSÉ:", "FRANÇOIS:" (capitals with Latin-1 accents too)
+_LINE_LEAD = re.compile(r"^\s*(?:[-\u2010-\u2015]+\s*)?(?:(?:[A-Z\u00c0-\u00d6\u00d8-\u00de][A-Z\u00c0-\u00d6\u00d8-\u00de0-9 .'-]{0,14}"
+                        r"|[A-Za-z]|[\u4e00-\u9fff]{1,4}\d?)"
                         r"\s*[:：]\s*(?=\S))?")
 #: Chinese/Japanese characters, full-width punctuation and digits, not full-width Latin letters
 #: (``Ｉ ａｍ`` typed with a Chinese input method is English whose spaces separate words)

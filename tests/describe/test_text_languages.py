@@ -70,6 +70,8 @@ def test_languages_the_text_heads_cannot_read():
     ("男：滚出去", "滚出去"),
     ("JOHN: I know.", "I know."),
     ("MAN 1: Get out!", "Get out!"),
+    ("JOSÉ: I know.", "I know."), ("- FRANÇOIS: Get out!", "Get out!"), ("BJÖRN ØSTER: Hi there.", "Hi there."),
+    ("Élise: this stays", "Élise: this stays"),
     ("Note: this is fine", "Note: this is fine"),
     ("12:30 is late", "12:30 is late"),
     ("{\\p1}m 0 0 l 100 0 100 100 0 100{\\p0}本字幕仅供学习", "本字幕仅供学习"),
