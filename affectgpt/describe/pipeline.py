@@ -452,8 +452,8 @@ class Describer:
                 text = ModalityResult("text", False, text_missing)
             else:
                 with _one_torch_thread():
-                    text = self.lexical.analyze(transcript.text,
-                                                source="asr" if transcript.source == "asr" else "subtitle")
+                    text = self.lexical.analyze(transcript.text, source="asr" if transcript.source == "asr" else "subtitle",
+                                                spoken_language=voice_language)
                 text.extra.setdefault("language", transcript.language)
             return res, text, t1 - t0, time.perf_counter() - t1
 
@@ -484,6 +484,8 @@ class Describer:
         out["timing"] = clip.timing()
         out["language"] = {"speech": voice_language, "text": None if text_missing else transcript.language,
                            "speech_source": "forced" if cfg.language else ("asr" if voice_language else None)}
+        if text_res.present and "bilingual" in text_res.extra:  # each part read by its own heads, with its weight
+            out["language"].update(text=text_res.extra["language"], bilingual=text_res.extra["bilingual"])
         out["transcript"] = transcript.to_dict()
         out["speech"] = speech.to_dict() if speech is not None else None
         out["faces"] = video.extra.get("faces", {"n_faces": 0})
@@ -590,24 +592,30 @@ class Describer:
 
         # cleaned like a subtitle table's cells: tags, [BREATHING] / 【音乐】 sound descriptions removed
         texts = [cue_text(t, line_leads=False) for t in texts]
-        probs, sents = self.lexical.probs(texts, with_sentiment=True)
+        spoken = self.config.language  # forced (--language): weighs the parts of bilingual lines
+        probs, sents = self.lexical.probs(texts, with_sentiment=True, spoken_language=spoken)
         out = []
         for name, text, p, sp in zip(names, texts, probs, sents):
             lang = guess_language(text) if has_words(text) else None
             why = (NO_WORDS if text.strip() else "empty subtitle") if lang is None else unsupported_text(lang, text)
             present = why is None
-            words = self.lexical.spotter.extract_one(english_form(text)) if present and lang != "zh" else []
+            english = self.lexical.english_part(text) if present else None
+            words = self.lexical.spotter.extract_one(english_form(english)) if english else []
+            reading = self.lexical.reading(text, spoken) if present else {}
+            lang = reading["language"] if "bilingual" in reading else lang
             text_res = ModalityResult("text", present, why,
                                       probs=merge_to_basic(self.lexical.head.classes, p) if present else None,
                                       cues=[Cue("text", "emotion_word", f'the word "{w}"', 1.0) for w in words],
                                       extra={"text": text, "source": "subtitle", "language": lang,
+                                             **({"bilingual": reading["bilingual"]} if "bilingual" in reading else {}),
                                              "sentiment": dict(zip(self.lexical.sentiment_head.classes, sp))})
             results = {"video": ModalityResult("video", False, "text-only input"),
                        "audio": ModalityResult("audio", False, "text-only input"), "text": text_res}
             rec = self._assemble(name, results, None)
             rec.pop("cues"), rec.pop("modality_probs"), rec.pop("reference")
-            rec["text_model"] = self.lexical.text_model(lang) if present else None
-            rec["language"] = {"speech": None, "text": lang if present else None, "speech_source": None}
+            rec["text_model"] = reading["text_model"] if present else None
+            rec["language"] = {"speech": None, "text": lang if present else None, "speech_source": None,
+                               **({"bilingual": reading["bilingual"]} if "bilingual" in reading else {})}
             rec["transcript"] = {"text": text, "source": "string", "language": lang, "segments": [
                 {"text": text, "start_s": None, "end_s": None}] if text.strip() else []}
             out.append(rec)
@@ -640,7 +648,7 @@ class Describer:
         texts = [transcript.text_between(a, b) if not text_missing else "" for a, b in bounds]
         texts = [t if has_words(t) else "" for t in texts]
         with _one_torch_thread():
-            text_probs = self.lexical.probs(texts) if any(texts) else None
+            text_probs = self.lexical.probs(texts, spoken_language=self.config.language) if any(texts) else None
         analysed = audio is not None and not audio_missing
         # background sound judged window by window: music under part of the clip flags the windows it plays in
         bands = window_limits(band, audio, speech, bounds) if analysed else [dict(band or {}) for _ in bounds]

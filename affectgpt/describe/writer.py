@@ -162,7 +162,14 @@ def _text_sentence(r: ModalityResult | None) -> str:
     quote = _shorten(text)
     src = "the speech transcript" if r.extra.get("source") == "asr" else "the subtitle"
     lang = r.extra.get("language")
-    if lang and lang not in ("en", "und"):
+    bilingual = r.extra.get("bilingual")
+    if bilingual:  # a line and its translation: each part read by its own text model (or not read)
+        names = " and ".join(_LANGS.get(k, k) for k in bilingual)
+        unread = [_LANGS.get(k, k) for k, v in bilingual.items() if not v.get("weight")]
+        src += (f" ({names}; only the {_join([_LANGS.get(k, k) for k, v in bilingual.items() if v.get('weight')])} "
+                f"part read, the text models do not read {_join(unread)})" if unread
+                else f" ({names}, each part read by its own text model)")
+    elif lang and lang not in ("en", "und"):
         src += f" ({_LANGS.get(lang, lang)})"
     words = [c.text for c in r.cues]
     mention = f", which contains {_join(words)}" if words else ""
