@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["guess_language", "bilingual_parts", "has_words", "speech_language_code", "unsupported_text", "identify_latin",
+__all__ = ["guess_language", "bilingual_parts", "join_lines", "join_cjk_gaps", "CJK_CHAR", "has_words", "speech_language_code", "unsupported_text", "identify_latin",
            "TEXT_LANGUAGES", "OTHER_LATIN_P", "OTHER_LATIN_LIKELY_P", "MAX_ENGLISH_P", "MIN_IDENTIFY_WORDS"]
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -128,16 +128,24 @@ _IDEO_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\u
 
 
 def bilingual_parts(text: str) -> dict[str, str] | None:
-    """The two parts of a bilingual subtitle, ``{language: text}`` in the order they appear, or
-    None for a text in one language (code-switching included).
+    """The parts of a bilingual subtitle, ``{language: text}`` in the order they appear, or None for
+    a text in one language (code-switching included).
 
     Film and TV subtitles in China often give each line twice, in Chinese and in an English
     translation (``我爱你 I love you``; an SRT cue of two lines, joined by :func:`cue_text`). Read as
     one text, such a line goes to the heads of whichever part is longer and the other half is
     noise to them (measured on MER2023 test, Chinese + English subtitle: hit rate 62.1 -> 48.5).
 
-    The text is cut into runs of one script: Chinese, Japanese or Korean characters, or
-    Latin words (digits, spaces and punctuation join the run before them). It is bilingual when
+    A text of several lines (a transcript's cues, :attr:`Transcript.lines`) is read line by line:
+    each line is bilingual by the rule below, or split when it is one run of each script (a short
+    cue and its translation, ``你呢 And you?``), or in the one language of :func:`guess_language`; the
+    text is bilingual when its two largest languages each hold at least
+    :data:`BILINGUAL_MIN_WORDS` words and the smaller at least :data:`BILINGUAL_MIN_SHARE` of the
+    larger (so one cue left untranslated does not undo a bilingual file, and a Chinese drama's
+    one English remark does not make it bilingual). Each part joins its lines in order.
+
+    One line is cut into runs of one script: Chinese, Japanese or Korean characters, or Latin words
+    (digits, spaces and punctuation join the run before them). It is bilingual when
 
     * each side holds at least :data:`BILINGUAL_MIN_WORDS` words (Chinese characters counted at
       :data:`HANZI_PER_WORD` a word, a word of one or two Latin letters half) and the smaller side
@@ -153,17 +161,91 @@ def bilingual_parts(text: str) -> dict[str, str] | None:
 
     Each side's language is :func:`guess_language` of that side alone (``zh``, ``ja``, ``ko``, ``en``,
     ``fr`` ...)."""
+    lines = [ln for ln in (text or "").split("\n") if any(ch.isalpha() for ch in ln)]
+    if len(lines) <= 1:
+        return _bilingual_line(lines[0] if lines else "")
+    pieces: dict[str, list[str]] = {}
+    for line in lines:
+        for lang, part in (_bilingual_line(line) or _two_runs(line) or {guess_language(line): line.strip()}).items():
+            pieces.setdefault(lang, []).append(part)
+    if len(pieces) < 2:
+        return None
+    sizes = {lang: _words_in(" ".join(v)) for lang, v in pieces.items()}
+    small, large = sorted(sizes.values())[-2:]
+    if small < BILINGUAL_MIN_WORDS or small < BILINGUAL_MIN_SHARE * large:
+        return None
+    return {lang: join_lines(v) for lang, v in pieces.items()}
+
+
+def _words_in(text: str) -> float:
+    """Words in ``text``: Chinese, Japanese and Korean characters at :data:`HANZI_PER_WORD` a word,
+    Latin words (a word of one or two letters half)."""
+    ideo = sum(1 for ch in text if _IDEO_RUN.match(ch))
+    rest = _IDEO_RUN.sub(" ", text)
+    return ideo / HANZI_PER_WORD + sum(1.0 if len(w) > 2 else 0.5
+                                       for w in _OTHER_WORD.findall(_ABBREVIATION.sub(" X ", rest)))
+
+
+#: Chinese/Japanese characters, full-width punctuation and digits, not full-width Latin letters
+#: (``Ｉ ａｍ`` typed with a Chinese input method is English whose spaces separate words)
+CJK_CHAR = (r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uff20\uff3b-\uff40"
+            r"\uff5b-\uffef]")
+_CJK_GAP = re.compile(rf"(?<={CJK_CHAR})[ \t\u3000]+(?={CJK_CHAR})")
+
+
+def join_cjk_gaps(text: str) -> str:
+    """``text`` without the spaces between two Chinese or Japanese characters (TV subtitles often
+    put a space where a comma would be: the Chinese text models were trained on unspaced text)."""
+    return _CJK_GAP.sub("", text)
+
+
+def join_lines(lines) -> str:
+    """Lines (a list, or a text with ``\\n`` between them) joined by a space, without one between two
+    Chinese or Japanese characters: how a transcript's cues are read and quoted as one text."""
+    if isinstance(lines, str):
+        lines = lines.split("\n")
+    return join_cjk_gaps(" ".join(ln.strip() for ln in lines if ln.strip())).strip()
+
+
+def _script_runs(text: str) -> list[list]:
+    """``text`` cut into runs of one script, ``[kind, text]``: kind ``i`` (Chinese, Japanese or Korean
+    characters) or ``l`` (Latin letters); digits, spaces and punctuation join the run before them."""
     import unicodedata
 
-    runs: list[list] = []  # [kind, text]; kind "i" (ideographic / kana / Hangul) or "l" (Latin letters)
+    runs: list[list] = []
+    lead = ""  # punctuation before the first letter (an opening quote) opens the first run
     for ch in text or "":
         form = unicodedata.normalize("NFKC", ch)[:1]  # full-width Latin is Latin; the parts keep the original
         kind = "i" if _IDEO_RUN.match(form) else "l" if form.isalpha() else None
         if kind is None or (runs and runs[-1][0] == kind):
             if runs:
                 runs[-1][1] += ch
+            else:
+                lead += ch
             continue
-        runs.append([kind, ch])
+        runs.append([kind, lead + ch])
+        lead = ""
+    return runs
+
+
+def _two_runs(text: str) -> dict[str, str] | None:
+    """A short line of two runs in two languages (``你呢 And you?``; Latin first only when it is two
+    words or more), split: within a bilingual file
+    (:func:`bilingual_parts` of several lines) it is a line and its translation, too short for the
+    one-line rule."""
+    runs = _script_runs(text)
+    # a Latin word opening a Chinese line is a name (Steven因为已经走了), not a translation put first
+    if len(runs) != 2 or (runs[0][0] == "l" and len(_OTHER_WORD.findall(runs[0][1])) < 2):
+        return None
+    langs = [guess_language(r[1]) for r in runs]
+    if None in langs or langs[0] == langs[1]:
+        return None
+    return {lang: r[1].strip() for lang, r in zip(langs, runs)}
+
+
+def _bilingual_line(text: str) -> dict[str, str] | None:
+    """:func:`bilingual_parts` of one line."""
+    runs = _script_runs(text)
     kinds = [r[0] for r in runs]
     n_ideo, n_latin = kinds.count("i"), kinds.count("l")
     # a translation alternates with its source (one line each, cue after cue): as many Latin runs as

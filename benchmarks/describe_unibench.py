@@ -100,7 +100,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|")
     for row, metric, s, ci, paper, empty, target, ok in rows:
         lang = "Chinese + English" if "(zh+en)" in row else "Chinese" if "(zh)" in row else "English"
-        tgt = "report" if target is None else f">= {target:g} {'ok' if ok else 'MISSED'}"
+        tgt = "report" if target is None else f">= {round(target, 2):g} {'ok' if ok else 'MISSED'}"
         print(f"| {row} | {lang} | {metric} | {s:.2f} | {ci[0]:.2f}-{ci[1]:.2f} | {tgt} | {paper:.2f} | {empty} |")
     print(f"\npredictions and reports in {out}")
     desc.close()

@@ -28,7 +28,7 @@ from affectgpt.analyzers.base import Cue, ModalityResult, merge_to_basic
 from affectgpt.analyzers.heads import Head, load_head, packaged_head_path
 from affectgpt.analyzers.text_zh import ZH_TO_MELD, ZhTextHead, detect_language, e5_available, load_zh_head
 from affectgpt.errors import AffectGPTError
-from affectgpt.language import has_words
+from affectgpt.language import has_words, join_lines
 
 __all__ = ["LexicalAnalyzer", "readable_parts", "part_weights", "SPOKEN_PART_WEIGHT"]
 
@@ -294,6 +294,7 @@ class LexicalAnalyzer:
                 p[i] += w * sub_p[len(rest) + k]
                 s[i] += w * sub_s[len(rest) + k]
             return (p, s) if with_sentiment else p
+        texts = [join_lines(t) if "\n" in t else t for t in texts]  # a transcript's cues, one per line
         p = np.zeros((n, len(self.head.classes)), np.float32)
         s = np.zeros((n, len(self.sentiment_head.classes)), np.float32)
         zh = [i for i, t in enumerate(texts) if t.strip() and self.language(t) == "zh"]
@@ -320,7 +321,7 @@ class LexicalAnalyzer:
         parts = readable_parts(text)
         if parts:
             return parts.get("en")
-        return text if self.language(text) != "zh" else None
+        return join_lines(text) if self.language(text) != "zh" else None
 
     def reading(self, text: str, spoken_language: str | None = None) -> dict:
         """How a text is read, for the record: ``language`` (its routing language, ``zh`` / ``en``; for a
@@ -340,8 +341,9 @@ class LexicalAnalyzer:
                               for k, v in bilingual_parts(text).items()}}
 
     def analyze(self, text: str | None, source: str = "subtitle", spoken_language: str | None = None) -> ModalityResult:
-        """Analyse one transcript; no text gives ``present=False`` with the reason. ``spoken_language``
-        weighs the parts of a bilingual text (:meth:`probs`)."""
+        """Analyse one transcript (its cues may come one per line, :attr:`Transcript.lines`: a bilingual
+        file is then found cue by cue); no text gives ``present=False`` with the reason.
+        ``spoken_language`` weighs the parts of a bilingual text (:meth:`probs`)."""
         t0 = time.perf_counter()
         if not text or not text.strip():
             return ModalityResult("text", False, "no subtitle and no speech recognised")
@@ -351,9 +353,11 @@ class LexicalAnalyzer:
         p = p[0]
         english = self.english_part(text)
         words = self.spotter.extract_one(english_form(english)) if english else []  # English word cues
+        reading = self.reading(text, spoken_language)
+        text = join_lines(text)  # quoted as one text
         cues = [Cue("text", "emotion_word", f'the word "{w}"', 1.0, "", None, "moderate") for w in words]
         return ModalityResult("text", True, probs=merge_to_basic(self.head.classes, p),
                               head_probs=dict(zip(self.head.classes, map(float, p))), cues=cues,
-                              extra={"text": text, "source": source, **self.reading(text, spoken_language),
+                              extra={"text": text, "source": source, **reading,
                                      "sentiment": dict(zip(self.sentiment_head.classes, map(float, sent[0])))},
                               seconds=time.perf_counter() - t0)

@@ -27,7 +27,7 @@ from affectgpt.analyzers.base import ModalityResult, merge_to_basic
 from affectgpt.describe.fusion import fuse, weight_from_card
 from affectgpt.describe.writer import arousal_of, open_labels, sentiment_of, write_description
 from affectgpt.errors import AffectGPTError, InputError
-from affectgpt.language import has_words, unsupported_text
+from affectgpt.language import has_words, join_lines, unsupported_text
 
 log = logging.getLogger(__name__)
 
@@ -424,7 +424,7 @@ class Describer:
                             "no subtitle and no audio track" if audio is None else
                             "no subtitle and no speech detected")
         if not text_missing:  # a language the text heads cannot read is not measured
-            text_missing = unsupported_text(transcript.language, transcript.text)
+            text_missing = unsupported_text(transcript.language, transcript.lines)
         timings["transcribe"] = time.perf_counter() - t
         # the language of the voice: forced, or identified by a multilingual ASR that recognised the
         # speech with confidence (a subtitle may be a translation; an English-only model only assumes)
@@ -452,7 +452,7 @@ class Describer:
                 text = ModalityResult("text", False, text_missing)
             else:
                 with _one_torch_thread():
-                    text = self.lexical.analyze(transcript.text, source="asr" if transcript.source == "asr" else "subtitle",
+                    text = self.lexical.analyze(transcript.lines, source="asr" if transcript.source == "asr" else "subtitle",
                                                 spoken_language=voice_language)
                 text.extra.setdefault("language", transcript.language)
             return res, text, t1 - t0, time.perf_counter() - t1
@@ -699,7 +699,7 @@ class Describer:
             # text
             if texts[i] and text_probs is not None:
                 parts.append(ModalityResult("text", True, probs=merge_to_basic(self.lexical.head.classes, text_probs[i])))
-                entry["text"] = texts[i]
+                entry["text"] = join_lines(texts[i])
             else:
                 missing["text"] = text_missing or self._no_window_text(transcript, a, b)
             fused = fuse(parts, self.weights)

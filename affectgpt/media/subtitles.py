@@ -14,7 +14,7 @@ from pathlib import Path
 
 from affectgpt.errors import InputError
 from affectgpt.io import clip_name, sha256_file
-from affectgpt.language import guess_language
+from affectgpt.language import guess_language, join_cjk_gaps, join_lines
 
 __all__ = ["Segment", "Transcript", "read_subtitles", "cue_text", "join_cjk_gaps", "TEXT_SUBTITLE_CODECS", "read_subtitle_table", "decode_text_file", "guess_language", "SUBTITLE_SUFFIXES",
            "SUBTITLE_COLUMNS", "looks_like_path", "clip_name"]
@@ -83,18 +83,27 @@ class Transcript:
 
     @property
     def text(self) -> str:
-        """All cues joined by spaces (no space between Chinese cues)."""
+        """All cues joined by spaces, without one between two Chinese characters (a bilingual file's
+        cues keep one between an English line's end and the next Chinese line)."""
         parts = [s.text for s in self.segments if s.text]
         if self.language == "zh" or (parts and all(_CJK.search(p) for p in parts)):
-            return "".join(parts).strip()
+            return join_lines(parts)
         return " ".join(parts).strip()
 
+    @property
+    def lines(self) -> str:
+        """The cues one per line (``\\n`` between them): what the text analyzer reads, so that a
+        bilingual file is found cue by cue (:func:`affectgpt.language.bilingual_parts`); its
+        :func:`~affectgpt.language.join_lines` is :attr:`text` (a text in one language reads the same)."""
+        return "\n".join(s.text for s in self.segments if s.text)
+
     def text_between(self, start_s: float, end_s: float) -> str:
-        """Text of the cues overlapping [start_s, end_s); untimed cues belong everywhere."""
+        """Text of the cues overlapping [start_s, end_s), one per line (as :attr:`lines`); untimed cues
+        belong everywhere."""
         parts = [s.text for s in self.segments
                  if s.start_s is None or (s.start_s < end_s and (s.end_s if s.end_s is not None else s.start_s) > start_s)
                  or (s.start_s is not None and s.end_s is None and start_s <= s.start_s < end_s)]
-        return " ".join(parts).strip()
+        return "\n".join(p.strip() for p in parts if p.strip())
 
     def to_dict(self) -> dict:
         """The JSON form used by ``describe`` (schema ``affectgpt.describe``)."""
@@ -130,11 +139,6 @@ def _sound_tag(m: re.Match) -> str:
 _LINE_LEAD = re.compile(r"^\s*(?:[-\u2010-\u2015]+\s*)?(?:(?:[A-Z\u00c0-\u00d6\u00d8-\u00de][A-Z\u00c0-\u00d6\u00d8-\u00de0-9 .'-]{0,14}"
                         r"|[A-Za-z]|[\u4e00-\u9fff]{1,4}\d?)"
                         r"\s*[:：]\s*(?=\S))?")
-#: Chinese/Japanese characters, full-width punctuation and digits, not full-width Latin letters
-#: (``Ｉ ａｍ`` typed with a Chinese input method is English whose spaces separate words)
-_CJK_CHAR = (r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uff20\uff3b-\uff40"
-             r"\uff5b-\uffef]")
-_CJK_GAP = re.compile(rf"(?<={_CJK_CHAR})[ \t\u3000]+(?={_CJK_CHAR})")
 
 
 def cue_text(raw: str, line_leads: bool = True) -> str:
@@ -154,13 +158,7 @@ def cue_text(raw: str, line_leads: bool = True) -> str:
     lines = re.split(r"\\[Nn]|\n", _SOUND_TAG.sub(_sound_tag, text))
     lines = [ln.replace("\\h", " ") for ln in lines]
     parts = [" ".join((_LINE_LEAD.sub("", ln) if line_leads else ln).split()) for ln in lines]
-    return _CJK_GAP.sub("", " ".join(p for p in parts if p))
-
-
-def join_cjk_gaps(text: str) -> str:
-    """``text`` without the spaces between two Chinese or Japanese characters (TV subtitles often
-    put a space where a comma would be): the Chinese text models were trained on unspaced text."""
-    return _CJK_GAP.sub("", text)
+    return join_cjk_gaps(" ".join(p for p in parts if p))
 
 
 _CJK_TEXT = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
