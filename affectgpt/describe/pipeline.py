@@ -36,6 +36,8 @@ __all__ = ["DescribeConfig", "Describer", "SCHEMA"]
 SCHEMA = "affectgpt.describe/1.0"
 #: below this language-identification probability the spoken language is treated as unknown
 MIN_LANGUAGE_PROBABILITY = 0.5
+#: speech needed to tell which part of a bilingual subtitle is spoken (Whisper language identification)
+MIN_ID_SPEECH_S = 1.0
 #: why the text modality is missing when a subtitle holds no letter (emoji, punctuation, digits)
 NO_WORDS = "the subtitle has no words (only symbols, emoji or digits)"
 
@@ -432,6 +434,13 @@ class Describer:
                       and transcript.language_probability is not None
                       and transcript.language_probability >= MIN_LANGUAGE_PROBABILITY)
         voice_language = cfg.language or (transcript.language if identified else None)
+        # a bilingual subtitle: which part is spoken, by language identification on the speech (about
+        # 1 s; measured slower beside the face branch, which competes for the same two cores)
+        t = time.perf_counter()
+        spoken = None if voice_language else self._spoken_part(transcript, text_missing, audio, speech)
+        if spoken is not None:
+            voice_language = spoken[0]
+            timings["language_id"] = time.perf_counter() - t
         # frames: clip-level and timeline windows in one decode pass
         bounds = self._windows(span) if cfg.timeline else []
         times = clip.uniform_times(cfg.frames) if clip.info.has_video else []
@@ -483,7 +492,10 @@ class Describer:
         out["duration_s"] = round(duration, 3)
         out["timing"] = clip.timing()
         out["language"] = {"speech": voice_language, "text": None if text_missing else transcript.language,
-                           "speech_source": "forced" if cfg.language else ("asr" if voice_language else None)}
+                           "speech_source": "forced" if cfg.language else "language-id" if spoken else (
+                               "asr" if voice_language else None)}
+        if spoken:
+            out["language"]["speech_probability"] = spoken[1]
         if text_res.present and "bilingual" in text_res.extra:  # each part read by its own heads, with its weight
             out["language"].update(text=text_res.extra["language"], bilingual=text_res.extra["bilingual"])
         out["transcript"] = transcript.to_dict()
@@ -521,13 +533,36 @@ class Describer:
             out["timeline"] = self._timeline(clip, faces, video_problem, speech, transcript, text_missing, bounds,
                                              None if audio_res.present else audio_res.reason,
                                              out["audio"], audio_res.extra.get("gender"),
-                                             out["audio"].get("clipping"))
+                                             out["audio"].get("clipping"), voice_language)
             timings["timeline"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t_all
         out["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
         out["settings"] = asdict(cfg)
         out["versions"] = _versions()
         return out
+
+    def _spoken_part(self, transcript, text_missing, audio, speech) -> tuple[str, float] | None:
+        """For a bilingual subtitle (a line and its translation, both read): the spoken language and
+        its probability, by Whisper's language identification on the clip's speech, when it is one of
+        the subtitle's languages with probability :data:`MIN_LANGUAGE_PROBABILITY` or more (that part
+        then weighs :data:`~affectgpt.analyzers.lexical.SPOKEN_PART_WEIGHT`); else None. Runs only
+        for such a subtitle, with speech recognition on and :data:`MIN_ID_SPEECH_S` of speech."""
+        from affectgpt.analyzers.lexical import readable_parts
+
+        if (text_missing or not self.config.asr or audio is None or transcript.source == "asr"
+                or len(readable_parts(transcript.lines) or {}) < 2):
+            return None
+        act = _resolved(speech)
+        if act is None or act.speech_s < MIN_ID_SPEECH_S:
+            return None
+        import numpy as np
+
+        voiced = np.concatenate([audio[int(a * 16000):int(b * 16000)] for a, b in act.segments])
+        found = self.asr.identify_language(voiced)
+        parts = readable_parts(transcript.lines)
+        if found is None or found[1] < MIN_LANGUAGE_PROBABILITY or found[0] not in parts:
+            return None
+        return found
 
     def _assemble(self, name: str, results: dict[str, ModalityResult], arousal) -> dict:
         """Fusion, labels, sentiment and description from the per-modality results."""
@@ -637,7 +672,8 @@ class Describer:
 
     def _timeline(self, clip, faces, video_problem, speech, transcript, text_missing,
                   bounds: list[tuple[float, float]], audio_missing: str | None = None,
-                  band: dict | None = None, gender: str | None = None, clipping: str | None = None) -> list[dict]:
+                  band: dict | None = None, gender: str | None = None, clipping: str | None = None,
+                  spoken_language: str | None = None) -> list[dict]:
         """Per-window labels and cues. Each window analyses its own audio, the frames inside it
         and the subtitle cues overlapping it; an empty window says why."""
         from affectgpt.analyzers.acoustic import MIN_SPEECH_S, normalize_level, window_limits
@@ -648,7 +684,7 @@ class Describer:
         texts = [transcript.text_between(a, b) if not text_missing else "" for a, b in bounds]
         texts = [t if has_words(t) else "" for t in texts]
         with _one_torch_thread():
-            text_probs = self.lexical.probs(texts, spoken_language=self.config.language) if any(texts) else None
+            text_probs = self.lexical.probs(texts, spoken_language=spoken_language) if any(texts) else None
         analysed = audio is not None and not audio_missing
         # background sound judged window by window: music under part of the clip flags the windows it plays in
         bands = window_limits(band, audio, speech, bounds) if analysed else [dict(band or {}) for _ in bounds]

@@ -149,6 +149,20 @@ class Transcriber:
     def multilingual(self) -> bool:
         return bool(self.model.model.is_multilingual)
 
+    def identify_language(self, audio: np.ndarray | None) -> tuple[str, float] | None:
+        """The spoken language of 16 kHz mono ``audio`` [n] and its probability, by Whisper's
+        language identification on the first 30 s (no transcription: 0.2 s on the 3.5 s demo clip,
+        against about 1.4 s for :meth:`transcribe`); None with the English-only model or under 0.1 s of audio. Pass the
+        speech only (voice activity stretches): pauses and music read as any language."""
+        if not self.multilingual or audio is None or len(audio) < 1600:
+            return None
+        self.model._affectgpt_forget()
+        # from features (the memoised encoder reads the audio's own frames, not 30 s of padding: 0.2 s
+        # against 1.5 s on the 3.5 s demo clip)
+        features = self.model.feature_extractor(audio[:30 * 16000].astype(np.float32))
+        lang, p, _ = self.model.detect_language(features=features)
+        return str(lang), round(float(p), 4)
+
     def transcribe(self, audio: np.ndarray | None, language: str | None = None) -> Transcript:
         """Recognised speech as segments, with ``language``, its probability and confidence.
 

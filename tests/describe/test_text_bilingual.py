@@ -169,3 +169,24 @@ def test_a_bilingual_srt_on_the_demo_clip_reads_both_parts(describer, data_dir, 
     zh, en = describer.lexical.analyze(ZH).probs, describer.lexical.analyze(EN).probs
     for k, v in r["modality_probs"]["text"].items():
         assert v == pytest.approx((zh[k] + en[k]) / 2, abs=1e-4)  # rounded to 4 places
+
+
+def test_the_spoken_part_is_found_by_language_identification(data_dir, tmp_path):
+    """With speech recognition on, a bilingual subtitle's spoken part is identified on the speech
+    (the demo clip is Mandarin) and weighs 0.75; a one-language subtitle runs no identification."""
+    from affectgpt.describe.pipeline import DescribeConfig, Describer
+
+    pytest.importorskip("faster_whisper")
+    demo = data_dir / "demo" / "sample_00000000.mp4"
+    srt = tmp_path / "demo.srt"
+    srt.write_text(f"1\n00:00:00,000 --> 00:00:03,400\n{EN}\n{ZH}\n", encoding="utf-8")  # English above
+    with Describer(DescribeConfig()) as d:
+        if not d.asr.multilingual:
+            pytest.skip("the multilingual Whisper base is not installed (only tiny.en)")
+        r = d.describe(demo, subtitle=str(srt))
+        one = d.describe(demo, subtitle=ZH)
+    lang = r["language"]
+    assert lang["speech"] == "zh" and lang["speech_source"] == "language-id" and lang["speech_probability"] >= 0.5
+    assert lang["bilingual"]["zh"]["weight"] == 0.75 and lang["bilingual"]["en"]["weight"] == 0.25
+    assert lang["text"] == "zh" and "language_id" in r["timings_s"]
+    assert one["language"]["speech"] is None and "language_id" not in one["timings_s"]
