@@ -593,6 +593,8 @@ exit codes: 0 all pairs scored, 1 a pair failed (recorded in results.json), 2 us
   affectgpt describe episode.mkv --subtitle-stream 1       # its second subtitle track as the text (default: its
                                                            # default-flagged text track, else the first; else ASR)
   affectgpt describe videos/ --subtitles transcription.csv --subtitle-column chinese --out runs/a --resume
+  affectgpt describe videos/ --subtitles transcription.csv --subtitle-column chinese+english
+                                                           # both: each part read by its own text model
   affectgpt describe CH-SIMS/Raw/ --clip-names parent_stem --subtitles sims.csv --predictions preds.csv
                                                            # Raw/video_0001/0001.mp4 is video_0001_0001
   affectgpt describe --sample --data-dir ../shared/data
@@ -613,7 +615,8 @@ exit codes: 0 every input described, 1 some inputs failed (each recorded with it
                          "(default), or parent_stem: Raw/video_0001/0001.mp4 -> video_0001_0001 (the "
                          "MER-UniBench names of CMU-MOSI/MOSEI and CH-SIMS in their Raw/<video_id>/<clip_id> layout)")
     ds.add_argument("--subtitle-column", help="column of --subtitles / a CSV --subtitle "
-                                              "(default: subtitle, text, chinese, english: the first present)")
+                                              "(default: subtitle, text, chinese, english: the first present); "
+                                              "chinese+english reads both as a bilingual subtitle")
     ds.add_argument("--language", help="force the spoken language (ISO 639-1: zh, en, ...; any case, a region such as zh-CN is dropped); default: identified")
     ds.add_argument("--asr-model", default="base", help="base (multilingual, default), tiny.en, or a model folder")
     ds.add_argument("--max-seconds", type=float, default=900.0, help="analyse at most this much of each clip")

@@ -510,7 +510,8 @@ def read_subtitle_table(path: str | Path, column: str | None = None,
     The table is a CSV (also tab- or semicolon-separated, recognised by its header line; any
     encoding :func:`decode_text_file` reads) with a ``name`` column and a subtitle column: ``column``
     if given, else the first of ``prefer`` present (default ``subtitle``, ``text``, ``chinese``,
-    ``english``: the language spoken in the upstream clips); header names are
+    ``english``: the language spoken in the upstream clips), or several joined by ``+``
+    (``chinese+english``: each cell a line, read as a bilingual subtitle); header names are
     matched ignoring case. Names are keyed as clip stems (:func:`clip_name`: ``clips/a.mp4`` -> ``a``;
     a spreadsheet-escaped ``'-x`` -> ``-x``). Cells that only say a value is missing (``nan``, ``NULL``,
     ``None``, ``N/A``: :data:`MISSING_CELLS`) are empty cells.
@@ -540,12 +541,14 @@ def _subtitle_rows(path: Path, text: str, enc: str, column: str | None,
     try:
         header = [h.strip().lstrip("\ufeff").lower() for h in next(reader, [])]
         wanted = column.strip().lower() if column else next((c for c in prefer if c in header), None)
-        if column and wanted not in header:
+        # "chinese+english": both columns, one line each (a bilingual subtitle, read part by part)
+        columns = [c.strip() for c in wanted.split("+")] if wanted else []
+        if column and (not all(columns) or any(c not in header for c in columns)):
             raise InputError(path, f"subtitle CSV has no column {column!r} (columns: {', '.join(header)})", row=1)
         if "name" not in header or wanted is None:
             raise InputError(path, "subtitle CSV needs columns name and one of " + "/".join(prefer)
                              + f"; found {header}", row=1)
-        i_name, i_text = header.index("name"), header.index(wanted)
+        i_name, i_texts = header.index("name"), [header.index(c) for c in columns]
         out: dict[str, Transcript] = {}
         first_row: dict[str, int] = {}
         digest = sha256_file(path) if path.is_file() else None
@@ -558,15 +561,15 @@ def _subtitle_rows(path: Path, text: str, enc: str, column: str | None,
             n = clip_name(spreadsheet_unescape(cells[i_name].strip()))  # '-x (a spreadsheet-escaped id) -> -x
             if not n:
                 raise InputError(path, "blank name", row=line)
-            body = cue_text(cells[i_text], line_leads=False)  # lines joined; tags and sound descriptions removed
-            if body.lower() in MISSING_CELLS:
-                body = ""  # "nan" / "NULL" written by pandas or a database export: an empty cell
+            bodies = [cue_text(cells[i], line_leads=False) for i in i_texts]  # lines joined; tags, sound descriptions removed
+            # "nan" / "NULL" written by pandas or a database export: an empty cell
+            bodies = [b for b in bodies if b and b.lower() not in MISSING_CELLS]
             if n in out:
-                if out[n].segments and out[n].segments[0].text == body or not (out[n].segments or body):
+                if [seg.text for seg in out[n].segments] == bodies:
                     continue  # the same row twice (upstream IEMOCAP table): one row
                 raise InputError(path, f"duplicate name {n!r} with another text (also on row {first_row[n]})", row=line)
             first_row[n] = line
-            out[n] = Transcript([Segment(body)] if body else [], "file", encoding=enc,
+            out[n] = Transcript([Segment(b) for b in bodies], "file", encoding=enc,
                                 extra={"column": wanted, "table": path.name, "table_sha256": digest})
     except csv.Error as exc:
         raise InputError(path, f"malformed CSV: {exc}", row=reader.line_num) from exc

@@ -68,6 +68,23 @@ def test_a_transcript_is_read_cue_by_cue(tmp_path):
     assert t.text_between(0.0, 1.5) == "我爱你 I love you\n你呢 And you?"
 
 
+def test_a_subtitle_table_reads_two_columns_as_a_bilingual_subtitle(tmp_path):
+    from affectgpt.errors import InputError
+    from affectgpt.media.subtitles import read_subtitle_table
+
+    table = tmp_path / "transcription.csv"
+    table.write_text("name,chinese,english\na,我爱你,I love you\nb,好的,nan\nc,,\na,我爱你,I love you\n", encoding="utf-8")
+    rows = read_subtitle_table(table, "chinese+english")
+    assert rows["a"].lines == "我爱你\nI love you" and bilingual_parts(rows["a"].lines) == {"zh": "我爱你", "en": "I love you"}
+    assert rows["b"].lines == "好的" and rows["c"].segments == []  # a missing cell is left out
+    assert rows["a"].extra["column"] == "chinese+english"
+    with pytest.raises(InputError, match="no column 'chinese\\+french'"):
+        read_subtitle_table(table, "chinese+french")
+    table.write_text("name,chinese,english\na,我爱你,I love you\na,我爱你,I love you too\n", encoding="utf-8")
+    with pytest.raises(InputError, match="duplicate name 'a'"):
+        read_subtitle_table(table, "chinese+english")
+
+
 def test_a_bilingual_line_with_a_readable_part_is_read():
     assert unsupported_text("ja", "私はとても嬉しいです I am so happy today") is None  # the English part
     assert "Japanese" in unsupported_text("ja", "私はとても嬉しいです")
