@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["guess_language", "bilingual_parts", "join_lines", "join_cjk_gaps", "CJK_CHAR", "has_words", "speech_language_code", "unsupported_text", "identify_latin",
+__all__ = ["guess_language", "bilingual_parts", "is_pinyin", "join_lines", "join_cjk_gaps", "CJK_CHAR", "has_words", "speech_language_code", "unsupported_text", "identify_latin",
            "TEXT_LANGUAGES", "OTHER_LATIN_P", "OTHER_LATIN_LIKELY_P", "MAX_ENGLISH_P", "MIN_IDENTIFY_WORDS"]
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -42,7 +42,59 @@ LANGUAGE_NAMES = {"fr": "French", "de": "German", "es": "Spanish", "it": "Italia
                   "oc": "Occitan", "eu": "Basque", "la": "Latin", "af": "Afrikaans", "an": "Aragonese",
                   "lb": "Luxembourgish", "mt": "Maltese", "sk": "Slovak", "sl": "Slovenian", "hr": "Croatian",
                   "et": "Estonian", "lv": "Latvian", "lt": "Lithuanian", "is": "Icelandic", "ga": "Irish",
-                  "cy": "Welsh", "sq": "Albanian", "sw": "Swahili", "eo": "Esperanto"}
+                  "cy": "Welsh", "sq": "Albanian", "sw": "Swahili", "eo": "Esperanto",
+                  "zh-Latn": "pinyin (romanised Chinese)"}
+
+#: the syllables of Hanyu Pinyin without tones (ü written v), less the interjections n, m, ng, hm,
+#: hng and r, which would let English "no" and "dum" parse
+PINYIN_SYLLABLES = frozenset((
+    "a ai an ang ao ba bai ban bang bao bei ben beng bi bian biang biao bie bin bing bo bong bu ca "
+    "cai can cang cao ce cei cen ceng cha chai chan chang chao che chen cheng chi chong chou chu chua "
+    "chuai chuan chuang chui chun chuo ci cong cou cu cuan cui cun cuo da dai dan dang dao de dei den "
+    "deng di dia dian diao die din ding diu dong dou du duan dui dun duo e ei en eng er fa fan fang "
+    "fei fen feng fiao fo fou fu ga gai gan gang gao ge gei gen geng gong gou gu gua guai guan guang "
+    "gui gun guo ha hai han hang hao he hei hen heng hong hou hu hua huai huan huang hui hun huo ji "
+    "jia jian jiang jiao jie jin jing jiong jiu ju juan jue jun ka kai kan kang kao ke kei ken keng "
+    "kong kou ku kua kuai kuan kuang kui kun kuo la lai lan lang lao le lei len leng li lia lian "
+    "liang liao lie lin ling liu lo long lou lu luan lun luo lve ma mai man mang mao me mei men meng "
+    "mi mian miao mie min ming miu mo mou mu na nai nan nang nao ne nei nen neng ni nia nian niang "
+    "niao nie nin ning niu nong nou nu nuan nun nuo nve o ou pa pai pan pang pao pei pen peng pi pian "
+    "piao pie pin ping po pou pu qi qia qian qiang qiao qie qin qing qiong qiu qu quan que qun ran "
+    "rang rao re ren reng ri rong rou ru rua ruan rui run ruo sa sai san sang sao se sen seng sha "
+    "shai shan shang shao she shei shen sheng shi shou shu shua shuai shuan shuang shui shun shuo si "
+    "song sou su suan sui sun suo ta tai tan tang tao te tei teng ti tian tiao tie ting tong tou tu "
+    "tuan tui tun tuo wa wai wan wang wei wen weng wo wong wu xi xia xian xiang xiao xie xin xing "
+    "xiong xiu xu xuan xue xun ya yan yang yao ye yi yin ying yo yong you yu yuan yue yun za zai zan "
+    "zang zao ze zei zen zeng zha zhai zhan zhang zhao zhe zhei zhen zheng zhi zhong zhou zhu zhua "
+    "zhuai zhuan zhuang zhui zhun zhuo zi zong zou zu zuan zui zun zuo "
+).split())
+#: a Latin-script line is pinyin (romanised Chinese, ``zh-Latn``) when it has at least this many
+#: words, three of them distinct, each made of pinyin syllables. Measured on 37,490 English
+#: subtitles of the six MER-UniBench sets: 3 are pinyin by this rule ("Ni-chou chi-ma!", "Are you
+#: Wang Tiejun?" and one line of real pinyin in CH-SIMS v2); 94% of 2,000 Chinese subtitles of
+#: MER2023 and CH-SIMS v2 written in pinyin are (the rest have fewer than four syllables)
+PINYIN_MIN_WORDS = 4
+
+
+def _pinyin_word(word: str, syllables: frozenset = PINYIN_SYLLABLES) -> bool:
+    """Whether a word (lower case, tone marks stripped) splits into pinyin syllables."""
+    if not word:
+        return True
+    return any(word[:k] in syllables and _pinyin_word(word[k:]) for k in range(min(6, len(word)), 0, -1))
+
+
+def is_pinyin(text: str) -> bool:
+    """Whether a Latin-script ``text`` is pinyin: :data:`PINYIN_MIN_WORDS` words or more, three
+    distinct, each made of :data:`PINYIN_SYLLABLES` (tone marks and apostrophes ignored: ``Xī'ān``)."""
+    import unicodedata
+
+    words = []
+    for w in _OTHER_WORD.findall(text):
+        w = unicodedata.normalize("NFD", w.lower().replace("ü", "v"))
+        words.append("".join(c for c in w if not unicodedata.combining(c) and c.isalpha()))
+    return (len(words) >= PINYIN_MIN_WORDS and len(set(words)) >= 3
+            and all(w.isascii() and _pinyin_word(w) for w in words))
+
 
 _IDENTIFIER: list = []
 
@@ -79,8 +131,9 @@ def guess_language(text: str) -> str | None:
       dotted abbreviation is one, a word of one or two letters counts half; so a
       code-switched line such as ``这个 project 的 deadline 太 tight 了`` is Chinese, an English
       line naming ``北京`` is not; Cantonese included);
+    * ``zh-Latn`` for pinyin (:func:`is_pinyin`: romanised Chinese, which the text heads cannot read);
     * for Latin-script text of at least :data:`MIN_IDENTIFY_WORDS` words, the language py3langid
-      identifies (:func:`identify_latin`) when it is not English with probability at least
+      identifies (:func:`identify_latin`, on the Latin part) when it is not English with probability at least
       :data:`OTHER_LATIN_P`, or at least :data:`OTHER_LATIN_LIKELY_P` while English gets at most
       :data:`MAX_ENGLISH_P` (``fr``, ``de``, ``vi``, ``es`` ...);
     * ``en`` when the letters outside CJK ideographs are mostly (90%) ASCII Latin: other languages
@@ -108,8 +161,11 @@ def guess_language(text: str) -> str | None:
     ascii_latin = sum(1 for ch in rest if ch.isascii())
     latin = sum(1 for ch in rest if unicodedata.name(ch, "").startswith("LATIN"))
     distinct = {w.lower() for w in _OTHER_WORD.findall(rest_text) if len(w) > 2}
+    if latin >= 0.5 * len(rest) and is_pinyin(rest_text):
+        return "zh-Latn"
     if latin >= 0.5 * len(rest) and len(distinct) >= MIN_IDENTIFY_WORDS:
-        found = identify_latin(text)
+        # the Latin part alone: Chinese characters beside it make py3langid say Cantonese ("嗯 好吧 Hmm. Okay. Huh?")
+        found = identify_latin(" ".join(_CJK.sub(" ", text).split()))
         if found is not None and found[0] != "en" and (
                 found[1] >= OTHER_LATIN_P or (found[1] >= OTHER_LATIN_LIKELY_P and found[2] <= MAX_ENGLISH_P)):
             return found[0]
@@ -125,6 +181,11 @@ BILINGUAL_MIN_SHARE = 0.3
 BILINGUAL_PHRASE_SHARE = 0.8
 _IDEO_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\u31f0-\u31ff\u1100-\u11ff"
                        r"\u3130-\u318f\uac00-\ud7af]")
+
+
+#: English pronouns and verbs: a line in capitals with one of them is a sentence, not a title
+_SENTENCE_WORDS = frozenset("I YOU HE SHE IT WE THEY ME MY YOUR IS ARE WAS WERE AM BE DO DID DOES DON'T "
+                            "DONT CAN CANT WILL HAVE HAS HAD NOT THIS THAT WHAT".split())
 
 
 def bilingual_parts(text: str) -> dict[str, str] | None:
@@ -154,9 +215,11 @@ def bilingual_parts(text: str) -> dict[str, str] | None:
     * as many Latin runs as ideographic ones (a line and its translation, cue after cue; a Latin
       phrase inside a Chinese sentence, ``我们去 New York 吧``, leaves one over), at least
       :data:`BILINGUAL_PHRASE_SHARE` of the Latin words in runs of two words or more
-      (code-switching inserts single words), and the Latin side a sentence: three words or more,
-      one of them in lower case, or four or more all in capitals (not a name or a title:
-      ``我的名字是Brent Caption。``);
+      (code-switching inserts single words), and the Latin side a sentence: each run opens with
+      a capital (a code-switched tail does not: ``我觉得还行吧 but I'm not sure``), three words or
+      more, one of them in lower case and of four letters or more, or four or more in capitals
+      with a pronoun or a verb (not a name or a title: ``我的名字是Brent Caption。``,
+      ``我最喜欢的电影是 Pirates of the Caribbean``, ``我看了 THE LORD OF THE RINGS``);
     * the two sides are in different languages by :func:`guess_language`.
 
     Each side's language is :func:`guess_language` of that side alone (``zh``, ``ja``, ``ko``, ``en``,
@@ -234,8 +297,11 @@ def _two_runs(text: str) -> dict[str, str] | None:
     (:func:`bilingual_parts` of several lines) it is a line and its translation, too short for the
     one-line rule."""
     runs = _script_runs(text)
-    # a Latin word opening a Chinese line is a name (Steven因为已经走了), not a translation put first
-    if len(runs) != 2 or (runs[0][0] == "l" and len(_OTHER_WORD.findall(runs[0][1])) < 2):
+    # a Latin word opening a Chinese line is a name (Steven因为已经走了), not a translation put first;
+    # a translation opens with a capital (a code-switched tail does not: 还行吧 but not sure)
+    latin = next((r[1] for r in runs if r[0] == "l"), "")
+    if len(runs) != 2 or (runs[0][0] == "l" and len(_OTHER_WORD.findall(runs[0][1])) < 2) \
+            or not next((ch for ch in latin if ch.isalpha()), "").isupper():
         return None
     langs = [guess_language(r[1]) for r in runs]
     if None in langs or langs[0] == langs[1]:
@@ -273,13 +339,20 @@ def _bilingual_line(text: str) -> dict[str, str] | None:
     phrases = sum(z for r, z in zip(runs, sizes) if r[0] == "l" and len(words(r[1])) >= 2)
     if phrases < BILINGUAL_PHRASE_SHARE * latin_words:
         return None
-    latin_tokens = [w for r in runs if r[0] == "l" for w in words(r[1])]
-    # a sentence, not a name or a title quoted in a Chinese line (我的名字是Brent Caption。, "COWBOYS
-    # AND ALIENS"的问题在于剧本, 我最喜欢的歌是 Let It Be): three words or more, one in lower case, or
-    # four or more all in capitals (subtitles and transcripts in capitals: ANYHOW IT WAS REALLY GOOD)
-    lower = any(w.islower() and len(w) > 1 for w in latin_tokens)
-    capitals = len(latin_tokens) >= 4 and all(w.isupper() for w in latin_tokens)
-    if len(latin_tokens) < 3 or not (lower or capitals):
+    import unicodedata
+
+    latin_runs = [unicodedata.normalize("NFKC", r[1]) for r in runs if r[0] == "l"]
+    tokens = [w for r in latin_runs for w in words(r)]
+    # a translation is a sentence: each Latin run opens with a capital (a code-switched tail does
+    # not: 我觉得还行吧 but I'm not sure; nor English in a Japanese line: 今日は楽しかった thank you so
+    # much) and holds a word in lower case of four letters or more (a title or a name does not:
+    # 我最喜欢的电影是 Pirates of the Caribbean, 我的名字是Brent Caption。), or is in capitals with a
+    # pronoun or a verb among its words (ANYHOW IT WAS REALLY GOOD; not THE LORD OF THE RINGS)
+    if len(tokens) < 3 or not all(next((ch for ch in r if ch.isalpha()), "").isupper() for r in latin_runs):
+        return None
+    sentence = any(w.islower() and len(w) >= 4 for w in tokens) or (
+        len(tokens) >= 4 and all(w.isupper() for w in tokens) and any(w in _SENTENCE_WORDS for w in tokens))
+    if not sentence:
         return None
     ideo = "".join(r[1] for r in runs if r[0] == "i").strip()
     latin = " ".join(" ".join(r[1].split()) for r in runs if r[0] == "l").strip()

@@ -325,7 +325,7 @@ class LexicalAnalyzer:
 
     def reading(self, text: str, spoken_language: str | None = None) -> dict:
         """How a text is read, for the record: ``language`` (its routing language, ``zh`` / ``en``; for a
-        bilingual text, the part read with the most weight, the first on a tie), ``text_model`` (the heads; ``text_zh + text`` for a
+        bilingual text, the part read with the most weight, Chinese on a tie), ``text_model`` (the heads; ``text_zh + text`` for a
         bilingual one) and, for a bilingual text, ``bilingual``: its parts with their weights
         (``{"zh": {"text": ..., "weight": 0.5}, ...}``; weight 0 for a part in a language not read)."""
         from affectgpt.language import bilingual_parts
@@ -335,7 +335,8 @@ class LexicalAnalyzer:
         if not parts:
             return {"language": lang, "text_model": self.text_model(lang)}
         weights = part_weights(parts, spoken_language)
-        lang = max(parts, key=lambda k: weights[k])  # the part read with the most weight (the first on a tie)
+        # the part read with the most weight; on a tie, Chinese (the field's language) before English
+        lang = max(sorted(parts, key=("zh", "en").index), key=lambda k: weights[k])
         return {"language": lang, "text_model": " + ".join(self.text_model(k) for k in parts),
                 "bilingual": {k: {"text": v, "weight": round(weights.get(k, 0.0), 3)}
                               for k, v in bilingual_parts(text).items()}}

@@ -626,17 +626,18 @@ class Describer:
         from affectgpt.media.subtitles import cue_text, guess_language
 
         # cleaned like a subtitle table's cells: tags, [BREATHING] / 【音乐】 sound descriptions removed
-        texts = [cue_text(t, line_leads=False) for t in texts]
+        texts = [cue_text(t, line_leads=False, lines=True) for t in texts]  # lines kept: bilingual found line by line
         spoken = self.config.language  # forced (--language): weighs the parts of bilingual lines
         probs, sents = self.lexical.probs(texts, with_sentiment=True, spoken_language=spoken)
         out = []
-        for name, text, p, sp in zip(names, texts, probs, sents):
+        for name, lines, p, sp in zip(names, texts, probs, sents):
+            text = join_lines(lines)  # quoted and recorded as one text
             lang = guess_language(text) if has_words(text) else None
-            why = (NO_WORDS if text.strip() else "empty subtitle") if lang is None else unsupported_text(lang, text)
+            why = (NO_WORDS if text.strip() else "empty subtitle") if lang is None else unsupported_text(lang, lines)
             present = why is None
-            english = self.lexical.english_part(text) if present else None
+            english = self.lexical.english_part(lines) if present else None
             words = self.lexical.spotter.extract_one(english_form(english)) if english else []
-            reading = self.lexical.reading(text, spoken) if present else {}
+            reading = self.lexical.reading(lines, spoken) if present else {}
             lang = reading["language"] if "bilingual" in reading else lang
             text_res = ModalityResult("text", present, why,
                                       probs=merge_to_basic(self.lexical.head.classes, p) if present else None,

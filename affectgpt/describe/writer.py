@@ -139,7 +139,8 @@ def _audio_sentence(r: ModalityResult | None) -> str:
 
 
 _LANGS = {"zh": "Chinese", "en": "English", "ja": "Japanese", "ko": "Korean", "fr": "French", "de": "German",
-          "es": "Spanish", "yue": "Cantonese"}
+          "es": "Spanish", "yue": "Cantonese",
+          "zh-Latn": "pinyin"}
 
 
 def _shorten(text: str, limit: int = 160) -> str:
@@ -164,10 +165,11 @@ def _text_sentence(r: ModalityResult | None) -> str:
     lang = r.extra.get("language")
     bilingual = r.extra.get("bilingual")
     if bilingual:  # a line and its translation: each part read by its own text model (or not read)
-        names = " and ".join(_LANGS.get(k, k) for k in bilingual)
+        names = _join([_LANGS.get(k, k) for k in bilingual])
         unread = [_LANGS.get(k, k) for k, v in bilingual.items() if not v.get("weight")]
-        src += (f" ({names}; only the {_join([_LANGS.get(k, k) for k, v in bilingual.items() if v.get('weight')])} "
-                f"part read, the text models do not read {_join(unread)})" if unread
+        read = [_LANGS.get(k, k) for k, v in bilingual.items() if v.get("weight")]
+        src += (f" ({names}; only the {_join(read)} part{'s' if len(read) > 1 else ''} read, the text models "
+                f"do not read {_join(unread)})" if unread
                 else f" ({names}, each part read by its own text model)")
     elif lang and lang not in ("en", "und"):
         src += f" ({_LANGS.get(lang, lang)})"

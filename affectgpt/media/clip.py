@@ -165,7 +165,7 @@ def _embedded_transcript(stream, index: int, cues: list, origin: float, span_end
     for start, dur, raw in sorted(cues, key=lambda c: c[0]):
         a = start - origin
         b = a + dur if dur else None
-        text = cue_text(raw)
+        text = cue_text(raw, lines=True)
         if text and a < span_end and (b is None or b > 0):
             segments.append(Segment(text, round(max(a, 0.0), 3), None if b is None else round(min(b, span_end), 3)))
     lang = stream.language or (stream.metadata or {}).get("language")

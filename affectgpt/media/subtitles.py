@@ -14,7 +14,7 @@ from pathlib import Path
 
 from affectgpt.errors import InputError
 from affectgpt.io import clip_name, sha256_file
-from affectgpt.language import guess_language, join_cjk_gaps, join_lines
+from affectgpt.language import TEXT_LANGUAGES, bilingual_parts, guess_language, join_cjk_gaps, join_lines
 
 __all__ = ["Segment", "Transcript", "read_subtitles", "cue_text", "join_cjk_gaps", "TEXT_SUBTITLE_CODECS", "read_subtitle_table", "decode_text_file", "guess_language", "SUBTITLE_SUFFIXES",
            "SUBTITLE_COLUMNS", "looks_like_path", "clip_name"]
@@ -80,21 +80,22 @@ class Transcript:
     def __post_init__(self):
         if self.language is None and self.source in ("file", "string", "embedded") and self.text:
             self.language = guess_language(self.text)
+            # a bilingual subtitle: the language of its part read first (Chinese, else English), as recorded
+            readable = [k for k in TEXT_LANGUAGES if k in (bilingual_parts(self.lines) or {})]
+            if readable:
+                self.language = readable[0]
 
     @property
     def text(self) -> str:
-        """All cues joined by spaces, without one between two Chinese characters (a bilingual file's
-        cues keep one between an English line's end and the next Chinese line)."""
-        parts = [s.text for s in self.segments if s.text]
-        if self.language == "zh" or (parts and all(_CJK.search(p) for p in parts)):
-            return join_lines(parts)
-        return " ".join(parts).strip()
+        """All cues (and their lines) joined by spaces, without one between two Chinese characters."""
+        return join_lines(self.lines)
 
     @property
     def lines(self) -> str:
-        """The cues one per line (``\\n`` between them): what the text analyzer reads, so that a
-        bilingual file is found cue by cue (:func:`affectgpt.language.bilingual_parts`); its
-        :func:`~affectgpt.language.join_lines` is :attr:`text` (a text in one language reads the same)."""
+        """The cues' lines, one per line (``\\n`` between them; a cue of two lines gives two): what the
+        text analyzer reads, so that a bilingual file is found line by line
+        (:func:`affectgpt.language.bilingual_parts`); its :func:`~affectgpt.language.join_lines` is
+        :attr:`text` (a text in one language reads the same)."""
         return "\n".join(s.text for s in self.segments if s.text)
 
     def text_between(self, start_s: float, end_s: float) -> str:
@@ -141,7 +142,7 @@ _LINE_LEAD = re.compile(r"^\s*(?:[-\u2010-\u2015]+\s*)?(?:(?:[A-Z\u00c0-\u00d6\u
                         r"\s*[:：]\s*(?=\S))?")
 
 
-def cue_text(raw: str, line_leads: bool = True) -> str:
+def cue_text(raw: str, line_leads: bool = True, lines: bool = False) -> str:
     """The spoken words of one subtitle cue as a file or a decoder gives it.
 
     Removed: ASS/SSA drawing commands (``{\\p1}m 0 0 l ...{\\p0}``) and override blocks
@@ -152,12 +153,19 @@ def cue_text(raw: str, line_leads: bool = True) -> str:
     speaker label (``- ``, ``A：``, ``JOHN:``); HTML entities are resolved. Lines (also ASS ``\\N``
     breaks) are joined by a space, except between two Chinese or Japanese characters; whitespace
     runs collapse to one space. ``line_leads=False`` keeps what opens a line (a transcript
-    table's cell is speech, where ``她说：`` is said, not a speaker label)."""
+    table's cell is speech, where ``她说：`` is said, not a speaker label). ``lines=True`` keeps one
+    line per line (``\\n`` between them): the subtitle readers keep a cue's lines apart, so that a
+    Chinese line above its English translation is found line by line
+    (:func:`~affectgpt.language.bilingual_parts`); :func:`~affectgpt.language.join_lines` of the
+    result is the joined text."""
     text = _RUBY_TEXT.sub("", _DRAWING.sub("", raw))
     text = html.unescape(_TAG.sub("", text))
-    lines = re.split(r"\\[Nn]|\n", _SOUND_TAG.sub(_sound_tag, text))
-    lines = [ln.replace("\\h", " ") for ln in lines]
-    parts = [" ".join((_LINE_LEAD.sub("", ln) if line_leads else ln).split()) for ln in lines]
+    keep = lines
+    split = re.split(r"\\[Nn]|\n", _SOUND_TAG.sub(_sound_tag, text))
+    split = [ln.replace("\\h", " ") for ln in split]
+    parts = [" ".join((_LINE_LEAD.sub("", ln) if line_leads else ln).split()) for ln in split]
+    if keep:
+        return "\n".join(join_cjk_gaps(p) for p in parts if p)
     return join_cjk_gaps(" ".join(p for p in parts if p))
 
 
@@ -398,7 +406,7 @@ def _parse_cues(text: str) -> list[Segment]:
         m1, m2 = _TIME.search(left), _TIME.search(right)
         if not m1 or not m2:
             continue
-        body = cue_text("\n".join(lines[idx + 1:]))  # tags, labels, entities (&amp; -> &)
+        body = cue_text("\n".join(lines[idx + 1:]), lines=True)  # tags, labels, entities (&amp; -> &)
         if body:
             segments.append(Segment(body, _seconds(m1), _seconds(m2)))
     return sorted(segments, key=lambda s: s.start_s)  # in time order, as players show them (stable)
@@ -435,7 +443,7 @@ def _parse_ass(text: str) -> list[Segment]:
             if len(cells) < len(fields):
                 continue
             row = dict(zip(fields, cells))
-            body = cue_text(row["text"])
+            body = cue_text(row["text"], lines=True)
             if body:
                 out.append(Segment(body, _ass_seconds(row.get("start", "")), _ass_seconds(row.get("end", ""))))
     return sorted(out, key=lambda s: (s.start_s is None, s.start_s or 0.0))
@@ -475,7 +483,7 @@ def read_subtitles(source, name: str | None = None, column: str | None = None) -
                 raise InputError(path, "subtitle path is a folder, not a file")
             raise InputError(path, "subtitle file not found (pass the text itself, or an existing "
                                    ".srt/.vtt/.ass/.txt/.csv)")
-        text = cue_text(value)  # the same cleaning as a file's cues (tags, speaker labels, sound descriptions)
+        text = cue_text(value, lines=True)  # the same cleaning as a file's cues (tags, speaker labels, sound descriptions)
         return Transcript([Segment(text)] if text else [], "string")
     suffix = path.suffix.lower()
     text, enc = decode_text_file(path, with_encoding=True)
@@ -499,7 +507,7 @@ def read_subtitles(source, name: str | None = None, column: str | None = None) -
             raise InputError(path, f"no row named {name!r} (the clip's file stem) in the subtitle CSV")
         hit.extra["sha256"] = sha256_file(path)
         return hit
-    body = cue_text(text)  # a plain-text file: its lines cleaned and joined like one cue's
+    body = cue_text(text, lines=True)  # a plain-text file: its lines cleaned like one cue's
     return Transcript([Segment(body)] if body else [], "file", encoding=enc, extra={"sha256": sha256_file(path)})
 
 
@@ -561,7 +569,7 @@ def _subtitle_rows(path: Path, text: str, enc: str, column: str | None,
             n = clip_name(spreadsheet_unescape(cells[i_name].strip()))  # '-x (a spreadsheet-escaped id) -> -x
             if not n:
                 raise InputError(path, "blank name", row=line)
-            bodies = [cue_text(cells[i], line_leads=False) for i in i_texts]  # lines joined; tags, sound descriptions removed
+            bodies = [cue_text(cells[i], line_leads=False, lines=True) for i in i_texts]  # tags, sound descriptions removed
             # "nan" / "NULL" written by pandas or a database export: an empty cell
             bodies = [b for b in bodies if b and b.lower() not in MISSING_CELLS]
             if n in out:

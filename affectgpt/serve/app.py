@@ -523,7 +523,7 @@ def create_app(cfg: ServeConfig | None = None):
                                              f"{cfg.max_subtitle_chars} limit")
                 from affectgpt.media.subtitles import Segment, Transcript, cue_text
 
-                text = cue_text(subtitle)
+                text = cue_text(subtitle, lines=True)
                 subtitle = Transcript([Segment(text)] if text else [], "string") if subtitle.strip() else None
             result = await limited(run_describe, src, shown, subtitle, language, timeline)
             return JSONResponse(result)

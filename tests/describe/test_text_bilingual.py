@@ -41,6 +41,13 @@ def test_a_line_and_its_translation_are_split_by_language(text, parts):
     '"COWBOYS AND ALIENS"的问题在于剧本',
     "I love 北京", "He said 我爱你 to her",  # English naming a place, quoting a phrase
     "是的 Yes.", "你好 hello world",  # too short to tell
+    # titles, names and brands ending a Chinese line (a trial's cases)
+    "我最喜欢的电影是 Pirates of the Caribbean", "我在读 The Catcher in the Rye", "他毕业于 University of Hong Kong",
+    "我用的是 Microsoft Office for Mac", "耐克的口号是 Just do it", "我看了 THE LORD OF THE RINGS",
+    "THE LORD OF THE RINGS 真好看", "然后它说出来了，“Squatternut buash？”",
+    # code-switched tails, in Chinese and in Japanese
+    "我觉得还行吧 but I'm not sure", "哎呀我的天 oh my god", "他最后说了一句 see you later",
+    "今日は本当に楽しかった thank you so much",
     "我今天很开心", "I am very happy", "", "!!! 123",
 ])
 def test_one_language_is_not_taken_for_a_bilingual_line(text):
@@ -59,13 +66,13 @@ def test_a_transcript_is_read_cue_by_cue(tmp_path):
         return read_subtitles(path)
 
     t = srt("我爱你\nI love you", "你呢\nAnd you?", "啦啦啦，我是卖报的小行家")
-    assert t.lines == "我爱你 I love you\n你呢 And you?\n啦啦啦，我是卖报的小行家"
+    assert t.lines == "我爱你\nI love you\n你呢\nAnd you?\n啦啦啦，我是卖报的小行家"  # a cue's lines kept apart
     assert t.text == "我爱你 I love you 你呢 And you? 啦啦啦，我是卖报的小行家"
-    assert bilingual_parts(t.text) is None  # as one line: an ideographic run left over
+    assert bilingual_parts(t.text) is None  # joined on one line: an ideographic run left over
     assert bilingual_parts(t.lines) == {"zh": "我爱你你呢啦啦啦，我是卖报的小行家", "en": "I love you And you?"}
     drama = srt("你今天怎么这么晚才回来？我等了你一个晚上。", "Oh my god.", "对不起，公司临时开会，手机也没电了。")
     assert bilingual_parts(drama.lines) is None
-    assert t.text_between(0.0, 1.5) == "我爱你 I love you\n你呢 And you?"
+    assert t.text_between(0.0, 1.5) == "我爱你\nI love you\n你呢\nAnd you?"
 
 
 def test_a_subtitle_table_reads_two_columns_as_a_bilingual_subtitle(tmp_path):
@@ -85,6 +92,39 @@ def test_a_subtitle_table_reads_two_columns_as_a_bilingual_subtitle(tmp_path):
         read_subtitle_table(table, "chinese+english")
 
 
+@pytest.mark.parametrize("text,lang", [
+    ("Wo na zhi dao a", "zh-Latn"), ("Ni hao, wo jiao Li Ming.", "zh-Latn"), ("Dī liǎng dī zhège dōngxi, yǒu bāngzhù", "zh-Latn"),
+    ("Are you sure?", "en"), ("No, no, no, no.", "en"), ("He can go home now", "en"), ("I love you too", "en"),
+    # the Latin part alone goes to py3langid: beside Chinese characters it said Cantonese
+    ("嗯 好吧 啊？ Hmm. Okay. Huh?", "en"),
+])
+def test_pinyin_is_romanised_chinese_and_not_english(text, lang):
+    from affectgpt.language import guess_language
+
+    assert guess_language(text) == lang
+
+
+def test_pinyin_above_the_characters_is_not_read_as_english():
+    parts = bilingual_parts("Wo na zhi dao a\n我哪知道啊\nWo ye mei you zhe fang mian de jing yan\n我也没有这方面的经验")
+    assert parts == {"zh-Latn": "Wo na zhi dao a Wo ye mei you zhe fang mian de jing yan",
+                     "zh": "我哪知道啊我也没有这方面的经验"}
+    assert "pinyin" in unsupported_text("zh-Latn", "Wo na zhi dao a")
+
+
+def test_short_cues_split_line_by_line_whichever_language_comes_first(tmp_path):
+    from affectgpt.media.subtitles import read_subtitles
+
+    for order in (0, 1):
+        pairs = [("嗯", "Hmm"), ("啊？", "Huh?"), ("好吧", "Okay"), ("妈妈", "Mom"), ("走吧", "Let's go")]
+        srt = tmp_path / f"s{order}.srt"
+        srt.write_text("".join(f"{i + 1}\n00:00:0{i},000 --> 00:00:0{i},900\n{p[order]}\n{p[1 - order]}\n\n"
+                               for i, p in enumerate(pairs)), encoding="utf-8")
+        t = read_subtitles(srt)
+        parts = bilingual_parts(t.lines)
+        assert parts["zh"] == "嗯啊？好吧妈妈走吧" and parts["en"] == "Hmm Huh? Okay Mom Let's go"
+        assert t.language == "zh"  # the part read first, whichever line comes first
+
+
 def test_a_bilingual_line_with_a_readable_part_is_read():
     assert unsupported_text("ja", "私はとても嬉しいです I am so happy today") is None  # the English part
     assert "Japanese" in unsupported_text("ja", "私はとても嬉しいです")
@@ -97,8 +137,7 @@ def _subtitle_table(data_dir, name):
 
 def test_bilingual_lines_are_found_and_one_language_lines_are_not(data_dir):
     """Each subtitle of MER2023, CH-SIMS v2 and MELD alone (Chinese or English: 46,282 lines) is one
-    language, at most 1 in 10,000 taken for a bilingual line (measured: 1, a Chinese MELD line ending
-    in a made-up name); the Chinese subtitle above its English translation is found bilingual in at
+    language, at most 1 in 10,000 taken for a bilingual line (measured: none); the Chinese subtitle above its English translation is found bilingual in at
     least 95% of the Chinese sets' lines (measured 98.0 and 99.5%; the rest are too short to tell,
     "妈妈 / Mom") and 70% of MELD's (84.1%: "我明白了。 / I see.")."""
     found_mono, n_mono = 0, 0
@@ -142,6 +181,20 @@ def test_each_part_is_read_by_the_heads_of_its_language(describer):
     # a line in a language the heads do not read: its English part alone
     ja_en = lex.probs(["私はとても嬉しいです I am so happy today", "I am so happy today"])
     assert np.allclose(ja_en[0], ja_en[1], atol=1e-6)
+
+
+def test_text_only_input_keeps_its_lines(describer):
+    """describe_texts and subtitle strings keep a text's lines: a Chinese line above its
+    translation and an untranslated line, and three languages, each part named and read."""
+    two, three, yue = describer.describe_texts(list("abc"), [
+        "我哪知道啊！\nHow would I know!\n我，我，我也没有这方面的经验。",
+        "我哪知道啊！\nHow would I know!\nそんなの知るわけないだろ！",
+        "嗯 好吧 啊？\nHmm. Okay. Huh?"])
+    assert set(two["language"]["bilingual"]) == {"zh", "en"} and two["language"]["text"] == "zh"
+    assert two["transcript"]["text"] == "我哪知道啊！ How would I know! 我，我，我也没有这方面的经验。"
+    assert three["language"]["bilingual"]["zh"]["text"] == "我哪知道啊！" and three["language"]["bilingual"]["ja"]["weight"] == 0
+    assert "(Chinese, English and Japanese; only the Chinese and English parts read, the text models do not read Japanese)" in three["description"]
+    assert yue["modalities"]["text"] and set(yue["language"]["bilingual"]) == {"zh", "en"}
 
 
 def test_the_record_and_the_description_name_both_parts(describer):

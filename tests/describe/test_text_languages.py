@@ -104,7 +104,8 @@ def test_ass_and_ssa_files_are_read_as_timed_dialogue(tmp_path):
         encoding="utf-8-sig")
     t = read_subtitles(str(ass))
     assert [(s.text, s.start_s, s.end_s) for s in t.segments] == [
-        ("我哪知道啊我也不知道", 0.5, 1.8), ("你别问我, 好吗", 2.0, 3.2)]
+        ("我哪知道啊\n我也不知道", 0.5, 1.8), ("你别问我, 好吗", 2.0, 3.2)]  # a cue's lines kept apart
+    assert t.text == "我哪知道啊我也不知道你别问我, 好吗"
     assert t.language == "zh" and t.extra["sha256"]
     empty = tmp_path / "empty.ssa"
     empty.write_text("[Script Info]\nTitle: x\n", encoding="utf-8")
