@@ -95,11 +95,12 @@ def encode_long(encode, texts: list[str], limit: int = EMBED_CHARS) -> np.ndarra
 
 #: a bilingual text's parts are read each by its own heads and their probabilities averaged: with
 #: equal weights when the spoken language is unknown, with this weight on the part in the spoken
-#: language when it is known (``--language``). Measured on the six MER-UniBench test sets with
-#: their Chinese and English subtitles joined (``benchmarks/describe_unibench.py --bilingual``):
-#: equal weights stay within 2 points of the better one-language reading everywhere (MER2023
-#: 60.4 against 62.1 from Chinese alone; MELD 56.4 against 57.7 from English alone), 0.75 on
-#: the original language within 0.4 (MER2023 62.1, MELD 56.9, CH-SIMS 75.9 against 74.4).
+#: language when it is known (``--language``, or identified on the speech). Measured on the six
+#: MER-UniBench test sets with their Chinese and English subtitles as two lines
+#: (``benchmarks/describe_unibench.py --bilingual [--spoken]``): equal weights stay within 2.3
+#: points of the better one-language reading (MER2023 59.92 against 62.14 from Chinese alone),
+#: 0.75 on the spoken part within 0.4, and above it on five sets (MELD 57.81 against 57.67,
+#: CH-SIMS 75.60 against 74.42).
 SPOKEN_PART_WEIGHT = 0.75
 
 
