@@ -75,26 +75,40 @@ PINYIN_SYLLABLES = frozenset((
 #: written in pinyin, 94.1% are found without tone marks, 97.2% with them (the rest have fewer
 #: than four syllables)
 PINYIN_MIN_WORDS = 4
+#: ... and py3langid gives English less than this probability (without py3langid, no line is pinyin)
+PINYIN_MAX_ENGLISH_P = 0.1
 
 
 def _pinyin_word(word: str, syllables: frozenset = PINYIN_SYLLABLES) -> bool:
-    """Whether a word (lower case, tone marks stripped) splits into pinyin syllables."""
-    if not word:
-        return True
-    return any(word[:k] in syllables and _pinyin_word(word[k:]) for k in range(min(6, len(word)), 0, -1))
+    """Whether a word (lower case, tone marks stripped) splits into pinyin syllables: which ends of
+    a prefix can be reached, left to right (linear in the word's length; a syllable has at most 6
+    letters)."""
+    reached = [True] + [False] * len(word)
+    for i in range(len(word)):
+        if reached[i]:
+            for k in range(1, min(6, len(word) - i) + 1):
+                if word[i:i + k] in syllables:
+                    reached[i + k] = True
+    return reached[-1]
 
 
 def is_pinyin(text: str) -> bool:
     """Whether a Latin-script ``text`` is pinyin: :data:`PINYIN_MIN_WORDS` words or more, three
-    distinct, each made of :data:`PINYIN_SYLLABLES` (tone marks and apostrophes ignored: ``Xī'ān``)."""
+    distinct, each made of :data:`PINYIN_SYLLABLES` (tone marks and apostrophes ignored: ``Xī'ān``),
+    and English unlikely by py3langid (below :data:`PINYIN_MAX_ENGLISH_P`)."""
     import unicodedata
 
     words = []
     for w in _OTHER_WORD.findall(text):
         w = unicodedata.normalize("NFD", w.lower().replace("ü", "v"))
         words.append("".join(c for c in w if not unicodedata.combining(c) and c.isalpha()))
-    return (len(words) >= PINYIN_MIN_WORDS and len(set(words)) >= 3
-            and all(w.isascii() and _pinyin_word(w) for w in words))
+    if not (len(words) >= PINYIN_MIN_WORDS and len(set(words)) >= 3
+            and all(w.isascii() and _pinyin_word(w) for w in words)):
+        return False
+    # English of short words splits into syllables too (are = a+re, sure = su+re: "Are you sure she
+    # came?"); py3langid gives such English 0.2-0.9, pinyin below 0.04 (99% of 941 pinyin lines)
+    found = identify_latin(text)
+    return found is not None and found[2] < PINYIN_MAX_ENGLISH_P
 
 
 _IDENTIFIER: list = []
@@ -199,8 +213,7 @@ def bilingual_parts(text: str) -> dict[str, str] | None:
     noise to them (measured on MER2023 test, Chinese + English subtitle: hit rate 62.1 -> 48.5).
 
     A text of several lines (a transcript's cues, :attr:`Transcript.lines`) is read line by line:
-    each line is bilingual by the rule below, or split when it is one run of each script (a short
-    cue and its translation, ``你呢 And you?``), or in the one language of :func:`guess_language`; the
+    each line is bilingual by the rule below, or in the one language of :func:`guess_language`; the
     text is bilingual when its two largest languages each hold at least
     :data:`BILINGUAL_MIN_WORDS` words and the smaller at least :data:`BILINGUAL_MIN_SHARE` of the
     larger (so one cue left untranslated does not undo a bilingual file, and a Chinese drama's
@@ -230,7 +243,7 @@ def bilingual_parts(text: str) -> dict[str, str] | None:
         return _bilingual_line(lines[0] if lines else "")
     pieces: dict[str, list[str]] = {}
     for line in lines:
-        for lang, part in (_bilingual_line(line) or _two_runs(line) or {guess_language(line): line.strip()}).items():
+        for lang, part in (_bilingual_line(line) or {guess_language(line): line.strip()}).items():
             pieces.setdefault(lang, []).append(part)
     if len(pieces) < 2:
         return None
@@ -290,24 +303,6 @@ def _script_runs(text: str) -> list[list]:
         runs.append([kind, lead + ch])
         lead = ""
     return runs
-
-
-def _two_runs(text: str) -> dict[str, str] | None:
-    """A short line of two runs in two languages (``你呢 And you?``; Latin first only when it is two
-    words or more), split: within a bilingual file
-    (:func:`bilingual_parts` of several lines) it is a line and its translation, too short for the
-    one-line rule."""
-    runs = _script_runs(text)
-    # a Latin word opening a Chinese line is a name (Steven因为已经走了), not a translation put first;
-    # a translation opens with a capital (a code-switched tail does not: 还行吧 but not sure)
-    latin = next((r[1] for r in runs if r[0] == "l"), "")
-    if len(runs) != 2 or (runs[0][0] == "l" and len(_OTHER_WORD.findall(runs[0][1])) < 2) \
-            or not next((ch for ch in latin if ch.isalpha()), "").isupper():
-        return None
-    langs = [guess_language(r[1]) for r in runs]
-    if None in langs or langs[0] == langs[1]:
-        return None
-    return {lang: r[1].strip() for lang, r in zip(langs, runs)}
 
 
 def _bilingual_line(text: str) -> dict[str, str] | None:

@@ -461,7 +461,11 @@ class Describer:
                 text = ModalityResult("text", False, text_missing)
             else:
                 with _one_torch_thread():
-                    text = self.lexical.analyze(transcript.lines, source="asr" if transcript.source == "asr" else "subtitle",
+                    # a bilingual transcript is read line by line; one in one language as one text, as before
+                    from affectgpt.analyzers.lexical import readable_parts
+
+                    reading = transcript.lines if readable_parts(transcript.lines) else transcript.text
+                    text = self.lexical.analyze(reading, source="asr" if transcript.source == "asr" else "subtitle",
                                                 spoken_language=voice_language)
                 text.extra.setdefault("language", transcript.language)
             return res, text, t1 - t0, time.perf_counter() - t1
@@ -682,7 +686,12 @@ class Describer:
         if not bounds:
             return []
         audio = clip.audio
-        texts = [transcript.text_between(a, b) if not text_missing else "" for a, b in bounds]
+        from affectgpt.analyzers.lexical import readable_parts
+
+        texts = []
+        for a, b in bounds:  # a bilingual window line by line, one in one language as one text (as before)
+            lines = transcript.text_between(a, b, lines=True) if not text_missing else ""
+            texts.append(lines if readable_parts(lines) else transcript.text_between(a, b) if lines else "")
         texts = [t if has_words(t) else "" for t in texts]
         with _one_torch_thread():
             text_probs = self.lexical.probs(texts, spoken_language=spoken_language) if any(texts) else None
@@ -736,7 +745,7 @@ class Describer:
             # text
             if texts[i] and text_probs is not None:
                 parts.append(ModalityResult("text", True, probs=merge_to_basic(self.lexical.head.classes, text_probs[i])))
-                entry["text"] = join_lines(texts[i])
+                entry["text"] = join_lines(texts[i]) if "\n" in texts[i] else texts[i]
             else:
                 missing["text"] = text_missing or self._no_window_text(transcript, a, b)
             fused = fuse(parts, self.weights)

@@ -87,8 +87,15 @@ class Transcript:
 
     @property
     def text(self) -> str:
-        """All cues (and their lines) joined by spaces, without one between two Chinese characters."""
-        return join_lines(self.lines)
+        """All cues joined: a cue's lines by a space (none between two Chinese characters), the cues
+        by a space, or by nothing in a Chinese transcript; a bilingual one (a Chinese line above its
+        English translation) keeps a space between an English line and the next Chinese one."""
+        parts = [join_lines(s.text) for s in self.segments if s.text]
+        if self.language == "zh" or (parts and all(_CJK.search(p) for p in parts)):
+            if bilingual_parts(self.lines) is None:
+                return "".join(parts).strip()
+            return join_lines(parts)
+        return " ".join(parts).strip()
 
     @property
     def lines(self) -> str:
@@ -98,13 +105,15 @@ class Transcript:
         :attr:`text` (a text in one language reads the same)."""
         return "\n".join(s.text for s in self.segments if s.text)
 
-    def text_between(self, start_s: float, end_s: float) -> str:
-        """Text of the cues overlapping [start_s, end_s), one per line (as :attr:`lines`); untimed cues
-        belong everywhere."""
+    def text_between(self, start_s: float, end_s: float, lines: bool = False) -> str:
+        """Text of the cues overlapping [start_s, end_s), joined by spaces, or with ``lines`` their
+        lines one per line (as :attr:`lines`); untimed cues belong everywhere."""
         parts = [s.text for s in self.segments
                  if s.start_s is None or (s.start_s < end_s and (s.end_s if s.end_s is not None else s.start_s) > start_s)
                  or (s.start_s is not None and s.end_s is None and start_s <= s.start_s < end_s)]
-        return "\n".join(p.strip() for p in parts if p.strip())
+        if lines:
+            return "\n".join(p.strip() for p in parts if p.strip())
+        return " ".join(join_lines(p) for p in parts if p.strip()).strip()
 
     def to_dict(self) -> dict:
         """The JSON form used by ``describe`` (schema ``affectgpt.describe``)."""

@@ -72,7 +72,8 @@ def test_a_transcript_is_read_cue_by_cue(tmp_path):
     assert bilingual_parts(t.lines) == {"zh": "我爱你你呢啦啦啦，我是卖报的小行家", "en": "I love you And you?"}
     drama = srt("你今天怎么这么晚才回来？我等了你一个晚上。", "Oh my god.", "对不起，公司临时开会，手机也没电了。")
     assert bilingual_parts(drama.lines) is None
-    assert t.text_between(0.0, 1.5) == "我爱你\nI love you\n你呢\nAnd you?"
+    assert t.text_between(0.0, 1.5, lines=True) == "我爱你\nI love you\n你呢\nAnd you?"
+    assert t.text_between(0.0, 1.5) == "我爱你 I love you 你呢 And you?"
 
 
 def test_a_subtitle_table_reads_two_columns_as_a_bilingual_subtitle(tmp_path):
@@ -95,6 +96,9 @@ def test_a_subtitle_table_reads_two_columns_as_a_bilingual_subtitle(tmp_path):
 @pytest.mark.parametrize("text,lang", [
     ("Wo na zhi dao a", "zh-Latn"), ("Ni hao, wo jiao Li Ming.", "zh-Latn"), ("Dī liǎng dī zhège dōngxi, yǒu bāngzhù", "zh-Latn"),
     ("Are you sure?", "en"), ("No, no, no, no.", "en"), ("He can go home now", "en"), ("I love you too", "en"),
+    # English of words that split into syllables (are = a+re, sure = su+re): py3langid says English
+    ("Are you sure she came?", "en"), ("You hate me, Dan!", "en"), ("Sure you can, Ben.", "en"),
+    ("Nanananananananananananananananananananananananananah Batman is here", "en"),
     # the Latin part alone goes to py3langid: beside Chinese characters it said Cantonese
     ("嗯 好吧 啊？ Hmm. Okay. Huh?", "en"),
 ])
@@ -102,6 +106,28 @@ def test_pinyin_is_romanised_chinese_and_not_english(text, lang):
     from affectgpt.language import guess_language
 
     assert guess_language(text) == lang
+
+
+def test_a_word_is_split_into_syllables_in_linear_time():
+    from affectgpt.language import _pinyin_word
+
+    # many ways to cut ("na" / "nan", "a" / "an") and a dead end: tried one cut at a time, this took hours
+    assert not _pinyin_word("ana" * 300 + "q") and _pinyin_word("ana" * 300)
+    assert _pinyin_word("xian") and _pinyin_word("zhongguo") and not _pinyin_word("love")
+
+
+def test_one_language_transcripts_read_as_before(tmp_path):
+    """Chinese cues with names or brands of two words, and cues ending in ASCII punctuation or digits:
+    one language, and joined as before (no space between Chinese cues)."""
+    from affectgpt.media.subtitles import Segment, Transcript
+
+    for cues in (["我昨天见到了 Taylor Swift", "真的吗"], ["我新买的 Apple Watch", "好看吗"],
+                 ["Oh my God 你怎么来了", "快进来"], ["我最喜欢 Harry Potter", "你呢"]):
+        t = Transcript([Segment(c, i, i + 1.0) for i, c in enumerate(cues)], "file")
+        assert bilingual_parts(t.lines) is None and t.language == "zh", cues
+    t = Transcript([Segment(c, i, i + 1.0) for i, c in enumerate(["你好!", "我很生气,真的", "我等了3", "5天了"])], "file")
+    assert t.text == "你好!我很生气,真的我等了35天了"
+    assert t.text_between(0, 2) == "你好! 我很生气,真的" and t.text_between(0, 2, lines=True) == "你好!\n我很生气,真的"
 
 
 def test_pinyin_above_the_characters_is_not_read_as_english():
