@@ -69,11 +69,11 @@ PINYIN_SYLLABLES = frozenset((
     "zhuai zhuan zhuang zhui zhun zhuo zi zong zou zu zuan zui zun zuo "
 ).split())
 #: a Latin-script line is pinyin (romanised Chinese, ``zh-Latn``) when it has at least this many
-#: words, three of them distinct, each made of pinyin syllables. Measured on the 37,490 English
-#: subtitles of the six MER-UniBench sets: 2 are pinyin by this rule ("Are you Wang Tiejun?" and
-#: one line of real pinyin in CH-SIMS v2); of 2,000 Chinese subtitles of MER2023 and CH-SIMS v2
-#: written in pinyin, 94.1% are found without tone marks, 97.2% with them (the rest have fewer
-#: than four syllables)
+#: words, three of them distinct, each made of pinyin syllables (and py3langid finds English
+#: unlikely, :data:`PINYIN_MAX_ENGLISH_P`). Measured on the 37,490 English subtitles of the six
+#: MER-UniBench sets: 1 is pinyin by this rule, a line of real pinyin in CH-SIMS v2; of 2,000
+#: Chinese subtitles of MER2023 and CH-SIMS v2 written in pinyin, 93.5% are found without tone
+#: marks, 97.2% with them (most of the rest have fewer than four syllables)
 PINYIN_MIN_WORDS = 4
 #: ... and py3langid gives English less than this probability (without py3langid, no line is pinyin)
 PINYIN_MAX_ENGLISH_P = 0.1
