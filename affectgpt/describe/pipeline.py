@@ -553,8 +553,8 @@ class Describer:
         for such a subtitle, with speech recognition on and :data:`MIN_ID_SPEECH_S` of speech."""
         from affectgpt.analyzers.lexical import readable_parts
 
-        if (text_missing or not self.config.asr or audio is None or transcript.source == "asr"
-                or len(readable_parts(transcript.lines) or {}) < 2):
+        parts = None if text_missing or transcript.source == "asr" else readable_parts(transcript.lines)
+        if not self.config.asr or audio is None or len(parts or {}) < 2:
             return None
         act = _resolved(speech)
         if act is None or act.speech_s < MIN_ID_SPEECH_S:
@@ -563,7 +563,6 @@ class Describer:
 
         voiced = np.concatenate([audio[int(a * 16000):int(b * 16000)] for a, b in act.segments])
         found = self.asr.identify_language(voiced)
-        parts = readable_parts(transcript.lines)
         if found is None or found[1] < MIN_LANGUAGE_PROBABILITY or found[0] not in parts:
             return None
         return found

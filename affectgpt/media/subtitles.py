@@ -28,6 +28,7 @@ TEXT_SUBTITLE_CODECS = frozenset({"subrip", "srt", "ass", "ssa", "mov_text", "we
 #: subtitle columns of a CSV, in the order tried (upstream MER files: name, chinese, english)
 SUBTITLE_COLUMNS = ("subtitle", "text", "chinese", "english")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z\uff21-\uff3a\uff41-\uff5a]")
 
 _TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})")
 _TAG = re.compile(r"<[^>]+>|\{[^}]+\}")
@@ -92,7 +93,7 @@ class Transcript:
         English translation) keeps a space between an English line and the next Chinese one."""
         parts = [join_lines(s.text) for s in self.segments if s.text]
         if self.language == "zh" or (parts and all(_CJK.search(p) for p in parts)):
-            if bilingual_parts(self.lines) is None:
+            if not _LATIN.search(self.lines) or bilingual_parts(self.lines) is None:  # Chinese only: no check
                 return "".join(parts).strip()
             return join_lines(parts)
         return " ".join(parts).strip()
