@@ -560,7 +560,7 @@ def _subtitle_rows(path: Path, text: str, enc: str, column: str | None,
         header = [h.strip().lstrip("\ufeff").lower() for h in next(reader, [])]
         wanted = column.strip().lower() if column else next((c for c in prefer if c in header), None)
         # "chinese+english": both columns, one line each (a bilingual subtitle, read part by part)
-        columns = [c.strip() for c in wanted.split("+")] if wanted else []
+        columns = ([wanted] if wanted in header else [c.strip() for c in wanted.split("+")]) if wanted else []
         if column and (not all(columns) or any(c not in header for c in columns)):
             raise InputError(path, f"subtitle CSV has no column {column!r} (columns: {', '.join(header)})", row=1)
         if "name" not in header or wanted is None:

@@ -88,6 +88,9 @@ def test_a_subtitle_table_reads_two_columns_as_a_bilingual_subtitle(tmp_path):
     assert rows["a"].extra["column"] == "chinese+english"
     with pytest.raises(InputError, match="no column 'chinese\\+french'"):
         read_subtitle_table(table, "chinese+french")
+    literal = tmp_path / "plus.csv"  # a column whose name holds "+" is that column
+    literal.write_text("name,chinese+english\na,我爱你 I love you\n", encoding="utf-8")
+    assert read_subtitle_table(literal, "chinese+english")["a"].lines == "我爱你 I love you"
     table.write_text("name,chinese,english\na,我爱你,I love you\na,我爱你,I love you too\n", encoding="utf-8")
     with pytest.raises(InputError, match="duplicate name 'a'"):
         read_subtitle_table(table, "chinese+english")
